@@ -1,0 +1,230 @@
+//! Every setting, documented once. The merge, the environment names and `config example` all read this list.
+
+/// What kind of value a setting holds; decides how a TOML value or an environment string is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text (a path, an address, a token).
+    Text,
+    /// A whole number in the range.
+    Number { min: u64, max: u64 },
+    /// One of the listed words.
+    OneOf(&'static [&'static str]),
+}
+
+/// One setting: its dotted name, what it holds, its default and what it is for.
+#[derive(Debug)]
+pub struct Key {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// `None`: not set unless the administrator sets it.
+    pub default: Option<&'static str>,
+    /// Shown in `config example` as a comment; a value to suggest for keys with no default.
+    pub doc: &'static str,
+    pub example: Option<&'static str>,
+}
+
+impl Key {
+    /// `CENTRALITA_` followed by the name in capitals, dots as underscores: `http.idle_timeout_secs`
+    /// is `CENTRALITA_HTTP_IDLE_TIMEOUT_SECS`.
+    pub fn env_name(&self) -> String {
+        format!("CENTRALITA_{}", self.name.replace('.', "_").to_uppercase())
+    }
+
+    /// The part of the name after the section, as written inside a TOML `[section]`.
+    fn leaf(&self) -> &'static str {
+        self.name.rsplit('.').next().unwrap_or(self.name)
+    }
+
+    fn section(&self) -> Option<&'static str> {
+        self.name.rsplit_once('.').map(|(section, _)| section)
+    }
+}
+
+const SECONDS: Kind = Kind::Number { min: 1, max: 86_400 };
+
+pub const KEYS: &[Key] = &[
+    Key {
+        name: "listen",
+        kind: Kind::Text,
+        default: Some("0.0.0.0:8443"),
+        doc: "Address and port to serve HTTPS on. Plain HTTP is never served.",
+        example: None,
+    },
+    Key {
+        name: "data_dir",
+        kind: Kind::Text,
+        default: Some("./centralita-data"),
+        doc: "Folder for the database, attachments and the self-signed certificate. Relative paths are relative to the working directory.",
+        example: None,
+    },
+    Key {
+        name: "log.format",
+        kind: Kind::OneOf(&["text", "json"]),
+        default: Some("text"),
+        doc: "Log format on standard error: text for people, json for log collectors.",
+        example: None,
+    },
+    Key {
+        name: "log.level",
+        kind: Kind::Text,
+        default: Some("info"),
+        doc: "Log filter (tracing syntax, e.g. \"info\" or \"info,centralita::access=warn\"). RUST_LOG overrides it.",
+        example: None,
+    },
+    Key {
+        name: "tls.cert",
+        kind: Kind::Text,
+        default: None,
+        doc: "PEM certificate chain. Unset: a self-signed certificate is made on first start and kept in data_dir/tls. Reloaded when the file changes.",
+        example: Some("/etc/centralita/tls/fullchain.pem"),
+    },
+    Key {
+        name: "tls.key",
+        kind: Kind::Text,
+        default: None,
+        doc: "PEM private key for tls.cert (set both or neither). Reloaded when the file changes.",
+        example: Some("/etc/centralita/tls/privkey.pem"),
+    },
+    Key {
+        name: "http.max_connections",
+        kind: Kind::Number { min: 1, max: 1_000_000 },
+        default: Some("4096"),
+        doc: "Most connections served at once; more are closed at once until one ends.",
+        example: None,
+    },
+    Key {
+        name: "http.tls_handshake_timeout_secs",
+        kind: SECONDS,
+        default: Some("10"),
+        doc: "A client that has not finished the TLS handshake by then is disconnected.",
+        example: None,
+    },
+    Key {
+        name: "http.header_read_timeout_secs",
+        kind: SECONDS,
+        default: Some("10"),
+        doc: "A client must send a request's headers within this time (HTTP/1.1, also between keep-alive requests).",
+        example: None,
+    },
+    Key {
+        name: "http.idle_timeout_secs",
+        kind: SECONDS,
+        default: Some("120"),
+        doc: "A connection with no traffic in either direction for this long is closed.",
+        example: None,
+    },
+    Key {
+        name: "http.shutdown_grace_secs",
+        kind: SECONDS,
+        default: Some("10"),
+        doc: "On stop, requests in flight get this long to finish.",
+        example: None,
+    },
+    Key {
+        name: "metrics.token",
+        kind: Kind::Text,
+        default: None,
+        doc: "GET /metrics answers loopback clients; with a token set, also any client sending `Authorization: Bearer <token>`.",
+        example: Some("a-long-random-string"),
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|key| key.name == name)
+}
+
+pub fn find_by_env(env_name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|key| key.env_name() == env_name)
+}
+
+/// The known key closest to a misspelled one, when it is close enough to be a likely typo.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|key| (edit_distance(name, key.name), key.name))
+        .filter(|(distance, _)| *distance <= 3)
+        .min()
+        .map(|(_, name)| name)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// A commented TOML file with every key at its default; keys with no default are shown commented out.
+pub fn example() -> String {
+    let mut out = String::from(
+        "# centralita configuration. Every key is optional; shown here with its default.\n\
+         # Precedence: defaults < this file (--config) < CENTRALITA_* environment < command-line flags.\n",
+    );
+    let mut section = None;
+    for key in KEYS {
+        if key.section() != section {
+            section = key.section();
+            if let Some(name) = section {
+                out.push_str(&format!("\n[{name}]\n"));
+            }
+        }
+        out.push_str(&format!("\n# {}\n# Environment: {}\n", key.doc, key.env_name()));
+        match (key.default, key.example) {
+            (Some(value), _) => out.push_str(&format!("{} = {}\n", key.leaf(), toml_literal(key, value))),
+            (None, Some(value)) => out.push_str(&format!("# {} = {}\n", key.leaf(), toml_literal(key, value))),
+            (None, None) => out.push_str(&format!("# {} =\n", key.leaf())),
+        }
+    }
+    out
+}
+
+fn toml_literal(key: &Key, value: &str) -> String {
+    match key.kind {
+        Kind::Number { .. } => value.to_owned(),
+        Kind::Text | Kind::OneOf(_) => toml::Value::String(value.to_owned()).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_unique_and_uppercase() {
+        let mut names: Vec<String> = KEYS.iter().map(Key::env_name).collect();
+        assert!(names.contains(&"CENTRALITA_HTTP_IDLE_TIMEOUT_SECS".to_owned()));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KEYS.len());
+    }
+
+    #[test]
+    fn suggests_the_nearest_key_for_a_typo() {
+        assert_eq!(suggest("listn"), Some("listen"));
+        assert_eq!(suggest("http.idle_timeout_sec"), Some("http.idle_timeout_secs"));
+        assert_eq!(suggest("completely_unrelated"), None);
+    }
+
+    #[test]
+    fn defaults_fit_their_kind() {
+        for key in KEYS {
+            if let Some(value) = key.default {
+                match key.kind {
+                    Kind::Number { min, max } => {
+                        let n: u64 = value.parse().expect("numeric default");
+                        assert!((min..=max).contains(&n), "{}", key.name);
+                    }
+                    Kind::OneOf(words) => assert!(words.contains(&value), "{}", key.name),
+                    Kind::Text => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! Settings: defaults, then a TOML file, then `CENTRALITA_*` environment, then command-line flags,
+//! merged by one pure function (`resolve`) so every layer is checked the same way and the tests need
+//! no files or environment.
+
+mod keys;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use keys::{KEYS, Key, Kind, example};
+
+/// The server's settings after merging every layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub tls: TlsSettings,
+    pub http: HttpSettings,
+    pub metrics_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A configured certificate and key; `None` in `Settings::tls.files` means self-signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub files: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub max_connections: usize,
+    pub tls_handshake_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// Where a value came from, so an error can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => write!(f, "built-in default"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Env(name) => write!(f, "environment variable {name}"),
+            Source::Flag(name) => write!(f, "flag --{name}"),
+        }
+    }
+}
+
+/// A configuration problem, written as one line that names where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("config error in {origin}: {message}")]
+pub struct ConfigError {
+    pub origin: Source,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(source: &Source, message: impl Into<String>) -> Self {
+        ConfigError { origin: source.clone(), message: message.into() }
+    }
+}
+
+/// A configuration file's path and contents, read by the caller.
+pub struct ConfigFile<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Value {
+    Text(String),
+    Number(u64),
+}
+
+type Layer = BTreeMap<&'static str, (Value, Source)>;
+
+/// Merges defaults, the file, the environment (`CENTRALITA_*` pairs; others are ignored) and flags
+/// (pairs of key name and value), later layers winning, and checks the result.
+pub fn resolve(
+    file: Option<ConfigFile<'_>>,
+    env: &[(String, String)],
+    flags: &[(&str, String)],
+) -> Result<Settings, ConfigError> {
+    let mut merged = defaults();
+    if let Some(file) = file {
+        merged.extend(file_layer(&file)?);
+    }
+    merged.extend(env_layer(env)?);
+    merged.extend(flag_layer(flags)?);
+    Settings::from_layer(&merged)
+}
+
+fn defaults() -> Layer {
+    let mut layer = Layer::new();
+    for key in KEYS {
+        if let Some(text) = key.default {
+            // Defaults are checked by a unit test, so parsing cannot fail here.
+            if let Ok(value) = parse_text(key, text, &Source::Default) {
+                layer.insert(key.name, (value, Source::Default));
+            }
+        }
+    }
+    layer
+}
+
+fn file_layer(file: &ConfigFile<'_>) -> Result<Layer, ConfigError> {
+    let source = Source::File(file.path.to_path_buf());
+    let table: toml::Table = file.text.parse().map_err(|err: toml::de::Error| {
+        let line = err.span().map(|span| line_of(file.text, span.start));
+        let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+        ConfigError::new(&source, format!("{at}{}", err.message().trim()))
+    })?;
+    let mut layer = Layer::new();
+    flatten(&table, "", &source, &mut layer)?;
+    Ok(layer)
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+fn flatten(table: &toml::Table, prefix: &str, source: &Source, layer: &mut Layer) -> Result<(), ConfigError> {
+    for (name, value) in table {
+        let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        if let toml::Value::Table(inner) = value {
+            if KEYS.iter().any(|key| key.name.starts_with(&format!("{full}."))) {
+                flatten(inner, &full, source, layer)?;
+                continue;
+            }
+        }
+        let key = keys::find(&full).ok_or_else(|| unknown_key(source, &full))?;
+        layer.insert(key.name, (from_toml(key, value, source)?, source.clone()));
+    }
+    Ok(())
+}
+
+fn unknown_key(source: &Source, name: &str) -> ConfigError {
+    let hint = keys::suggest(name).map(|known| format!(" (did you mean \"{known}\"?)")).unwrap_or_default();
+    ConfigError::new(source, format!("unknown key \"{name}\"{hint}; `centralita config example` lists every key"))
+}
+
+fn from_toml(key: &Key, value: &toml::Value, source: &Source) -> Result<Value, ConfigError> {
+    match (key.kind, value) {
+        (Kind::Number { .. }, toml::Value::Integer(n)) => {
+            let n = u64::try_from(*n).map_err(|_| out_of_range(key, source))?;
+            check_range(key, n, source)
+        }
+        (Kind::Text | Kind::OneOf(_), toml::Value::String(text)) => parse_text(key, text, source),
+        (kind, other) => Err(ConfigError::new(
+            source,
+            format!("key \"{}\": expected {}, found {}", key.name, expected(kind), other.type_str()),
+        )),
+    }
+}
+
+/// Parses an environment or flag string (or a default) as the key's kind.
+fn parse_text(key: &Key, text: &str, source: &Source) -> Result<Value, ConfigError> {
+    match key.kind {
+        Kind::Text => Ok(Value::Text(text.to_owned())),
+        Kind::OneOf(words) if words.contains(&text) => Ok(Value::Text(text.to_owned())),
+        Kind::OneOf(_) => Err(ConfigError::new(
+            source,
+            format!("key \"{}\": expected {}, found \"{text}\"", key.name, expected(key.kind)),
+        )),
+        Kind::Number { .. } => match text.trim().parse::<u64>() {
+            Ok(n) => check_range(key, n, source),
+            Err(_) => Err(ConfigError::new(
+                source,
+                format!("key \"{}\": expected {}, found \"{text}\"", key.name, expected(key.kind)),
+            )),
+        },
+    }
+}
+
+fn check_range(key: &Key, n: u64, source: &Source) -> Result<Value, ConfigError> {
+    match key.kind {
+        Kind::Number { min, max } if (min..=max).contains(&n) => Ok(Value::Number(n)),
+        _ => Err(out_of_range(key, source)),
+    }
+}
+
+fn out_of_range(key: &Key, source: &Source) -> ConfigError {
+    ConfigError::new(source, format!("key \"{}\": expected {}", key.name, expected(key.kind)))
+}
+
+fn expected(kind: Kind) -> String {
+    match kind {
+        Kind::Text => "a string".to_owned(),
+        Kind::Number { min, max } => format!("a whole number from {min} to {max}"),
+        Kind::OneOf(words) => format!("one of {}", words.join(", ")),
+    }
+}
+
+fn env_layer(env: &[(String, String)]) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::new();
+    for (name, text) in env {
+        if !name.starts_with("CENTRALITA_") || name == "CENTRALITA_CONFIG" {
+            continue;
+        }
+        let source = Source::Env(name.clone());
+        let key = keys::find_by_env(name).ok_or_else(|| {
+            ConfigError::new(&source, "not a setting; `centralita config example` lists every key with its variable")
+        })?;
+        layer.insert(key.name, (parse_text(key, text, &source)?, source));
+    }
+    Ok(layer)
+}
+
+fn flag_layer(flags: &[(&str, String)]) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::new();
+    for (name, text) in flags {
+        let source = Source::Flag(name.replace(['_', '.'], "-"));
+        let key = keys::find(name).ok_or_else(|| unknown_key(&source, name))?;
+        layer.insert(key.name, (parse_text(key, text, &source)?, source));
+    }
+    Ok(layer)
+}
+
+impl Settings {
+    fn from_layer(layer: &Layer) -> Result<Settings, ConfigError> {
+        let read = Reader(layer);
+        let (listen_text, listen_source) = read.text("listen")?;
+        let listen = listen_text.parse().map_err(|_| {
+            ConfigError::new(&listen_source, format!("key \"listen\": \"{listen_text}\" is not an address:port like 0.0.0.0:8443"))
+        })?;
+        let (level, level_source) = read.text("log.level")?;
+        if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+            return Err(ConfigError::new(&level_source, format!("key \"log.level\": \"{level}\" is not a log filter")));
+        }
+        let format = match read.text("log.format")?.0.as_str() {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        };
+        Ok(Settings {
+            listen,
+            data_dir: PathBuf::from(read.text("data_dir")?.0),
+            log: LogSettings { format, level },
+            tls: TlsSettings { files: read.tls_files()? },
+            http: HttpSettings {
+                max_connections: usize::try_from(read.number("http.max_connections")?).unwrap_or(usize::MAX),
+                tls_handshake_timeout: read.seconds("http.tls_handshake_timeout_secs")?,
+                header_read_timeout: read.seconds("http.header_read_timeout_secs")?,
+                idle_timeout: read.seconds("http.idle_timeout_secs")?,
+                shutdown_grace: read.seconds("http.shutdown_grace_secs")?,
+            },
+            metrics_token: read.optional_text("metrics.token"),
+        })
+    }
+
+    /// The settings with every default, as `centralita serve` with no file, environment or flags.
+    pub fn defaults() -> Settings {
+        // The defaults are valid by construction (unit-tested), so this cannot fail.
+        resolve(None, &[], &[]).unwrap_or_else(|err| unreachable!("built-in defaults are invalid: {err}"))
+    }
+}
+
+struct Reader<'a>(&'a Layer);
+
+impl Reader<'_> {
+    fn text(&self, name: &str) -> Result<(String, Source), ConfigError> {
+        match self.0.get(name) {
+            Some((Value::Text(text), source)) => Ok((text.clone(), source.clone())),
+            _ => Err(ConfigError::new(&Source::Default, format!("key \"{name}\" has no value"))),
+        }
+    }
+
+    fn optional_text(&self, name: &str) -> Option<String> {
+        self.text(name).ok().map(|(text, _)| text).filter(|text| !text.is_empty())
+    }
+
+    fn number(&self, name: &str) -> Result<u64, ConfigError> {
+        match self.0.get(name) {
+            Some((Value::Number(n), _)) => Ok(*n),
+            _ => Err(ConfigError::new(&Source::Default, format!("key \"{name}\" has no value"))),
+        }
+    }
+
+    fn seconds(&self, name: &str) -> Result<Duration, ConfigError> {
+        self.number(name).map(Duration::from_secs)
+    }
+
+    fn tls_files(&self) -> Result<Option<TlsFiles>, ConfigError> {
+        match (self.optional_text("tls.cert"), self.optional_text("tls.key")) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert: cert.into(), key: key.into() })),
+            (None, None) => Ok(None),
+            (cert, _) => {
+                let (set, missing) = if cert.is_some() { ("tls.cert", "tls.key") } else { ("tls.key", "tls.cert") };
+                let source = self.0.get(set).map(|(_, source)| source.clone()).unwrap_or(Source::Default);
+                Err(ConfigError::new(&source, format!("key \"{set}\" is set but \"{missing}\" is not; set both or neither")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile<'_> {
+        ConfigFile { path: Path::new("/etc/centralita/centralita.toml"), text }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_serve_https_on_8443_with_a_local_data_dir() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.listen, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(settings.data_dir, PathBuf::from("./centralita-data"));
+        assert_eq!(settings.tls.files, None);
+        assert_eq!(settings.log.format, LogFormat::Text);
+        assert_eq!(settings.http.max_connections, 4096);
+    }
+
+    #[test]
+    fn later_layers_win_key_by_key() {
+        let text = "listen = \"127.0.0.1:1000\"\ndata_dir = \"/srv/a\"\n[http]\nidle_timeout_secs = 30\n";
+        let environment = env(&[("CENTRALITA_LISTEN", "127.0.0.1:2000"), ("CENTRALITA_LOG_FORMAT", "json")]);
+        let flags = [("listen", "127.0.0.1:3000".to_owned())];
+        let settings = resolve(Some(file(text)), &environment, &flags).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(settings.data_dir, PathBuf::from("/srv/a"));
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert_eq!(settings.http.idle_timeout, Duration::from_secs(30));
+        let settings = resolve(Some(file(text)), &environment, &[]).unwrap();
+        assert_eq!(settings.listen, "127.0.0.1:2000".parse().unwrap());
+    }
+
+    #[test]
+    fn the_example_parses_back_to_the_defaults() {
+        let text = example();
+        assert_eq!(resolve(Some(file(&text)), &[], &[]).unwrap(), Settings::defaults());
+        for key in KEYS {
+            assert!(text.contains(&key.env_name()), "{} is undocumented", key.name);
+        }
+    }
+
+    #[test]
+    fn a_misspelled_key_is_named_with_a_suggestion() {
+        let err = resolve(Some(file("listn = \"127.0.0.1:1\"")), &[], &[]).unwrap_err();
+        assert_eq!(err.origin, Source::File("/etc/centralita/centralita.toml".into()));
+        assert!(err.message.contains("unknown key \"listn\""), "{err}");
+        assert!(err.message.contains("did you mean \"listen\""), "{err}");
+        let err = resolve(Some(file("[http]\nidle_timeout = 3")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"http.idle_timeout\""), "{err}");
+        let err = resolve(Some(file("[nope]\nx = 3")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"nope\""), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_both_types() {
+        let err = resolve(Some(file("[http]\nmax_connections = \"many\"")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"http.max_connections\""), "{err}");
+        assert!(err.message.contains("whole number") && err.message.contains("found string"), "{err}");
+        let err = resolve(Some(file("listen = 8443")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"listen\": expected a string, found integer"), "{err}");
+        let err = resolve(Some(file("[http]\nmax_connections = 0")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("from 1 to"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_gives_its_line_on_one_line() {
+        let err = resolve(Some(file("listen = \"a\"\n\n[http\n")), &[], &[]).unwrap_err();
+        assert!(err.message.starts_with("line 3: "), "{err}");
+        assert!(!err.to_string().contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn environment_values_are_checked_and_unknown_names_refused() {
+        let err = resolve(None, &env(&[("CENTRALITA_HTTP_MAX_CONNECTIONS", "lots")]), &[]).unwrap_err();
+        assert_eq!(err.origin, Source::Env("CENTRALITA_HTTP_MAX_CONNECTIONS".into()));
+        let err = resolve(None, &env(&[("CENTRALITA_LISTN", "x")]), &[]).unwrap_err();
+        assert!(err.to_string().contains("CENTRALITA_LISTN"), "{err}");
+        let ignored = env(&[("HOME", "/root"), ("CENTRALITA_CONFIG", "/etc/c.toml")]);
+        assert_eq!(resolve(None, &ignored, &[]).unwrap(), Settings::defaults());
+        let err = resolve(None, &env(&[("CENTRALITA_LOG_FORMAT", "xml")]), &[]).unwrap_err();
+        assert!(err.message.contains("one of text, json"), "{err}");
+    }
+
+    #[test]
+    fn bad_addresses_and_half_tls_settings_are_refused() {
+        let err = resolve(None, &[], &[("listen", "localhost".to_owned())]).unwrap_err();
+        assert_eq!(err.origin, Source::Flag("listen".into()));
+        assert!(err.message.contains("not an address:port"), "{err}");
+        let err = resolve(Some(file("[tls]\ncert = \"/c.pem\"")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"tls.key\" is not"), "{err}");
+        let settings = resolve(Some(file("[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"")), &[], &[]).unwrap();
+        assert_eq!(settings.tls.files, Some(TlsFiles { cert: "/c.pem".into(), key: "/k.pem".into() }));
+    }
+}

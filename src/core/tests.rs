@@ -1,0 +1,215 @@
+//! Batching of the single writer, exercised with small commands of its own over a real redb file.
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+
+use super::*;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+const KV: TableDefinition<u64, u64> = TableDefinition::new("test_kv");
+
+#[derive(Default)]
+struct Counter {
+    applied: u64,
+}
+
+impl State for Counter {
+    fn load(store: &Store) -> Result<Self, StoreError> {
+        let tx = store.database().begin_read()?;
+        let applied = match tx.open_table(KV) {
+            Ok(table) => table.len()?,
+            Err(redb::TableError::TableDoesNotExist(_)) => 0,
+            Err(err) => return Err(redb::Error::from(err).into()),
+        };
+        Ok(Counter { applied })
+    }
+}
+
+/// Writes `key = value`; a value of 0 is refused before anything is written.
+struct Put {
+    key: u64,
+    value: u64,
+}
+
+impl Command<Counter, u64> for Put {
+    type Output = u64;
+    fn apply(self, state: &mut Counter, tx: &WriteTransaction, events: &mut Vec<u64>) -> Result<u64, ApplyError> {
+        if self.value == 0 {
+            return Err(Rejection::Invalid("zero".into()).into());
+        }
+        tx.open_table(KV)?.insert(self.key, self.value)?;
+        state.applied += 1;
+        events.push(self.key);
+        Ok(state.applied)
+    }
+}
+
+/// Holds the writer until told to go, so that commands pile up behind it.
+struct Gate {
+    entered: std_mpsc::Sender<()>,
+    release: std_mpsc::Receiver<()>,
+}
+
+impl Command<Counter, u64> for Gate {
+    type Output = ();
+    fn apply(self, _: &mut Counter, _: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
+        let _ = self.entered.send(());
+        let _ = self.release.recv_timeout(Duration::from_secs(10));
+        Ok(())
+    }
+}
+
+/// Writes, then fails as if the disk had: the whole batch must be dropped.
+struct WriteThenFail {
+    key: u64,
+}
+
+impl Command<Counter, u64> for WriteThenFail {
+    type Output = ();
+    fn apply(self, _: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
+        tx.open_table(KV)?.insert(self.key, 1)?;
+        Err(ApplyError::Store(StoreError::Decode { table: "test_kv", message: "simulated".into() }))
+    }
+}
+
+fn start() -> (tempfile::TempDir, Store, Writer<Counter, u64>, Arc<Metrics>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let (writer, _thread) = Writer::spawn(store.clone(), Arc::clone(&metrics.core)).unwrap();
+    (dir, store, writer, metrics)
+}
+
+fn stored(store: &Store, key: u64) -> Option<u64> {
+    let tx = store.database().begin_read().unwrap();
+    let table = tx.open_table(KV).ok()?;
+    table.get(key).unwrap().map(|v| v.value())
+}
+
+/// Blocks the writer with a gate; returns the handle to let it go once the gate is inside.
+async fn hold(writer: &Writer<Counter, u64>) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (entered_tx, entered_rx) = std_mpsc::channel();
+    let (release_tx, release_rx) = std_mpsc::channel();
+    let gate_writer = writer.clone();
+    let gate = tokio::spawn(async move {
+        gate_writer.call(Gate { entered: entered_tx, release: release_rx }).await.unwrap();
+    });
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)).unwrap()).await.unwrap();
+    (release_tx, gate)
+}
+
+async fn wait_queued(writer: &Writer<Counter, u64>, count: usize) {
+    for _ in 0..1000 {
+        if writer.queued() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("commands never reached the queue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_commands_share_few_commits() {
+    let (_dir, store, writer, metrics) = start();
+    let (release, gate) = hold(&writer).await;
+    let calls: Vec<_> = (1..=200)
+        .map(|key| {
+            let writer = writer.clone();
+            tokio::spawn(async move { writer.call(Put { key, value: key * 10 }).await })
+        })
+        .collect();
+    wait_queued(&writer, 200).await;
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    // One commit for the gate, one for the 200 that waited behind it.
+    assert_eq!(metrics.core.commits.get(), 2);
+    assert_eq!(metrics.core.commands.get(), 201);
+    for key in 1..=200 {
+        assert_eq!(stored(&store, key), Some(key * 10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_command_does_not_fail_its_batch() {
+    let (_dir, store, writer, metrics) = start();
+    let mut events = writer.subscribe();
+    let (release, gate) = hold(&writer).await;
+    let good_a = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(Put { key: 1, value: 11 }).await }
+    });
+    wait_queued(&writer, 1).await;
+    let bad = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(Put { key: 2, value: 0 }).await }
+    });
+    wait_queued(&writer, 2).await;
+    let good_b = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(Put { key: 3, value: 33 }).await }
+    });
+    wait_queued(&writer, 3).await;
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    assert_eq!(good_a.await.unwrap().unwrap(), 1);
+    assert!(matches!(bad.await.unwrap(), Err(CoreError::Rejected(Rejection::Invalid(_)))));
+    assert_eq!(good_b.await.unwrap().unwrap(), 2);
+    assert_eq!(metrics.core.commits.get(), 2, "the three shared one commit");
+    assert_eq!((stored(&store, 1), stored(&store, 2), stored(&store, 3)), (Some(11), None, Some(33)));
+    // Events come out in commit order, none for the rejected command.
+    assert_eq!(events.recv().await.unwrap(), 1);
+    assert_eq!(events.recv().await.unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_drops_the_whole_batch_and_later_batches_work() {
+    let (_dir, store, writer, metrics) = start();
+    let (release, gate) = hold(&writer).await;
+    let good = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(Put { key: 1, value: 11 }).await }
+    });
+    wait_queued(&writer, 1).await;
+    let failing = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(WriteThenFail { key: 2 }).await }
+    });
+    wait_queued(&writer, 2).await;
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    assert!(matches!(good.await.unwrap(), Err(CoreError::Storage(_))), "its batch was not saved");
+    assert!(matches!(failing.await.unwrap(), Err(CoreError::Storage(_))));
+    assert_eq!((stored(&store, 1), stored(&store, 2)), (None, None));
+    assert_eq!(metrics.core.commits.get(), 1, "only the gate's batch committed");
+    // The state was reloaded from disk, so the count restarts from what is stored.
+    assert_eq!(writer.call(Put { key: 4, value: 44 }).await.unwrap(), 1);
+    assert_eq!(stored(&store, 4), Some(44));
+}
+
+#[tokio::test]
+async fn the_boot_journal_tells_a_crash_from_a_clean_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let boot = |store: Store| Core::spawn(store, Arc::clone(&metrics.core)).unwrap().0;
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let core = boot(store.clone());
+    let first = core.call(RecordStart { version: "1".into(), at: 100 }).await.unwrap();
+    assert_eq!(first, StartReport { seq: 1, previous: None });
+    // No RecordStop: as after a crash.
+    let second = core.call(RecordStart { version: "1".into(), at: 200 }).await.unwrap();
+    assert_eq!(second.seq, 2);
+    assert_eq!(second.previous.unwrap().stopped_at, None);
+    core.call(RecordStop { seq: 2, at: 250 }).await.unwrap();
+    let third = core.call(RecordStart { version: "2".into(), at: 300 }).await.unwrap();
+    assert_eq!(third.previous.unwrap().stopped_at, Some(250));
+    let missing = core.call(RecordStop { seq: 99, at: 1 }).await;
+    assert!(matches!(missing, Err(CoreError::Rejected(Rejection::NotFound { .. }))));
+    assert_eq!(store.read().unwrap().boots().unwrap().len(), 3);
+}

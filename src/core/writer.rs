@@ -1,0 +1,194 @@
+//! The single writer: one thread takes every waiting command (up to `MAX_BATCH`), applies them in
+//! order to the in-memory state and one redb write transaction, commits durably once, and only then
+//! answers each caller and publishes the events. An answer therefore means "on disk", and one fsync
+//! is shared by the whole batch (group commit).
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use redb::WriteTransaction;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::{ApplyError, CoreError, Rejection};
+use crate::metrics::CoreMetrics;
+use crate::store::{Store, StoreError};
+
+/// The most commands in one transaction: bounds the latency a batch adds to its first command.
+pub const MAX_BATCH: usize = 1024;
+const QUEUE: usize = 8192;
+const EVENT_BUFFER: usize = 4096;
+
+/// In-memory state owned by the writer, rebuilt from the store at start and after a failed commit.
+pub trait State: Send + 'static {
+    fn load(store: &Store) -> Result<Self, StoreError>
+    where
+        Self: Sized;
+}
+
+/// A change to the system. `apply` must make all its checks before its first write, so that a
+/// rejection leaves the transaction (and the state) as they were and the rest of the batch commits.
+pub trait Command<S, E>: Send + 'static {
+    type Output: Send + 'static;
+    fn apply(self, state: &mut S, tx: &WriteTransaction, events: &mut Vec<E>) -> Result<Self::Output, ApplyError>;
+}
+
+/// What a command left after applying: publishes its events and answers its caller once the
+/// batch's fate is known.
+type Finish<E> = Box<dyn FnOnce(Result<(), CoreError>, &broadcast::Sender<E>) + Send>;
+
+struct Outcome<E> {
+    finish: Finish<E>,
+    /// The command failed in a way that may have left partial writes: the batch must not commit.
+    poisoned: bool,
+}
+
+/// A command waiting in the queue with the channel its caller listens on.
+trait Job<S, E>: Send {
+    fn run(self: Box<Self>, state: &mut S, tx: &WriteTransaction) -> Outcome<E>;
+    fn fail(self: Box<Self>, err: CoreError);
+}
+
+struct Pending<C: Command<S, E>, S, E> {
+    command: C,
+    reply: oneshot::Sender<Result<C::Output, CoreError>>,
+    _types: PhantomData<fn(&mut S, E)>,
+}
+
+impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S, E> {
+    fn run(self: Box<Self>, state: &mut S, tx: &WriteTransaction) -> Outcome<E> {
+        let Pending { command, reply, .. } = *self;
+        let mut events = Vec::new();
+        let result = command.apply(state, tx, &mut events);
+        let poisoned = matches!(result, Err(ApplyError::Store(_)));
+        let finish: Finish<E> = Box::new(move |batch, publisher| {
+            let answer = match (batch, result) {
+                (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),
+                (Err(err), _) => Err(err),
+                (Ok(()), Err(ApplyError::Rejected(why))) => Err(CoreError::Rejected(why)),
+                (Ok(()), Ok(output)) => {
+                    for event in events {
+                        // No subscriber is not an error: nobody is watching.
+                        let _ = publisher.send(event);
+                    }
+                    Ok(output)
+                }
+            };
+            // The caller may have gone away; the change stands all the same.
+            let _ = reply.send(answer);
+        });
+        Outcome { finish, poisoned }
+    }
+
+    fn fail(self: Box<Self>, err: CoreError) {
+        let _ = self.reply.send(Err(err));
+    }
+}
+
+/// The handle callers use to send commands and subscribe to events. Cheap to clone.
+pub struct Writer<S, E> {
+    jobs: mpsc::Sender<Box<dyn Job<S, E>>>,
+    events: broadcast::Sender<E>,
+}
+
+impl<S, E> Clone for Writer<S, E> {
+    fn clone(&self) -> Self {
+        Writer { jobs: self.jobs.clone(), events: self.events.clone() }
+    }
+}
+
+impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
+    /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
+    pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
+        let mut state = S::load(&store)?;
+        let (jobs, mut queue) = mpsc::channel::<Box<dyn Job<S, E>>>(QUEUE);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let publisher = events.clone();
+        let thread = std::thread::Builder::new()
+            .name("centralita-core".into())
+            .spawn(move || {
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                while let Some(first) = queue.blocking_recv() {
+                    batch.push(first);
+                    while batch.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    run_batch(&mut state, &store, &mut batch, &publisher, &metrics);
+                }
+            })
+            .map_err(|err| StoreError::Open { path: "core thread".into(), message: err.to_string() })?;
+        Ok((Writer { jobs, events }, thread))
+    }
+
+    /// Sends a command and waits until it is durably committed (or rejected).
+    pub async fn call<C: Command<S, E>>(&self, command: C) -> Result<C::Output, CoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending { command, reply, _types: PhantomData });
+        self.jobs.send(job).await.map_err(|_| CoreError::Stopped)?;
+        answer.await.map_err(|_| CoreError::Stopped)?
+    }
+
+    /// Commands waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
+    }
+
+    /// Events published after each commit, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<E> {
+        self.events.subscribe()
+    }
+}
+
+fn run_batch<S: State, E>(
+    state: &mut S,
+    store: &Store,
+    batch: &mut Vec<Box<dyn Job<S, E>>>,
+    publisher: &broadcast::Sender<E>,
+    metrics: &CoreMetrics,
+) {
+    let started = Instant::now();
+    let size = batch.len();
+    let tx = match store.begin_write() {
+        Ok(tx) => tx,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot begin a write transaction");
+            let err = CoreError::Storage(Arc::new(err));
+            batch.drain(..).for_each(|job| job.fail(err.clone()));
+            return;
+        }
+    };
+    let outcomes: Vec<Outcome<E>> = batch.drain(..).map(|job| job.run(state, &tx)).collect();
+    let result = if outcomes.iter().any(|outcome| outcome.poisoned) {
+        let _ = tx.abort();
+        Err(StoreError::Aborted)
+    } else {
+        tx.commit().map_err(StoreError::from)
+    };
+    let batch_result = match result {
+        Ok(()) => {
+            metrics.observe_commit(size, started.elapsed());
+            Ok(())
+        }
+        Err(err) => {
+            tracing::error!(error = %err, commands = size, "a batch failed to commit; reloading state from disk");
+            match S::load(store) {
+                Ok(fresh) => *state = fresh,
+                Err(err) => tracing::error!(error = %err, "reloading state after a failed commit failed"),
+            }
+            Err(CoreError::Storage(Arc::new(err)))
+        }
+    };
+    for outcome in outcomes {
+        (outcome.finish)(batch_result.clone(), publisher);
+    }
+}
+
+impl From<Rejection> for ApplyError {
+    fn from(why: Rejection) -> Self {
+        ApplyError::Rejected(why)
+    }
+}

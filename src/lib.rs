@@ -1,0 +1,7 @@
+//! centralita: a self-hosted contact center in one binary. The library holds everything so that
+//! tests and benchmarks can start a server in-process; `main.rs` is only the command line.
+
+pub mod config;
+pub mod core;
+pub mod metrics;
+pub mod store;

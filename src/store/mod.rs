@@ -1,0 +1,213 @@
+//! The redb file: its tables (`tables`), value encoding (`codec`), opening with a schema check, and
+//! read transactions wrapped with domain queries (`Reader`). Only the core writes.
+
+mod codec;
+pub mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use tables::{BOOT_SEQ_TO_RECORD, META};
+
+/// The layout version this binary reads and writes. Raise it, with a migration, when a change to
+/// the tables cannot be read by older code as it is.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const SCHEMA_KEY: &str = "schema_version";
+const FILE_NAME: &str = "centralita.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database {path} is in use by another centralita process; stop that one first")]
+    InUse { path: PathBuf },
+    #[error(
+        "the database {path} was written by a newer centralita (schema {found}; this binary knows {supported}); \
+         run the newer binary, or restore a backup made by this version"
+    )]
+    NewerSchema { path: PathBuf, found: u64, supported: u64 },
+    #[error("cannot open the database {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("could not encode a value for table {table}: {message}")]
+    Encode { table: &'static str, message: String },
+    #[error("a value in table {table} could not be read: {message}")]
+    Decode { table: &'static str, message: String },
+    #[error("a command in the same batch failed while writing; nothing in the batch was saved")]
+    Aborted,
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+}
+
+macro_rules! from_redb_error {
+    ($($kind:ty),*) => {$(
+        impl From<$kind> for StoreError {
+            fn from(err: $kind) -> Self {
+                StoreError::Db(err.into())
+            }
+        }
+    )*};
+}
+from_redb_error!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+/// One start of the server, kept to tell a clean stop from a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootRecord {
+    pub version: String,
+    pub started_at: u64,
+    #[serde(default)]
+    pub stopped_at: Option<u64>,
+}
+
+/// What opening the file found.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenReport {
+    /// The file had not been closed cleanly and redb repaired it.
+    pub repaired: bool,
+    pub millis: u128,
+}
+
+/// The database handle shared by the writer and the readers.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (or creates) `centralita.redb` in `data_dir`, repairing it after a crash and checking the
+    /// schema version.
+    pub fn open(data_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
+        let path = data_dir.join(FILE_NAME);
+        let started = Instant::now();
+        let repaired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&repaired);
+        let db = Database::builder()
+            .set_repair_callback(move |session| {
+                if !flag.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
+                }
+            })
+            .create(&path)
+            .map_err(|err| open_error(&path, err))?;
+        let store = Store { db: Arc::new(db), path };
+        store.check_schema()?;
+        let report = OpenReport { repaired: repaired.load(Ordering::Relaxed), millis: started.elapsed().as_millis() };
+        Ok((store, report))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A read transaction; many may run at once, beside the writer.
+    pub fn read(&self) -> Result<Reader, StoreError> {
+        Ok(Reader(self.db.begin_read()?))
+    }
+
+    /// A write transaction set up for durability: two-phase commit and quick repair, so a crash at
+    /// any moment reopens fast to the last commit.
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+        let mut tx = self.db.begin_write()?;
+        tx.set_two_phase_commit(true);
+        tx.set_quick_repair(true);
+        Ok(tx)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let tx = self.begin_write()?;
+        tables::create_all(&tx)?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get(SCHEMA_KEY)?.map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
+                }
+                Some(found) if found > SCHEMA_VERSION => {
+                    return Err(StoreError::NewerSchema {
+                        path: self.path.clone(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Older layouts migrate here, after a backup, once there is a second version.
+                Some(_) => {}
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_schema_version(&self, version: u64) -> Result<(), StoreError> {
+        let tx = self.begin_write()?;
+        tx.open_table(META)?.insert(SCHEMA_KEY, version)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn open_error(path: &Path, err: redb::DatabaseError) -> StoreError {
+    match err {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: path.to_path_buf() },
+        other => StoreError::Open { path: path.to_path_buf(), message: other.to_string() },
+    }
+}
+
+/// A consistent snapshot of the database with the queries the server needs.
+pub struct Reader(ReadTransaction);
+
+impl Reader {
+    pub fn schema_version(&self) -> Result<Option<u64>, StoreError> {
+        let meta = self.0.open_table(META)?;
+        Ok(meta.get(SCHEMA_KEY)?.map(|v| v.value()))
+    }
+
+    /// Every recorded start, oldest first.
+    pub fn boots(&self) -> Result<Vec<(u64, BootRecord)>, StoreError> {
+        let table = self.0.open_table(BOOT_SEQ_TO_RECORD.definition())?;
+        BOOT_SEQ_TO_RECORD.all(&table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_file_gets_the_current_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, report) = Store::open(dir.path()).unwrap();
+        assert!(!report.repaired);
+        assert_eq!(store.read().unwrap().schema_version().unwrap(), Some(SCHEMA_VERSION));
+        assert!(store.read().unwrap().boots().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_file_from_a_newer_version_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        store.set_schema_version(SCHEMA_VERSION + 1).unwrap();
+        drop(store);
+        let err = Store::open(dir.path()).err().expect("must refuse");
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
+        assert!(err.to_string().contains("restore a backup"), "{err}");
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_file_says_it_is_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, _) = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).err().expect("must refuse");
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+    }
+}
