@@ -3,5 +3,9 @@
 
 pub mod config;
 pub mod core;
+pub mod http;
+pub mod logging;
 pub mod metrics;
+pub mod server;
 pub mod store;
+pub mod tls;

@@ -1,1 +1,139 @@
-fn main() {}
+//! The command line: `serve`, and `config example|check`. Exit codes: 0 done, 2 could not start
+//! (configuration, data dir, port, certificate), 1 failed while running.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use centralita::config::{self, ConfigFile, Settings};
+use centralita::server;
+
+#[derive(Parser)]
+#[command(name = "centralita", version, about = "Self-hosted contact center: one binary, HTTPS, embedded database.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (HTTPS only).
+    Serve(ServeArgs),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+/// The flags that override settings, shared by `serve` and `config check`.
+#[derive(clap::Args)]
+struct SettingsArgs {
+    /// TOML configuration file (also CENTRALITA_CONFIG). Without one, built-in defaults apply.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address and port to serve HTTPS on, e.g. 127.0.0.1:8443.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+    /// Folder for the database, attachments and the self-signed certificate.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print a commented TOML file with every key and its default.
+    Example,
+    /// Check a configuration (file, environment and flags) and print the result.
+    Check(SettingsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => match load_settings(&args.settings) {
+            Ok(settings) => serve(settings),
+            Err(message) => fail(&message, 2),
+        },
+        Command::Config { action: ConfigAction::Example } => {
+            print!("{}", config::example());
+            ExitCode::SUCCESS
+        }
+        Command::Config { action: ConfigAction::Check(args) } => match load_settings(&args) {
+            Ok(settings) => {
+                println!("configuration is valid:\n{settings:#?}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(&message, 2),
+        },
+    }
+}
+
+fn load_settings(args: &SettingsArgs) -> Result<Settings, String> {
+    let path = args.config.clone().or_else(|| std::env::var_os("CENTRALITA_CONFIG").map(PathBuf::from));
+    let text = match &path {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|err| format!("config error: cannot read {}: {err}", path.display()))?,
+        ),
+        None => None,
+    };
+    let file = path.as_deref().zip(text.as_deref()).map(|(path, text)| ConfigFile { path, text });
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let flags: Vec<(&str, String)> =
+        [("listen", args.listen.clone()), ("data_dir", args.data_dir.clone()), ("log.format", args.log_format.clone())]
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|value| (key, value)))
+            .collect();
+    config::resolve(file, &env, &flags).map_err(|err| err.to_string())
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    centralita::logging::init(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&format!("cannot start the async runtime: {err}"), 2),
+    };
+    runtime.block_on(async {
+        let running = match server::start(settings).await {
+            Ok(running) => running,
+            Err(err) => return fail(&err.to_string(), 2),
+        };
+        wait_for_stop_signal().await;
+        tracing::info!("stop requested; finishing requests in flight");
+        match running.shutdown().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => fail(&format!("stopping: {err}"), 1),
+        }
+    })
+}
+
+async fn wait_for_stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("centralita: {message}");
+    ExitCode::from(code)
+}

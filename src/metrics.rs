@@ -73,9 +73,17 @@ impl Metrics {
             "Connections closed because http.max_connections were open",
             http.connections_refused.clone(),
         );
-        registry.register("tls_handshake_failures", "TLS handshakes that failed or timed out", http.tls_handshake_failures.clone());
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            http.tls_handshake_failures.clone(),
+        );
         registry.register("core_batch_size", "Commands applied per write transaction", core.batch_size.clone());
-        registry.register("core_commit_seconds", "Time to apply and durably commit one batch", core.commit_seconds.clone());
+        registry.register(
+            "core_commit_seconds",
+            "Time to apply and durably commit one batch",
+            core.commit_seconds.clone(),
+        );
         registry.register("core_commits", "Durable commits made by the core", core.commits.clone());
         registry.register("core_commands", "Commands committed by the core", core.commands.clone());
         Metrics { http, core, registry }

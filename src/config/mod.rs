@@ -250,7 +250,10 @@ impl Settings {
         let read = Reader(layer);
         let (listen_text, listen_source) = read.text("listen")?;
         let listen = listen_text.parse().map_err(|_| {
-            ConfigError::new(&listen_source, format!("key \"listen\": \"{listen_text}\" is not an address:port like 0.0.0.0:8443"))
+            ConfigError::new(
+                &listen_source,
+                format!("key \"listen\": \"{listen_text}\" is not an address:port like 0.0.0.0:8443"),
+            )
         })?;
         let (level, level_source) = read.text("log.level")?;
         if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
@@ -315,7 +318,10 @@ impl Reader<'_> {
             (cert, _) => {
                 let (set, missing) = if cert.is_some() { ("tls.cert", "tls.key") } else { ("tls.key", "tls.cert") };
                 let source = self.0.get(set).map(|(_, source)| source.clone()).unwrap_or(Source::Default);
-                Err(ConfigError::new(&source, format!("key \"{set}\" is set but \"{missing}\" is not; set both or neither")))
+                Err(ConfigError::new(
+                    &source,
+                    format!("key \"{set}\" is set but \"{missing}\" is not; set both or neither"),
+                ))
             }
         }
     }

@@ -36,7 +36,12 @@ pub struct StartReport {
 impl Command<Runtime, Event> for RecordStart {
     type Output = StartReport;
 
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<StartReport, ApplyError> {
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<StartReport, ApplyError> {
         let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
         let previous = BOOT_SEQ_TO_RECORD.get(&table, state.last_boot)?;
         let seq = state.last_boot + 1;
@@ -59,7 +64,8 @@ impl Command<Runtime, Event> for RecordStop {
 
     fn apply(self, _state: &mut Runtime, tx: &WriteTransaction, _events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
-        let mut record = BOOT_SEQ_TO_RECORD.get(&table, self.seq)?.ok_or(Rejection::NotFound { what: "start record" })?;
+        let mut record =
+            BOOT_SEQ_TO_RECORD.get(&table, self.seq)?.ok_or(Rejection::NotFound { what: "start record" })?;
         record.stopped_at = Some(self.at);
         BOOT_SEQ_TO_RECORD.insert(&mut table, self.seq, &record)?;
         Ok(())

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::*;
 use crate::metrics::Metrics;

@@ -128,11 +128,7 @@ impl Store {
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
                 }
                 Some(found) if found > SCHEMA_VERSION => {
-                    return Err(StoreError::NewerSchema {
-                        path: self.path.clone(),
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
+                    return Err(StoreError::NewerSchema { path: self.path.clone(), found, supported: SCHEMA_VERSION });
                 }
                 // Older layouts migrate here, after a backup, once there is a second version.
                 Some(_) => {}

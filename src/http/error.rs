@@ -1,0 +1,84 @@
+//! The one error shape of the API: `{"error": {"code", "message"}}` with the right status. Internal
+//! failures are logged in full and answered with a generic message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::core::{CoreError, Rejection};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Stable, machine-readable: clients may match on it.
+    pub code: &'static str,
+    /// For people; may change wording.
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn route_not_found() -> Self {
+        ApiError::not_found("route_not_found", "There is no such API route; see /api/v1/openapi.json.")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This route does not accept that method.")
+    }
+
+    /// Logs the cause in full and answers without it: database or script text never reaches a client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Something went wrong on the server. It has been logged; please try again.",
+        )
+    }
+
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "storage unavailable");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "The server cannot save changes right now. Nothing was saved; please try again shortly.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(err: CoreError) -> Self {
+        match err {
+            CoreError::Rejected(Rejection::NotFound { what }) => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("The {what} does not exist."))
+            }
+            CoreError::Rejected(Rejection::Conflict(message)) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            CoreError::Rejected(Rejection::Invalid(message)) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
+            }
+            CoreError::Storage(err) => ApiError::unavailable(err),
+            CoreError::Stopped => ApiError::unavailable("the core has stopped"),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Operations endpoints: health, Prometheus metrics and the OpenAPI document.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{ApiError, AppState};
+
+/// The API contract, served as it is. A test keeps it in step with the router.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /healthz`: 200 with the version while the database answers reads.
+pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.read().and_then(|read| read.schema_version()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::unavailable)?;
+    let body = json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started.elapsed().as_secs(),
+    });
+    Ok(Json(body).into_response())
+}
+
+/// `GET /metrics`: Prometheus text, for loopback clients or with the configured bearer token.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !metrics_allowed(peer, &headers, state.settings.metrics_token.as_deref()) {
+        return Err(ApiError::forbidden(
+            "Metrics are served to loopback clients, or with the token set in metrics.token.",
+        ));
+    }
+    let content_type = HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8");
+    Ok(([(header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response())
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI).into_response()
+}
+
+/// Loopback clients always; others only with the configured token.
+fn metrics_allowed(peer: SocketAddr, headers: &HeaderMap, token: Option<&str>) -> bool {
+    peer.ip().is_loopback() || token.is_some_and(|token| bearer_matches(headers, token))
+}
+
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_is_json_for_this_version() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    }
+
+    #[test]
+    fn metrics_need_loopback_or_the_token() {
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut with_token = HeaderMap::new();
+        with_token.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        assert!(metrics_allowed(local, &HeaderMap::new(), None));
+        assert!(!metrics_allowed(remote, &HeaderMap::new(), None));
+        assert!(!metrics_allowed(remote, &with_token, None), "no token configured: nobody remote");
+        assert!(metrics_allowed(remote, &with_token, Some("s3cret")));
+        assert!(!metrics_allowed(remote, &with_token, Some("other")));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+}

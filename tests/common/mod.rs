@@ -1,0 +1,165 @@
+//! Test harness: a real server started in-process on 127.0.0.1, port 0, with its own data dir, and
+//! HTTPS clients that trust exactly the certificate it serves.
+
+#![allow(dead_code)] // Each test binary uses its own part of the harness.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use centralita::config::Settings;
+use centralita::server::{self, RunningServer};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+pub struct TestServer {
+    pub running: RunningServer,
+    pub dir: Arc<TempDir>,
+    pub client: reqwest::Client,
+}
+
+/// Settings for a test: loopback, port 0, the given data dir, short timeouts.
+pub fn test_settings(data_dir: &Path) -> Settings {
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = data_dir.to_path_buf();
+    settings.http.shutdown_grace = Duration::from_secs(2);
+    settings
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Arc::new(tempfile::tempdir().unwrap()), |_| {}).await
+    }
+
+    /// Starts on `dir` (kept across restarts by sharing it) after `tweak` adjusts the settings.
+    pub async fn start_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        let mut settings = test_settings(dir.path());
+        tweak(&mut settings);
+        let cert_path = match &settings.tls.files {
+            Some(files) => files.cert.clone(),
+            None => self_signed_cert_path(dir.path()),
+        };
+        let running = server::start(settings).await.expect("server starts");
+        let client = client_trusting(&load_cert(&cert_path));
+        TestServer { running, dir, client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{}", self.running.addr, path)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request reaches the server")
+    }
+
+    /// Stops the server cleanly and hands back its data dir.
+    pub async fn stop(self) -> Arc<TempDir> {
+        self.running.shutdown().await.expect("clean stop");
+        self.dir
+    }
+}
+
+pub fn self_signed_cert_path(dir: &Path) -> PathBuf {
+    dir.join("tls").join("self-signed.crt")
+}
+
+/// The leaf certificate the server presents, fetched by a handshake that trusts anything.
+pub async fn served_certificate(running: &RunningServer) -> CertificateDer<'static> {
+    let (tls, _) = handshake(running.addr, &[]).await.expect("handshake");
+    tls.get_ref().1.peer_certificates().expect("server sent a certificate")[0].clone().into_owned()
+}
+
+/// An HTTPS client whose only trust anchor is `cert`.
+pub fn client_trusting(cert: &CertificateDer<'static>) -> reqwest::Client {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).expect("certificate is a valid trust anchor");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(config)
+        .tls_info(true)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+pub fn load_cert(path: &Path) -> CertificateDer<'static> {
+    CertificateDer::from_pem_file(path).expect("a PEM certificate")
+}
+
+pub type ClientTls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A raw TLS connection that accepts any certificate (for tests of the transport itself).
+pub async fn handshake(addr: SocketAddr, alpn: &[&[u8]]) -> std::io::Result<(ClientTls, rustls::ProtocolVersion)> {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let stream = TcpStream::connect(addr).await?;
+    let tls = connector.connect(ServerName::try_from("localhost").unwrap(), stream).await?;
+    let version = tls.get_ref().1.protocol_version().expect("negotiated");
+    Ok((tls, version))
+}
+
+/// Trusts any certificate; only for looking at what the server presents.
+#[derive(Debug)]
+struct AcceptAny;
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The body of a JSON error answer, checked for shape.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    assert!(body["error"]["message"].is_string(), "error without a message: {body}");
+    body["error"]["code"].as_str().expect("error has a code").to_owned()
+}
