@@ -1,0 +1,193 @@
+//! The real `centralita` binary: starting, stopping, crashing, and refusing bad configurations with
+//! one clear line.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{client_trusting, load_cert, self_signed_cert_path};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_centralita");
+
+/// A running binary and the log lines it has written so far.
+struct Process {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Process {
+    /// Starts `centralita serve` on a free loopback port and waits until `/healthz` answers.
+    async fn serve(data_dir: &Path, extra: &[&str]) -> Process {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary runs");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (found, mut listening) = tokio::sync::mpsc::channel(1);
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split("listening on https://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let _ = found.send(addr).await;
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr: SocketAddr = tokio::time::timeout(Duration::from_secs(30), listening.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no 'listening' line; log: {:?}", log.lock().unwrap()))
+            .expect("the server printed where it listens")
+            .parse()
+            .unwrap();
+        let process = Process { child, log };
+        let client = client_trusting(&load_cert(&self_signed_cert_path(data_dir)));
+        let health = client.get(format!("https://{addr}/healthz")).send().await.expect("healthz answers");
+        assert_eq!(health.status(), 200);
+        process
+    }
+
+    fn log_contains(&self, text: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|line| line.contains(text))
+    }
+
+    fn fingerprint(&self) -> String {
+        let log = self.log.lock().unwrap();
+        let line = log.iter().find(|line| line.contains("fingerprint=")).expect("fingerprint logged");
+        line.split("fingerprint=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// SIGTERM, as systemd stops it; returns the exit code.
+    async fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let log = self.log.lock().unwrap().clone();
+        (status.code(), log)
+    }
+}
+
+/// Runs the binary to its end and returns its exit code and standard error.
+async fn run(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(BIN).args(args).env("RUST_LOG", "info").output().await.unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Exit code 2 and exactly one line, with no panic or backtrace in it.
+fn assert_one_line_failure(code: Option<i32>, stderr: &str, must_name: &str) {
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(lines[0].contains(must_name), "{must_name:?} not named in: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_binary_serves_healthz_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::serve(dir.path(), &[]).await;
+    assert!(process.log_contains("new database created"));
+    let (code, log) = process.terminate().await;
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(log.iter().any(|line| line.contains("centralita stopped")), "{log:?}");
+}
+
+#[tokio::test]
+async fn after_sigkill_the_database_opens_cleanly_with_the_same_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Process::serve(dir.path(), &[]).await;
+    let fingerprint = first.fingerprint();
+    first.child.kill().await.unwrap(); // SIGKILL
+    let second = Process::serve(dir.path(), &[]).await;
+    assert_eq!(second.fingerprint(), fingerprint);
+    assert!(second.log_contains("did not stop cleanly"), "the crash is reported");
+    let (code, _) = second.terminate().await;
+    assert_eq!(code, Some(0));
+    let third = Process::serve(dir.path(), &[]).await;
+    assert!(!third.log_contains("did not stop cleanly"), "a clean stop is not reported as a crash");
+    third.terminate().await;
+}
+
+#[tokio::test]
+async fn the_example_config_fed_back_starts_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN).args(["config", "example"]).output().await.unwrap();
+    assert!(output.status.success());
+    let example = String::from_utf8(output.stdout).unwrap();
+    assert!(example.contains("listen = \"0.0.0.0:8443\""), "{example}");
+    let file = dir.path().join("centralita.toml");
+    std::fs::write(&file, example).unwrap();
+    let data = dir.path().join("data");
+    let process = Process::serve(&data, &["--config", file.to_str().unwrap()]).await;
+    process.terminate().await;
+}
+
+#[tokio::test]
+async fn a_misspelled_key_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[http]\nidle_timout_secs = 30\n").unwrap();
+    let (code, stderr) = run(&["serve", "--config", file.to_str().unwrap()]).await;
+    assert_one_line_failure(code, &stderr, "http.idle_timout_secs");
+    assert!(stderr.contains("bad.toml") && stderr.contains("did you mean"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_wrong_type_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "listen = 8443\n").unwrap();
+    let (code, stderr) = run(&["serve", "--config", file.to_str().unwrap()]).await;
+    assert_one_line_failure(code, &stderr, "\"listen\"");
+    let (code, stderr) = run(&["serve", "--config", "/nonexistent/centralita.toml"]).await;
+    assert_one_line_failure(code, &stderr, "/nonexistent/centralita.toml");
+}
+
+#[tokio::test]
+async fn a_port_in_use_exits_2_with_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run(&["serve", "--listen", &addr, "--data-dir", dir.path().to_str().unwrap()]).await;
+    assert_one_line_failure(code, &stderr, "already in use");
+}
+
+#[tokio::test]
+async fn an_unusable_data_dir_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let data = file.join("data");
+    let (code, stderr) = run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", data.to_str().unwrap()]).await;
+    assert_one_line_failure(code, &stderr, "data dir");
+}
+
+#[tokio::test]
+async fn missing_configured_certificate_files_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("CENTRALITA_TLS_CERT", "/nonexistent/cert.pem")
+        .env("CENTRALITA_TLS_KEY", "/nonexistent/key.pem")
+        .output()
+        .await
+        .map(|out| (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()))
+        .unwrap();
+    assert_one_line_failure(code, &stderr, "/nonexistent/cert.pem");
+}
