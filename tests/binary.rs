@@ -41,7 +41,8 @@ impl Process {
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(rest) = line.split("listening on https://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                    let addr: String =
+                        rest.chars().take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c)).collect();
                     let _ = found.send(addr).await;
                 }
                 sink.lock().unwrap().push(line);
@@ -135,6 +136,23 @@ async fn the_example_config_fed_back_starts_the_server() {
     let data = dir.path().join("data");
     let process = Process::serve(&data, &["--config", file.to_str().unwrap()]).await;
     process.terminate().await;
+}
+
+#[tokio::test]
+async fn json_logs_are_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let process = Process::serve(dir.path(), &["--log-format", "json"]).await;
+    let (code, log) = process.terminate().await;
+    assert_eq!(code, Some(0));
+    assert!(log.len() >= 3, "{log:?}");
+    for line in &log {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(entry["level"].is_string() && entry["fields"].is_object(), "{line}");
+    }
+    let request = log.iter().find(|line| line.contains("centralita::access")).expect("the health check is logged");
+    let entry: serde_json::Value = serde_json::from_str(request).unwrap();
+    assert_eq!(entry["span"]["route"], "/healthz", "{request}");
+    assert_eq!(entry["span"]["method"], "GET", "{request}");
 }
 
 #[tokio::test]

@@ -120,7 +120,7 @@ impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
                     run_batch(&mut state, &store, &mut batch, &publisher, &metrics);
                 }
             })
-            .map_err(|err| StoreError::Open { path: "core thread".into(), message: err.to_string() })?;
+            .map_err(StoreError::Thread)?;
         Ok((Writer { jobs, events }, thread))
     }
 

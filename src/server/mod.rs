@@ -4,6 +4,7 @@
 mod conn;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -158,7 +159,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 /// Creates the data dir and proves it is writable before anything else is put there.
 fn prepare_data_dir(path: &Path) -> Result<(), StartError> {
     let fail = |source| StartError::DataDir { path: path.to_path_buf(), source };
-    std::fs::create_dir_all(path).map_err(fail)?;
+    // Owner-only: the folder holds the database and the TLS private key.
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(fail)?;
     let probe = path.join(".write-test");
     std::fs::write(&probe, b"ok").map_err(fail)?;
     std::fs::remove_file(&probe).map_err(fail)

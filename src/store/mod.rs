@@ -36,6 +36,8 @@ pub enum StoreError {
     Encode { table: &'static str, message: String },
     #[error("a value in table {table} could not be read: {message}")]
     Decode { table: &'static str, message: String },
+    #[error("cannot start the writer thread: {0}")]
+    Thread(std::io::Error),
     #[error("a command in the same batch failed while writing; nothing in the batch was saved")]
     Aborted,
     #[error("database error: {0}")]
