@@ -24,6 +24,10 @@ say() { printf 'install.sh: %s\n' "$*"; }
 if [ -n "${CENTRALITA_BINARY:-}" ]; then
   binary="$CENTRALITA_BINARY"
 else
+  command -v cargo >/dev/null || {
+    say "cargo is not on root's path: build first, then run: sudo CENTRALITA_BINARY=target/release/centralita ./install.sh"
+    exit 1
+  }
   say "building (cargo build --release --locked)"
   cargo build --release --locked
   binary="target/release/centralita"

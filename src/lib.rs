@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod core;
+pub mod domain;
 pub mod http;
 pub mod logging;
 pub mod metrics;

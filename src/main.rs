@@ -65,15 +65,9 @@ fn main() -> ExitCode {
             Ok(settings) => serve(settings),
             Err(message) => fail(&message, 2),
         },
-        Command::Config { action: ConfigAction::Example } => {
-            print!("{}", config::example());
-            ExitCode::SUCCESS
-        }
+        Command::Config { action: ConfigAction::Example } => print_out(&config::example()),
         Command::Config { action: ConfigAction::Check(args) } => match load_settings(&args) {
-            Ok(settings) => {
-                println!("configuration is valid:\n{settings:#?}");
-                ExitCode::SUCCESS
-            }
+            Ok(settings) => print_out(&format!("# configuration is valid\n{}", settings.describe())),
             Err(message) => fail(&message, 2),
         },
     }
@@ -130,6 +124,16 @@ async fn wait_for_stop_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
+    }
+}
+
+/// Writes to standard output, turning a closed pipe or full disk into a one-line error.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&format!("cannot write to standard output: {err}"), 1),
     }
 }
 

@@ -165,12 +165,26 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, Tls
     })
 }
 
+/// Days a self-signed certificate is valid: Apple platforms refuse server certificates valid longer
+/// than 825 days.
+const SELF_SIGNED_DAYS: i64 = 825;
+/// A self-signed certificate this old is replaced at start, a month before it would expire.
+const RENEW_AFTER_DAYS: u64 = 795;
+
 fn self_signed(dir: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
     let files = TlsFiles { cert: dir.join(SELF_SIGNED_CERT), key: dir.join(SELF_SIGNED_KEY) };
     if !files.cert.exists() && !files.key.exists() {
         generate(dir, &files)?;
+    } else if age_days(&files.cert).is_some_and(|days| days >= RENEW_AFTER_DAYS) {
+        tracing::warn!("the self-signed certificate is about to expire; making a new one (its fingerprint changes)");
+        generate(dir, &files)?;
     }
     load(&files, provider)
+}
+
+fn age_days(path: &Path) -> Option<u64> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(modified.elapsed().ok()?.as_secs() / 86_400)
 }
 
 fn generate(dir: &Path, files: &TlsFiles) -> Result<(), TlsError> {
@@ -185,6 +199,11 @@ fn generate(dir: &Path, files: &TlsFiles) -> Result<(), TlsError> {
     }
     let mut params = rcgen::CertificateParams::new(names).map_err(|err| TlsError::Generate(err.to_string()))?;
     params.distinguished_name.push(rcgen::DnType::CommonName, "centralita (self-signed)");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(SELF_SIGNED_DAYS);
     let key = rcgen::KeyPair::generate().map_err(|err| TlsError::Generate(err.to_string()))?;
     let cert = params.self_signed(&key).map_err(|err| TlsError::Generate(err.to_string()))?;
     // The key first: a certificate without its key would be useless after a crash in between.

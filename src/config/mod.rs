@@ -151,11 +151,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 fn flatten(table: &toml::Table, prefix: &str, source: &Source, layer: &mut Layer) -> Result<(), ConfigError> {
     for (name, value) in table {
         let full = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
-        if let toml::Value::Table(inner) = value {
-            if KEYS.iter().any(|key| key.name.starts_with(&format!("{full}."))) {
-                flatten(inner, &full, source, layer)?;
-                continue;
-            }
+        if let toml::Value::Table(inner) = value
+            && KEYS.iter().any(|key| key.name.starts_with(&format!("{full}.")))
+        {
+            flatten(inner, &full, source, layer)?;
+            continue;
         }
         let key = keys::find(&full).ok_or_else(|| unknown_key(source, &full))?;
         layer.insert(key.name, (from_toml(key, value, source)?, source.clone()));
@@ -277,6 +277,35 @@ impl Settings {
             },
             metrics_token: read.optional_text("metrics.token"),
         })
+    }
+
+    /// The settings in force as `key = value` lines, secrets masked.
+    pub fn describe(&self) -> String {
+        let text = |value: &str| toml::Value::String(value.to_owned()).to_string();
+        let path = |value: &Path| text(&value.display().to_string());
+        let (cert, key) = match &self.tls.files {
+            Some(files) => (path(&files.cert), path(&files.key)),
+            None => ("(self-signed)".to_owned(), "(self-signed)".to_owned()),
+        };
+        let format = match self.log.format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        let lines = [
+            ("listen", text(&self.listen.to_string())),
+            ("data_dir", path(&self.data_dir)),
+            ("log.format", text(format)),
+            ("log.level", text(&self.log.level)),
+            ("tls.cert", cert),
+            ("tls.key", key),
+            ("http.max_connections", self.http.max_connections.to_string()),
+            ("http.tls_handshake_timeout_secs", self.http.tls_handshake_timeout.as_secs().to_string()),
+            ("http.header_read_timeout_secs", self.http.header_read_timeout.as_secs().to_string()),
+            ("http.idle_timeout_secs", self.http.idle_timeout.as_secs().to_string()),
+            ("http.shutdown_grace_secs", self.http.shutdown_grace.as_secs().to_string()),
+            ("metrics.token", if self.metrics_token.is_some() { "(set)" } else { "(unset)" }.to_owned()),
+        ];
+        lines.iter().map(|(key, value)| format!("{key} = {value}\n")).collect()
     }
 
     /// The settings with every default, as `centralita serve` with no file, environment or flags.

@@ -64,8 +64,9 @@ impl Command<Runtime, Event> for RecordStop {
 
     fn apply(self, _state: &mut Runtime, tx: &WriteTransaction, _events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
-        let mut record =
-            BOOT_SEQ_TO_RECORD.get(&table, self.seq)?.ok_or(Rejection::NotFound { what: "start record" })?;
+        let mut record = BOOT_SEQ_TO_RECORD
+            .get(&table, self.seq)?
+            .ok_or_else(|| Rejection::not_found("start_not_found", "no such start record"))?;
         record.stopped_at = Some(self.at);
         BOOT_SEQ_TO_RECORD.insert(&mut table, self.seq, &record)?;
         Ok(())

@@ -1,20 +1,38 @@
 //! The core: the single writer (`writer`) and the commands it applies (`boot`). Every change goes
 //! through here; readers use store read transactions directly.
 
+mod accounts;
 mod boot;
+mod groups;
+mod outbox;
+mod records;
+mod sessions;
 mod writer;
 
 use std::sync::Arc;
 
+pub use accounts::{
+    CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser, UseLink,
+    link_rejection,
+};
 pub use boot::{RecordStart, RecordStop, Runtime, StartReport};
+pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
+pub use outbox::MailAttempted;
+pub use sessions::{
+    ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, RevokeApiToken, StartTotp,
+    TouchSession, UpdateProfile,
+};
 pub use writer::{Command, MAX_BATCH, State, Writer};
 
+use crate::domain::ids::{GroupId, UserId};
 use crate::store::StoreError;
 
 /// Something that happened, published on the bus after its commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     ServerStarted { seq: u64 },
+    UserChanged { id: UserId },
+    GroupChanged { id: GroupId },
 }
 
 /// The core as the server uses it.
@@ -22,13 +40,55 @@ pub type Core = Writer<Runtime, Event>;
 
 /// Why a command was refused by the rules of the business. Nothing of it was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error("{what} not found")]
-    NotFound { what: &'static str },
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Invalid(String),
+#[error("{message}")]
+pub struct Rejection {
+    pub kind: RejectKind,
+    /// Stable, machine-readable; becomes the API error code.
+    pub code: &'static str,
+    pub message: String,
+    /// The input field at fault, when there is one.
+    pub field: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    NotFound,
+    Conflict,
+    Invalid,
+    /// A link or token that existed but can no longer be used.
+    Gone,
+    Forbidden,
+    /// Credentials missing or wrong.
+    Unauthorized,
+}
+
+impl Rejection {
+    pub fn new(kind: RejectKind, code: &'static str, message: impl Into<String>) -> Self {
+        Rejection { kind, code, message: message.into(), field: None }
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection::new(RejectKind::NotFound, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection::new(RejectKind::Conflict, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Rejection::new(RejectKind::Forbidden, code, message)
+    }
+}
+
+impl From<crate::domain::account::Invalid> for Rejection {
+    fn from(invalid: crate::domain::account::Invalid) -> Self {
+        Rejection {
+            kind: RejectKind::Invalid,
+            code: "invalid_input",
+            message: invalid.to_string(),
+            field: Some(invalid.field),
+        }
+    }
 }
 
 /// How applying one command failed.

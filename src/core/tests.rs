@@ -39,7 +39,7 @@ impl Command<Counter, u64> for Put {
     type Output = u64;
     fn apply(self, state: &mut Counter, tx: &WriteTransaction, events: &mut Vec<u64>) -> Result<u64, ApplyError> {
         if self.value == 0 {
-            return Err(Rejection::Invalid("zero".into()).into());
+            return Err(Rejection::new(RejectKind::Invalid, "zero", "zero").into());
         }
         tx.open_table(KV)?.insert(self.key, self.value)?;
         state.applied += 1;
@@ -159,7 +159,7 @@ async fn a_rejected_command_does_not_fail_its_batch() {
     release.send(()).unwrap();
     gate.await.unwrap();
     assert_eq!(good_a.await.unwrap().unwrap(), 1);
-    assert!(matches!(bad.await.unwrap(), Err(CoreError::Rejected(Rejection::Invalid(_)))));
+    assert!(matches!(bad.await.unwrap(), Err(CoreError::Rejected(Rejection { kind: RejectKind::Invalid, .. }))));
     assert_eq!(good_b.await.unwrap().unwrap(), 2);
     assert_eq!(metrics.core.commits.get(), 2, "the three shared one commit");
     assert_eq!((stored(&store, 1), stored(&store, 2), stored(&store, 3)), (Some(11), None, Some(33)));
@@ -210,6 +210,6 @@ async fn the_boot_journal_tells_a_crash_from_a_clean_stop() {
     let third = core.call(RecordStart { version: "2".into(), at: 300 }).await.unwrap();
     assert_eq!(third.previous.unwrap().stopped_at, Some(250));
     let missing = core.call(RecordStop { seq: 99, at: 1 }).await;
-    assert!(matches!(missing, Err(CoreError::Rejected(Rejection::NotFound { .. }))));
+    assert!(matches!(missing, Err(CoreError::Rejected(Rejection { kind: RejectKind::NotFound, .. }))));
     assert_eq!(store.read().unwrap().boots().unwrap().len(), 3);
 }

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::core::{CoreError, Rejection};
+use crate::core::{CoreError, RejectKind, Rejection};
+use crate::domain::account::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -15,11 +16,13 @@ pub struct ApiError {
     pub code: &'static str,
     /// For people; may change wording.
     pub message: String,
+    /// The input field at fault, when there is one.
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), field: None }
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
@@ -60,7 +63,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = json!(field);
+        }
+        let body = json!({ "error": error });
         (self.status, Json(body)).into_response()
     }
 }
@@ -68,17 +75,29 @@ impl IntoResponse for ApiError {
 impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         match err {
-            CoreError::Rejected(Rejection::NotFound { what }) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("The {what} does not exist."))
-            }
-            CoreError::Rejected(Rejection::Conflict(message)) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", message)
-            }
-            CoreError::Rejected(Rejection::Invalid(message)) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
-            }
+            CoreError::Rejected(rejection) => rejection.into(),
             CoreError::Storage(err) => ApiError::unavailable(err),
             CoreError::Stopped => ApiError::unavailable("the core has stopped"),
         }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let status = match rejection.kind {
+            RejectKind::NotFound => StatusCode::NOT_FOUND,
+            RejectKind::Conflict => StatusCode::CONFLICT,
+            RejectKind::Invalid => StatusCode::BAD_REQUEST,
+            RejectKind::Gone => StatusCode::GONE,
+            RejectKind::Forbidden => StatusCode::FORBIDDEN,
+            RejectKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        };
+        ApiError { status, code: rejection.code, message: rejection.message, field: rejection.field }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(invalid: Invalid) -> Self {
+        Rejection::from(invalid).into()
     }
 }

@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,10 +45,12 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
 pub async fn trace(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("fallback", MatchedPath::as_str).to_owned();
     let method = method_label(request.method());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
     let span = tracing::info_span!(
         "request",
         method,
         route = %route,
+        peer = peer.map(tracing::field::display),
         status = tracing::field::Empty,
         ms = tracing::field::Empty
     );
@@ -54,7 +58,7 @@ pub async fn trace(State(state): State<AppState>, request: Request, next: Next) 
     let response = next.run(request).instrument(span.clone()).await;
     let took = started.elapsed();
     let status = response.status().as_u16();
-    let ms = took.as_secs_f64() * 1000.0;
+    let ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
     span.record("status", status);
     span.record("ms", ms);
     tracing::info!(target: "centralita::access", parent: &span, "answered");

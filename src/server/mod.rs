@@ -93,6 +93,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let (stop, stopped) = watch::channel(false);
     let accept = tokio::spawn(conn::accept_loop(listener, shared, stopped));
     tracing::info!(version = VERSION, data = %store.path().display(), "centralita listening on https://{addr}");
+    if addr.ip().is_unspecified() {
+        tracing::info!("on every network interface; from this machine open https://localhost:{}/", addr.port());
+    }
     tracing::info!(fingerprint = %tls.resolver.fingerprint(), "TLS certificate SHA-256");
     Ok(RunningServer {
         addr,
@@ -169,7 +172,7 @@ fn prepare_data_dir(path: &Path) -> Result<(), StartError> {
 fn report_previous_run(boot: &StartReport, open_millis: u128) {
     match &boot.previous {
         Some(previous) if previous.stopped_at.is_none() => tracing::warn!(
-            previous_start = previous.started_at,
+            previous_start = %crate::domain::clock::iso8601(previous.started_at),
             open_ms = open_millis as u64,
             "the previous run did not stop cleanly; the database was recovered to its last commit"
         ),

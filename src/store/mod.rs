@@ -12,7 +12,16 @@ use std::time::Instant;
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use tables::{BOOT_SEQ_TO_RECORD, META};
+use crate::domain::account::{Group, User};
+use crate::domain::audit::AuditEntry;
+use crate::domain::ids::{GroupId, UserId};
+use crate::domain::mail::Mail;
+use crate::domain::secret::Link;
+use crate::domain::session::{ApiToken, Session};
+use tables::{
+    API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, BOOT_SEQ_TO_RECORD, EMAIL_TO_USER_ID, GROUP_ID_TO_GROUP,
+    LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, META, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+};
 
 /// The layout version this binary reads and writes. Raise it, with a migration, when a change to
 /// the tables cannot be read by older code as it is.
@@ -168,6 +177,92 @@ impl Reader {
     pub fn schema_version(&self) -> Result<Option<u64>, StoreError> {
         let meta = self.0.open_table(META)?;
         Ok(meta.get(SCHEMA_KEY)?.map(|v| v.value()))
+    }
+
+    pub fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let table = self.0.open_table(USER_ID_TO_USER.definition())?;
+        USER_ID_TO_USER.get(&table, id.0)
+    }
+
+    pub fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let index = self.0.open_table(EMAIL_TO_USER_ID)?;
+        match index.get(email)?.map(|id| id.value()) {
+            Some(id) => self.user(UserId(id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let table = self.0.open_table(USER_ID_TO_USER.definition())?;
+        Ok(USER_ID_TO_USER.all(&table)?.into_iter().map(|(_, user)| user).collect())
+    }
+
+    /// Groups not deleted, by id.
+    pub fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        let table = self.0.open_table(GROUP_ID_TO_GROUP.definition())?;
+        let all = GROUP_ID_TO_GROUP.all(&table)?;
+        Ok(all.into_iter().map(|(_, group)| group).filter(|group| group.deleted_at.is_none()).collect())
+    }
+
+    pub fn group(&self, id: GroupId) -> Result<Option<Group>, StoreError> {
+        let table = self.0.open_table(GROUP_ID_TO_GROUP.definition())?;
+        Ok(GROUP_ID_TO_GROUP.get(&table, id.0)?.filter(|group| group.deleted_at.is_none()))
+    }
+
+    pub fn session(&self, hash: [u8; 32]) -> Result<Option<Session>, StoreError> {
+        let table = self.0.open_table(SESSION_HASH_TO_SESSION.definition())?;
+        SESSION_HASH_TO_SESSION.get(&table, hash)
+    }
+
+    pub fn api_token(&self, hash: [u8; 32]) -> Result<Option<ApiToken>, StoreError> {
+        let table = self.0.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
+        API_TOKEN_HASH_TO_TOKEN.get(&table, hash)
+    }
+
+    /// A user's API tokens, oldest first.
+    pub fn api_tokens_of(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        let table = self.0.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
+        let mut tokens: Vec<ApiToken> = API_TOKEN_HASH_TO_TOKEN
+            .all(&table)?
+            .into_iter()
+            .map(|(_, token)| token)
+            .filter(|t| t.user == user)
+            .collect();
+        tokens.sort_by_key(|token| token.id);
+        Ok(tokens)
+    }
+
+    pub fn link(&self, hash: [u8; 32]) -> Result<Option<Link>, StoreError> {
+        let table = self.0.open_table(LINK_HASH_TO_LINK.definition())?;
+        LINK_HASH_TO_LINK.get(&table, hash)
+    }
+
+    /// Mails newest first, before the id `before` when given.
+    pub fn mails(&self, before: Option<u64>, limit: usize) -> Result<Vec<Mail>, StoreError> {
+        let table = self.0.open_table(MAIL_ID_TO_MAIL.definition())?;
+        Ok(MAIL_ID_TO_MAIL.newest(&table, before, limit)?.into_iter().map(|(_, mail)| mail).collect())
+    }
+
+    /// Mails not sent yet, oldest first.
+    pub fn unsent_mails(&self, limit: usize) -> Result<Vec<Mail>, StoreError> {
+        let table = self.0.open_table(MAIL_ID_TO_MAIL.definition())?;
+        let mut unsent = Vec::new();
+        for (_, mail) in MAIL_ID_TO_MAIL.all(&table)? {
+            if mail.sent_at.is_none() {
+                unsent.push(mail);
+                if unsent.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(unsent)
+    }
+
+    /// Audit entries newest first, before the id `before` when given.
+    pub fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let table = self.0.open_table(AUDIT_ID_TO_ENTRY.definition())?;
+        Ok(AUDIT_ID_TO_ENTRY.newest(&table, before, limit)?.into_iter().map(|(_, entry)| entry).collect())
     }
 
     /// Every recorded start, oldest first.

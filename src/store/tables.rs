@@ -8,6 +8,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{BootRecord, StoreError, codec};
+use crate::domain::account::{Group, User};
+use crate::domain::audit::AuditEntry;
+use crate::domain::mail::Mail;
+use crate::domain::secret::Link;
+use crate::domain::session::{ApiToken, Session};
 
 /// `meta`: schema version and other facts about the file itself.
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -15,10 +20,42 @@ pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Every start of the server, numbered from 1: version, start and clean-stop times.
 pub const BOOT_SEQ_TO_RECORD: Typed<u64, BootRecord> = Typed::new("boot_seq_to_record");
 
+/// Users by id; deactivated users stay (their history does).
+pub const USER_ID_TO_USER: Typed<u64, User> = Typed::new("user_id_to_user");
+
+/// Lower-case e-mail to user id: the uniqueness index.
+pub const EMAIL_TO_USER_ID: TableDefinition<&str, u64> = TableDefinition::new("email_to_user_id");
+
+/// Groups (departments) by id; deleted ones are marked, not removed.
+pub const GROUP_ID_TO_GROUP: Typed<u64, Group> = Typed::new("group_id_to_group");
+
+/// Browser sessions by the SHA-256 of the cookie value.
+pub const SESSION_HASH_TO_SESSION: Typed<[u8; 32], Session> = Typed::new("session_hash_to_session");
+
+/// Personal API tokens by the SHA-256 of the token.
+pub const API_TOKEN_HASH_TO_TOKEN: Typed<[u8; 32], ApiToken> = Typed::new("api_token_hash_to_token");
+
+/// Invite and reset links by the SHA-256 of their token.
+pub const LINK_HASH_TO_LINK: Typed<[u8; 32], Link> = Typed::new("link_hash_to_link");
+
+/// Every mail, sent or waiting (the outbox).
+pub const MAIL_ID_TO_MAIL: Typed<u64, Mail> = Typed::new("mail_id_to_mail");
+
+/// The audit log, in order.
+pub const AUDIT_ID_TO_ENTRY: Typed<u64, AuditEntry> = Typed::new("audit_id_to_entry");
+
 /// Creates every table, so that read transactions never meet a missing one.
 pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
+    tx.open_table(EMAIL_TO_USER_ID)?;
     tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
+    tx.open_table(USER_ID_TO_USER.definition())?;
+    tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+    tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
+    tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
+    tx.open_table(LINK_HASH_TO_LINK.definition())?;
+    tx.open_table(MAIL_ID_TO_MAIL.definition())?;
+    tx.open_table(AUDIT_ID_TO_ENTRY.definition())?;
     Ok(())
 }
 
@@ -64,9 +101,42 @@ where
         Ok(rows)
     }
 
+    /// Rows with keys below `before` (all when `None`), newest first, at most `limit`.
+    pub fn newest(
+        &self,
+        table: &impl ReadableTable<K, &'static [u8]>,
+        before: Option<K>,
+        limit: usize,
+    ) -> Result<Vec<(K, V)>, StoreError>
+    where
+        K: Copy,
+    {
+        let mut rows = Vec::new();
+        let range = match before {
+            Some(before) => table.range(..before)?,
+            None => table.range::<K>(..)?,
+        };
+        for row in range.rev().take(limit) {
+            let (key, bytes) = row?;
+            rows.push((key.value(), codec::decode(self.name, bytes.value())?));
+        }
+        Ok(rows)
+    }
+
     pub fn insert(&self, table: &mut Table<'_, K, &'static [u8]>, key: K, value: &V) -> Result<(), StoreError> {
         let bytes = codec::encode(self.name, value)?;
         table.insert(key, bytes.as_slice())?;
         Ok(())
+    }
+
+    pub fn remove(&self, table: &mut Table<'_, K, &'static [u8]>, key: K) -> Result<(), StoreError> {
+        table.remove(key)?;
+        Ok(())
+    }
+
+    /// The key after the last one (1 for an empty table): ids grow in time order, which redb
+    /// inserts fastest.
+    pub fn next_key(&self, table: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64, StoreError> {
+        Ok(table.last()?.map_or(1, |(key, _)| key.value() + 1))
     }
 }

@@ -1,0 +1,131 @@
+//! Commands on groups (departments): create, rename, change members, delete (R-GRP-1, R-GRP-2).
+
+use std::collections::BTreeSet;
+
+use redb::WriteTransaction;
+
+use super::records::{all_users, audit};
+use super::{ApplyError, Command, Event, Rejection, Runtime};
+use crate::domain::account::{Group, clean_group_name};
+use crate::domain::audit::Actor;
+use crate::domain::ids::{GroupId, UserId};
+use crate::store::tables::GROUP_ID_TO_GROUP;
+
+pub struct CreateGroup {
+    pub name: String,
+    pub members: Vec<UserId>,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for CreateGroup {
+    type Output = Group;
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
+        let name = clean_group_name(&self.name).map_err(Rejection::from)?;
+        let members = check_members(tx, &self.members)?;
+        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+        check_name_free(&GROUP_ID_TO_GROUP.all(&table)?, &name, None)?;
+        let id = GroupId(GROUP_ID_TO_GROUP.next_key(&table)?);
+        let group = Group { id, name, members, created_at: self.at, deleted_at: None };
+        GROUP_ID_TO_GROUP.insert(&mut table, id.0, &group)?;
+        drop(table);
+        audit(tx, &self.actor, "group.create", format!("group:{id}"), group.name.clone(), self.at)?;
+        events.push(Event::GroupChanged { id });
+        Ok(group)
+    }
+}
+
+pub struct UpdateGroup {
+    pub id: GroupId,
+    pub name: Option<String>,
+    pub members: Option<Vec<UserId>>,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for UpdateGroup {
+    type Output = Group;
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
+        let members = self.members.as_deref().map(|members| check_members(tx, members)).transpose()?;
+        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+        let all = GROUP_ID_TO_GROUP.all(&table)?;
+        let mut group = live_group(&all, self.id)?;
+        if let Some(name) = &self.name {
+            group.name = clean_group_name(name).map_err(Rejection::from)?;
+            check_name_free(&all, &group.name, Some(self.id))?;
+        }
+        if let Some(members) = members {
+            group.members = members;
+        }
+        GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
+        drop(table);
+        audit(tx, &self.actor, "group.update", format!("group:{}", self.id), group.name.clone(), self.at)?;
+        events.push(Event::GroupChanged { id: self.id });
+        Ok(group)
+    }
+}
+
+/// Marks the group deleted: it disappears from lists and routing, and stays in history.
+pub struct DeleteGroup {
+    pub id: GroupId,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for DeleteGroup {
+    type Output = ();
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+        let mut group = live_group(&GROUP_ID_TO_GROUP.all(&table)?, self.id)?;
+        group.deleted_at = Some(self.at);
+        GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
+        drop(table);
+        audit(tx, &self.actor, "group.delete", format!("group:{}", self.id), group.name, self.at)?;
+        events.push(Event::GroupChanged { id: self.id });
+        Ok(())
+    }
+}
+
+fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {
+    all.iter()
+        .map(|(_, group)| group)
+        .find(|group| group.id == id && group.deleted_at.is_none())
+        .cloned()
+        .ok_or_else(|| Rejection::not_found("group_not_found", "There is no such group.").into())
+}
+
+/// Group names are unique among live groups, ignoring case.
+fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) -> Result<(), ApplyError> {
+    let taken = all.iter().map(|(_, group)| group).any(|group| {
+        group.deleted_at.is_none() && Some(group.id) != except && group.name.to_lowercase() == name.to_lowercase()
+    });
+    if taken {
+        let mut rejection =
+            Rejection::conflict("group_name_taken", format!("A group named \"{name}\" already exists."));
+        rejection.field = Some("name");
+        return Err(rejection.into());
+    }
+    Ok(())
+}
+
+/// Members must be existing users; duplicates are dropped.
+fn check_members(tx: &WriteTransaction, members: &[UserId]) -> Result<Vec<UserId>, ApplyError> {
+    let known: BTreeSet<UserId> = all_users(tx)?.into_iter().map(|user| user.id).collect();
+    let mut unique = BTreeSet::new();
+    for member in members {
+        if !known.contains(member) {
+            let mut rejection = Rejection::new(
+                super::RejectKind::Invalid,
+                "invalid_input",
+                format!("members: there is no user {member}"),
+            );
+            rejection.field = Some("members");
+            return Err(rejection.into());
+        }
+        unique.insert(*member);
+    }
+    Ok(unique.into_iter().collect())
+}

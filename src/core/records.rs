@@ -1,0 +1,137 @@
+//! Writes that several commands share: audit entries, queued mail, links, sessions, user lookups.
+//! Each is a single step of a command's write phase (after its checks).
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::{ApplyError, Rejection};
+use crate::domain::account::User;
+use crate::domain::audit::{Actor, AuditEntry};
+use crate::domain::ids::UserId;
+use crate::domain::mail::{Letter, Mail};
+use crate::domain::secret::{Link, LinkKind, LinkState};
+use crate::domain::session::Session;
+use crate::store::tables::{
+    AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+};
+
+pub fn audit(
+    tx: &WriteTransaction,
+    actor: &Actor,
+    action: &str,
+    target: String,
+    detail: String,
+    at: u64,
+) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(AUDIT_ID_TO_ENTRY.definition())?;
+    let id = AUDIT_ID_TO_ENTRY.next_key(&table)?;
+    let entry = AuditEntry { id, at, actor: actor.clone(), action: action.to_owned(), target, detail };
+    AUDIT_ID_TO_ENTRY.insert(&mut table, id, &entry)?;
+    Ok(())
+}
+
+/// Puts a mail in the outbox; the mailer sends it after the commit.
+pub fn queue_mail(tx: &WriteTransaction, to: &str, letter: Letter, at: u64) -> Result<u64, ApplyError> {
+    let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
+    let id = MAIL_ID_TO_MAIL.next_key(&table)?;
+    let mail = Mail {
+        id,
+        to: to.to_owned(),
+        subject: letter.subject,
+        body: letter.body,
+        created_at: at,
+        sent_at: None,
+        attempts: 0,
+        last_error: None,
+    };
+    MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
+    Ok(id)
+}
+
+/// Opens a new link for `user`, replacing any open link of the same kind (the old one dies).
+pub fn open_link(
+    tx: &WriteTransaction,
+    kind: LinkKind,
+    user: UserId,
+    hash: [u8; 32],
+    at: u64,
+) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(LINK_HASH_TO_LINK.definition())?;
+    let open: Vec<([u8; 32], Link)> = LINK_HASH_TO_LINK
+        .all(&table)?
+        .into_iter()
+        .filter(|(_, link)| link.user == user && link.kind == kind && link.state == LinkState::Open)
+        .collect();
+    for (old_hash, old) in open {
+        LINK_HASH_TO_LINK.insert(&mut table, old_hash, &Link { state: LinkState::Replaced, ..old })?;
+    }
+    LINK_HASH_TO_LINK.insert(&mut table, hash, &Link { kind, user, created_at: at, state: LinkState::Open })?;
+    Ok(())
+}
+
+pub fn insert_session(tx: &WriteTransaction, hash: [u8; 32], session: &Session) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
+    SESSION_HASH_TO_SESSION.insert(&mut table, hash, session)?;
+    Ok(())
+}
+
+/// Ends every session of `user` but `keep`; returns how many ended.
+pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>) -> Result<usize, ApplyError> {
+    let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
+    let doomed: Vec<[u8; 32]> = SESSION_HASH_TO_SESSION
+        .all(&table)?
+        .into_iter()
+        .filter(|(hash, session)| session.user == user && Some(*hash) != keep)
+        .map(|(hash, _)| hash)
+        .collect();
+    for hash in &doomed {
+        SESSION_HASH_TO_SESSION.remove(&mut table, *hash)?;
+    }
+    Ok(doomed.len())
+}
+
+pub fn load_user(tx: &WriteTransaction, id: UserId) -> Result<User, ApplyError> {
+    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+    USER_ID_TO_USER
+        .get(&table, id.0)?
+        .ok_or_else(|| Rejection::not_found("user_not_found", "There is no such user.").into())
+}
+
+pub fn all_users(tx: &WriteTransaction) -> Result<Vec<User>, ApplyError> {
+    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+    Ok(USER_ID_TO_USER.all(&table)?.into_iter().map(|(_, user)| user).collect())
+}
+
+pub fn user_id_by_email(tx: &WriteTransaction, email: &str) -> Result<Option<UserId>, ApplyError> {
+    let index = tx.open_table(EMAIL_TO_USER_ID)?;
+    Ok(index.get(email)?.map(|id| UserId(id.value())))
+}
+
+/// Writes a user and keeps the e-mail index in step (`old_email`: the address it had before).
+pub fn save_user(tx: &WriteTransaction, user: &User, old_email: Option<&str>) -> Result<(), ApplyError> {
+    let mut users = tx.open_table(USER_ID_TO_USER.definition())?;
+    USER_ID_TO_USER.insert(&mut users, user.id.0, user)?;
+    let mut index = tx.open_table(EMAIL_TO_USER_ID)?;
+    if let Some(old) = old_email.filter(|old| *old != user.email) {
+        index.remove(old)?;
+    }
+    index.insert(user.email.as_str(), user.id.0)?;
+    Ok(())
+}
+
+pub fn next_user_id(tx: &WriteTransaction) -> Result<UserId, ApplyError> {
+    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+    Ok(UserId(USER_ID_TO_USER.next_key(&table)?))
+}
+
+/// Refuses an address another user already has.
+pub fn check_email_free(tx: &WriteTransaction, email: &str, except: Option<UserId>) -> Result<(), ApplyError> {
+    match user_id_by_email(tx, email)? {
+        Some(owner) if Some(owner) != except => {
+            let mut rejection =
+                Rejection::conflict("email_taken", format!("Another user already has the e-mail {email}."));
+            rejection.field = Some("email");
+            Err(rejection.into())
+        }
+        _ => Ok(()),
+    }
+}

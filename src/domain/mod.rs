@@ -1,0 +1,13 @@
+//! The business rules as plain functions over plain data: no I/O, no async, time passed in.
+//! Unit-tested here; the core and the HTTP layer call them.
+
+pub mod access;
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod ids;
+pub mod mail;
+pub mod secret;
+pub mod session;
+pub mod throttle;
+pub mod totp;

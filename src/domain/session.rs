@@ -1,0 +1,69 @@
+//! Sign-in sessions (for the web UI, in a cookie) and personal API tokens (for programs), and the
+//! rules for when a session ends (R-ACC-4). Pure.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{TokenId, UserId};
+
+/// A signed-in browser, stored under the SHA-256 of its cookie value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: UserId,
+    pub created_at: u64,
+    pub last_seen_at: u64,
+    /// Sent back by the UI in `X-CSRF-Token` on every state-changing request.
+    pub csrf: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Ends after this long without a request.
+    pub idle_ms: u64,
+    /// Ends this long after sign-in, however active.
+    pub max_ms: u64,
+}
+
+impl Session {
+    pub fn is_alive(&self, now: u64, limits: SessionLimits) -> bool {
+        now.saturating_sub(self.last_seen_at) <= limits.idle_ms && now.saturating_sub(self.created_at) <= limits.max_ms
+    }
+
+    /// Recording every request would write on every click; a minute's precision is enough for an
+    /// idle timeout counted in hours.
+    pub fn needs_touch(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_seen_at) >= 60_000
+    }
+}
+
+/// A personal API token, stored under the SHA-256 of its value; the value is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub user: UserId,
+    pub name: String,
+    pub created_at: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_ends_when_idle_or_old() {
+        let limits = SessionLimits { idle_ms: 1_000, max_ms: 10_000 };
+        let session = Session {
+            user: UserId(1),
+            created_at: 0,
+            last_seen_at: 5_000,
+            csrf: String::new(),
+            address: String::new(),
+        };
+        assert!(session.is_alive(6_000, limits));
+        assert!(!session.is_alive(6_001, limits), "idle too long");
+        let busy = Session { last_seen_at: 10_000, ..session };
+        assert!(busy.is_alive(10_000, limits));
+        assert!(!busy.is_alive(10_001, limits), "past the absolute limit");
+        assert!(!busy.needs_touch(69_999) && busy.needs_touch(70_000));
+    }
+}

@@ -1,0 +1,112 @@
+//! Brute-force protection (R-ACC-3): each account and each client address has a budget of
+//! attempts; past it, further attempts wait, doubling with each failure up to a cap. An attempt is
+//! counted when it starts, not when it fails, so parallel guesses cannot all slip in before the
+//! first failure is recorded. Pure: the caller keeps the map and passes the time.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Attempts allowed before waiting starts.
+    pub free_attempts: u32,
+    /// The first wait; each further failure doubles it.
+    pub base_wait_ms: u64,
+    pub max_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Budget {
+    attempts: u32,
+    locked_until: u64,
+    last_attempt: u64,
+}
+
+/// Attempts by key (an account, an address).
+#[derive(Debug)]
+pub struct Throttle<K> {
+    policy: Policy,
+    budgets: HashMap<K, Budget>,
+}
+
+impl<K: Hash + Eq + Clone> Throttle<K> {
+    pub fn new(policy: Policy) -> Self {
+        Throttle { policy, budgets: HashMap::new() }
+    }
+
+    /// Starts an attempt: `Err(wait_ms)` if the key must wait, otherwise the attempt is counted.
+    pub fn begin(&mut self, key: &K, now: u64) -> Result<(), u64> {
+        self.forget_stale(now);
+        let policy = self.policy;
+        let budget = self.budgets.entry(key.clone()).or_default();
+        if now < budget.locked_until {
+            return Err(budget.locked_until - now);
+        }
+        budget.attempts += 1;
+        budget.last_attempt = now;
+        if budget.attempts >= policy.free_attempts {
+            let doublings = (budget.attempts - policy.free_attempts).min(20);
+            let wait = policy.base_wait_ms.saturating_mul(1 << doublings).min(policy.max_wait_ms);
+            budget.locked_until = now.saturating_add(wait);
+        }
+        Ok(())
+    }
+
+    /// The attempt succeeded: the key starts afresh.
+    pub fn succeed(&mut self, key: &K) {
+        self.budgets.remove(key);
+    }
+
+    /// Drops keys idle for longer than the longest wait, so the map stays small.
+    fn forget_stale(&mut self, now: u64) {
+        if self.budgets.len() < 10_000 {
+            return;
+        }
+        let horizon = self.policy.max_wait_ms.saturating_mul(2);
+        self.budgets.retain(|_, budget| now.saturating_sub(budget.last_attempt) < horizon);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: Policy = Policy { free_attempts: 5, base_wait_ms: 60_000, max_wait_ms: 3_600_000 };
+
+    #[test]
+    fn five_attempts_then_a_wait_that_doubles() {
+        let mut throttle = Throttle::new(POLICY);
+        for _ in 0..5 {
+            assert_eq!(throttle.begin(&"ana", 0), Ok(()));
+        }
+        assert_eq!(throttle.begin(&"ana", 1_000), Err(59_000));
+        assert_eq!(throttle.begin(&"ana", 60_000), Ok(()), "the wait is over: one more try");
+        assert_eq!(throttle.begin(&"ana", 60_001), Err(119_999), "and the next wait is twice as long");
+        assert_eq!(throttle.begin(&"luis", 1_000), Ok(()), "other keys are not affected");
+    }
+
+    #[test]
+    fn parallel_attempts_cannot_exceed_the_budget() {
+        let mut throttle = Throttle::new(POLICY);
+        let allowed = (0..50).filter(|_| throttle.begin(&"ana", 0).is_ok()).count();
+        assert_eq!(allowed, 5);
+    }
+
+    #[test]
+    fn success_resets_and_waits_are_capped() {
+        let mut throttle = Throttle::new(POLICY);
+        for _ in 0..4 {
+            throttle.begin(&"ana", 0).unwrap();
+        }
+        throttle.succeed(&"ana");
+        for _ in 0..5 {
+            assert!(throttle.begin(&"ana", 0).is_ok());
+        }
+        let mut now = 0;
+        for _ in 0..30 {
+            now += 10_000_000;
+            throttle.begin(&"ana", now).unwrap();
+        }
+        assert_eq!(throttle.begin(&"ana", now + 1), Err(3_600_000 - 1));
+    }
+}
