@@ -16,10 +16,30 @@ pub use keys::{KEYS, Key, Kind, example};
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Base of links in e-mails, without a trailing slash.
+    pub public_url: Option<String>,
+    pub admin_email: String,
     pub log: LogSettings,
     pub tls: TlsSettings,
     pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub smtp: SmtpSettings,
     pub metrics_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    pub lockout_attempts: u32,
+    pub lockout_wait: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// `None`: mail stays in the outbox.
+    pub url: Option<String>,
+    pub from: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +73,7 @@ pub struct HttpSettings {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Where a value came from, so an error can point at it.
@@ -263,9 +284,21 @@ impl Settings {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
         };
+        let (admin_email, admin_source) = read.text("admin_email")?;
+        let admin_email = crate::domain::account::normalize_email(&admin_email)
+            .map_err(|err| ConfigError::new(&admin_source, format!("key \"admin_email\": {}", err.message)))?;
+        let (from, from_source) = read.text("smtp.from")?;
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                &from_source,
+                format!("key \"smtp.from\": \"{from}\" is not an address like Name <a@b.c>"),
+            ));
+        }
         Ok(Settings {
             listen,
             data_dir: PathBuf::from(read.text("data_dir")?.0),
+            public_url: read.public_url()?,
+            admin_email,
             log: LogSettings { format, level },
             tls: TlsSettings { files: read.tls_files()? },
             http: HttpSettings {
@@ -274,7 +307,15 @@ impl Settings {
                 header_read_timeout: read.seconds("http.header_read_timeout_secs")?,
                 idle_timeout: read.seconds("http.idle_timeout_secs")?,
                 shutdown_grace: read.seconds("http.shutdown_grace_secs")?,
+                trusted_proxies: read.addresses("http.trusted_proxies")?,
             },
+            auth: AuthSettings {
+                session_idle: read.seconds("auth.session_idle_secs")?,
+                session_max: read.seconds("auth.session_max_secs")?,
+                lockout_attempts: u32::try_from(read.number("auth.lockout_attempts")?).unwrap_or(u32::MAX),
+                lockout_wait: read.seconds("auth.lockout_secs")?,
+            },
+            smtp: SmtpSettings { url: read.optional_text("smtp.url"), from },
             metrics_token: read.optional_text("metrics.token"),
         })
     }
@@ -291,9 +332,13 @@ impl Settings {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
         };
+        let optional = |value: &Option<String>| value.as_deref().map_or("(unset)".to_owned(), text);
+        let proxies: Vec<String> = self.http.trusted_proxies.iter().map(ToString::to_string).collect();
         let lines = [
             ("listen", text(&self.listen.to_string())),
             ("data_dir", path(&self.data_dir)),
+            ("public_url", optional(&self.public_url)),
+            ("admin_email", text(&self.admin_email)),
             ("log.format", text(format)),
             ("log.level", text(&self.log.level)),
             ("tls.cert", cert),
@@ -303,6 +348,13 @@ impl Settings {
             ("http.header_read_timeout_secs", self.http.header_read_timeout.as_secs().to_string()),
             ("http.idle_timeout_secs", self.http.idle_timeout.as_secs().to_string()),
             ("http.shutdown_grace_secs", self.http.shutdown_grace.as_secs().to_string()),
+            ("http.trusted_proxies", text(&proxies.join(", "))),
+            ("auth.session_idle_secs", self.auth.session_idle.as_secs().to_string()),
+            ("auth.session_max_secs", self.auth.session_max.as_secs().to_string()),
+            ("auth.lockout_attempts", self.auth.lockout_attempts.to_string()),
+            ("auth.lockout_secs", self.auth.lockout_wait.as_secs().to_string()),
+            ("smtp.url", if self.smtp.url.is_some() { "(set)" } else { "(unset)" }.to_owned()),
+            ("smtp.from", text(&self.smtp.from)),
             ("metrics.token", if self.metrics_token.is_some() { "(set)" } else { "(unset)" }.to_owned()),
         ];
         lines.iter().map(|(key, value)| format!("{key} = {value}\n")).collect()
@@ -338,6 +390,39 @@ impl Reader<'_> {
 
     fn seconds(&self, name: &str) -> Result<Duration, ConfigError> {
         self.number(name).map(Duration::from_secs)
+    }
+
+    fn source_of(&self, name: &str) -> Source {
+        self.0.get(name).map(|(_, source)| source.clone()).unwrap_or(Source::Default)
+    }
+
+    fn addresses(&self, name: &str) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        let Some(list) = self.optional_text(name) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse().map_err(|_| {
+                    ConfigError::new(&self.source_of(name), format!("key \"{name}\": \"{item}\" is not an IP address"))
+                })
+            })
+            .collect()
+    }
+
+    fn public_url(&self) -> Result<Option<String>, ConfigError> {
+        let Some(url) = self.optional_text("public_url") else {
+            return Ok(None);
+        };
+        let url = url.trim_end_matches('/').to_owned();
+        let rest = url.strip_prefix("https://").unwrap_or_default();
+        if rest.is_empty() || rest.contains(char::is_whitespace) {
+            let message =
+                format!("key \"public_url\": \"{url}\" must be an https:// address like https://soporte.example.com");
+            return Err(ConfigError::new(&self.source_of("public_url"), message));
+        }
+        Ok(Some(url))
     }
 
     fn tls_files(&self) -> Result<Option<TlsFiles>, ConfigError> {
@@ -441,6 +526,39 @@ mod tests {
         assert_eq!(resolve(None, &ignored, &[]).unwrap(), Settings::defaults());
         let err = resolve(None, &env(&[("CENTRALITA_LOG_FORMAT", "xml")]), &[]).unwrap_err();
         assert!(err.message.contains("one of text, json"), "{err}");
+    }
+
+    #[test]
+    fn proxies_urls_and_senders_are_checked() {
+        let settings = resolve(
+            Some(file("public_url = \"https://a.example.com/\"\n[http]\ntrusted_proxies = \"127.0.0.1, ::1\"")),
+            &[],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(settings.public_url.as_deref(), Some("https://a.example.com"));
+        assert_eq!(settings.http.trusted_proxies.len(), 2);
+        let err = resolve(Some(file("[http]\ntrusted_proxies = \"10.0.0.1, proxy\"")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"proxy\" is not an IP address"), "{err}");
+        let err = resolve(Some(file("public_url = \"http://a.example.com\"")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("https://"), "{err}");
+        let err = resolve(Some(file("[smtp]\nfrom = \"not a mailbox\"")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("smtp.from"), "{err}");
+        let err = resolve(None, &env(&[("CENTRALITA_ADMIN_EMAIL", "nobody")]), &[]).unwrap_err();
+        assert!(err.message.contains("admin_email"), "{err}");
+    }
+
+    #[test]
+    fn describe_masks_secrets() {
+        let settings = resolve(
+            None,
+            &env(&[("CENTRALITA_METRICS_TOKEN", "s3cret"), ("CENTRALITA_SMTP_URL", "smtps://u:pw@h")]),
+            &[],
+        )
+        .unwrap();
+        let text = settings.describe();
+        assert!(!text.contains("s3cret") && !text.contains("pw@"), "{text}");
+        assert!(text.contains("metrics.token = (set)"), "{text}");
     }
 
     #[test]

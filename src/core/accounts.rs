@@ -219,7 +219,7 @@ impl Command<Runtime, Event> for UseLink {
 }
 
 /// The answer for a link that cannot be used, in words a person can act on.
-pub fn link_rejection(problem: LinkProblem) -> ApplyError {
+pub fn link_rejection(problem: LinkProblem) -> Rejection {
     let rejection = match problem {
         LinkProblem::Unknown | LinkProblem::WrongKind => Rejection::not_found(
             "link_invalid",
@@ -241,7 +241,7 @@ pub fn link_rejection(problem: LinkProblem) -> ApplyError {
             "A newer link was sent after this one; use the newest e-mail.",
         ),
     };
-    rejection.into()
+    rejection
 }
 
 /// "Forgot password": mails a reset link if the address belongs to an active user, and does

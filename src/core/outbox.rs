@@ -21,6 +21,7 @@ impl Command<Runtime, Event> for MailAttempted {
             .get(&table, self.id)?
             .ok_or_else(|| Rejection::not_found("mail_not_found", "There is no such mail."))?;
         mail.attempts += 1;
+        mail.last_attempt_at = Some(self.at);
         match self.error {
             None => mail.sent_at = Some(self.at),
             Some(error) => mail.last_error = Some(error),

@@ -42,6 +42,7 @@ pub fn queue_mail(tx: &WriteTransaction, to: &str, letter: Letter, at: u64) -> R
         sent_at: None,
         attempts: 0,
         last_error: None,
+        last_attempt_at: None,
     };
     MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
     Ok(id)

@@ -19,6 +19,8 @@ pub struct Mail {
     pub attempts: u32,
     #[serde(default)]
     pub last_error: Option<String>,
+    #[serde(default)]
+    pub last_attempt_at: Option<u64>,
 }
 
 /// Subject and body of a mail about to be queued.

@@ -17,7 +17,7 @@ pub struct ApiError {
     /// For people; may change wording.
     pub message: String,
     /// The input field at fault, when there is one.
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -31,6 +31,10 @@ impl ApiError {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_signed_in() -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in first.")
     }
 
     pub fn route_not_found() -> Self {
@@ -92,7 +96,7 @@ impl From<Rejection> for ApiError {
             RejectKind::Forbidden => StatusCode::FORBIDDEN,
             RejectKind::Unauthorized => StatusCode::UNAUTHORIZED,
         };
-        ApiError { status, code: rejection.code, message: rejection.message, field: rejection.field }
+        ApiError { status, code: rejection.code, message: rejection.message, field: rejection.field.map(str::to_owned) }
     }
 }
 

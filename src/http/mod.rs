@@ -1,26 +1,46 @@
 //! The HTTP API and web UI: the router, its layers, errors as JSON, and the handlers (one file per
 //! resource). Handlers are thin: parse, check permission, call the store or the core, map the result.
 
+mod admin;
 mod assets;
+mod auth;
 mod error;
+mod extract;
+mod groups;
+pub mod guard;
+mod me;
 mod middleware;
+pub mod routes;
 mod system;
+mod users;
+mod views;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::routing::{any, get};
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::any;
+use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 
 pub use error::ApiError;
 pub use system::OPENAPI;
 
+use crate::auth::{Guard, Passwords};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::Core;
+use crate::domain::access::Capability;
+use crate::domain::session::SessionLimits;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{Reader, Store, StoreError};
+
+/// The most a JSON request body may be (larger bodies get 413 before being read whole).
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// What every handler may use. Passed explicitly, never global, so several servers can run in one
 /// process (as the tests do).
@@ -31,17 +51,60 @@ pub struct AppState {
     pub core: Core,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    pub clock: Clock,
+    pub passwords: Passwords,
+    pub guard: Arc<Guard>,
+    /// Base of links in e-mails, without a trailing slash.
+    pub public_url: Arc<str>,
+    /// Woken when mail is queued, so the mailer sends it at once.
+    pub mail_queued: Arc<Notify>,
+    /// (method, route) → what it needs, from `routes::table`.
+    pub capabilities: Arc<HashMap<(Method, String), Capability>>,
+}
+
+impl AppState {
+    /// Runs a read transaction off the async threads.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.read().and_then(|reader| query(&reader)))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)
+    }
+
+    pub fn session_limits(&self) -> SessionLimits {
+        let millis = |duration: std::time::Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        SessionLimits {
+            idle_ms: millis(self.settings.auth.session_idle),
+            max_ms: millis(self.settings.auth.session_max),
+        }
+    }
+
+    pub fn capability_table() -> Arc<HashMap<(Method, String), Capability>> {
+        Arc::new(
+            routes::table()
+                .into_iter()
+                .map(|route| ((route.method, route.path.to_owned()), route.capability))
+                .collect(),
+        )
+    }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(system::health))
-        .route("/metrics", get(system::metrics))
-        .route("/api/v1/openapi.json", get(system::openapi))
-        .route("/api", any(api_not_found))
-        .route("/api/{*rest}", any(api_not_found))
+    let mut router = Router::new();
+    for route in routes::table() {
+        router = router.route(route.path, (route.handler)());
+    }
+    router
+        .route(guard::CATCH_ALL[0], any(api_not_found))
+        .route(guard::CATCH_ALL[1], any(api_not_found))
         .fallback(assets::serve)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::authorize))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::trace))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -7,16 +7,20 @@ use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth::{Guard, Passwords};
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::{Core, CoreError, RecordStart, RecordStop, StartReport};
+use crate::core::{Core, CoreError, EnsureFirstAdmin, NewLink, RecordStart, RecordStop, StartReport};
+use crate::domain::secret;
 use crate::http::{AppState, router};
+use crate::jobs::mailer::Mailer;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::tls::{CertResolver, Tls, TlsError};
@@ -45,7 +49,13 @@ pub struct RunningServer {
     pub core: Core,
     pub boot: StartReport,
     pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    /// Base of links in e-mails (`public_url`, or https://localhost:<port>).
+    pub public_url: String,
+    /// The first administrator's one-time setup link, when this start created them.
+    pub setup_link: Option<String>,
     resolver: Arc<CertResolver>,
+    mailer: JoinHandle<()>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
@@ -57,6 +67,11 @@ pub struct RunningServer {
 
 /// Starts everything and returns once the listener accepts connections.
 pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
+    start_with_clock(settings, Clock::default()).await
+}
+
+/// As `start`, with a clock the caller can move (tests of expiry).
+pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<RunningServer, StartError> {
     let listener = bind(settings.listen).await?;
     let addr =
         listener.local_addr().map_err(|err| StartError::Listen { addr: settings.listen, reason: err.to_string() })?;
@@ -65,8 +80,10 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
     let (store, opened) = Store::open(&settings.data_dir)?;
     let metrics = Arc::new(Metrics::new());
     let (core, writer) = Core::spawn(store.clone(), Arc::clone(&metrics.core))?;
-    let boot = core.call(RecordStart { version: VERSION.to_owned(), at: now_millis() }).await?;
+    let boot = core.call(RecordStart { version: VERSION.to_owned(), at: clock.now() }).await?;
     report_previous_run(&boot, opened.millis);
+    let public_url = settings.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
+    let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
 
     let max_connections = u32::try_from(settings.http.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max_connections as usize));
@@ -76,12 +93,28 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         .clone()
         .map(|(files, loaded)| tokio::spawn(crate::tls::watch(Arc::clone(&tls.resolver), files, loaded)));
     let http = settings.http.clone();
+    let mail_queued = Arc::new(Notify::new());
+    let (stop, stopped) = watch::channel(false);
+    let mailer = Mailer {
+        store: store.clone(),
+        core: core.clone(),
+        clock: clock.clone(),
+        smtp: settings.smtp.clone(),
+        queued: Arc::clone(&mail_queued),
+    };
+    let mailer = tokio::spawn(mailer.run(stopped.clone()));
     let state = AppState {
+        guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
         store: store.clone(),
         core: core.clone(),
         metrics: Arc::clone(&metrics),
         started: Instant::now(),
+        clock: clock.clone(),
+        passwords: Passwords::default(),
+        public_url: Arc::from(public_url.as_str()),
+        mail_queued,
+        capabilities: AppState::capability_table(),
     };
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),
@@ -90,7 +123,6 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         metrics: Arc::clone(&metrics),
         slots: Arc::clone(&slots),
     });
-    let (stop, stopped) = watch::channel(false);
     let accept = tokio::spawn(conn::accept_loop(listener, shared, stopped));
     tracing::info!(version = VERSION, data = %store.path().display(), "centralita listening on https://{addr}");
     if addr.ip().is_unspecified() {
@@ -103,7 +135,11 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
         core,
         boot,
         metrics,
+        clock,
+        public_url,
+        setup_link,
         resolver: tls.resolver,
+        mailer,
         stop,
         accept,
         tls_watch,
@@ -132,7 +168,8 @@ impl RunningServer {
             let open = self.max_connections as usize - self.slots.available_permits();
             tracing::warn!(open, "connections still open after the grace period; stopping anyway");
         }
-        self.core.call(RecordStop { seq: self.boot.seq, at: now_millis() }).await?;
+        let _ = self.mailer.await;
+        self.core.call(RecordStop { seq: self.boot.seq, at: self.clock.now() }).await?;
         let RunningServer { core, store, writer, .. } = self;
         drop((core, store));
         // The writer ends once every handle is gone; a connection still open may hold one.
@@ -143,6 +180,22 @@ impl RunningServer {
         tracing::info!("centralita stopped");
         Ok(())
     }
+}
+
+/// On an empty database, creates the first administrator and prints the one-time setup link to the
+/// log, once (R-ACC-1). Returns the link when it was made.
+async fn ensure_first_admin(core: &Core, email: &str, public_url: &str, now: u64) -> Result<Option<String>, CoreError> {
+    let token = secret::new_token("in_");
+    let url = format!("{public_url}/invite#token={token}");
+    let link = NewLink { hash: secret::hash(&token), url: url.clone() };
+    let created = core.call(EnsureFirstAdmin { email: email.to_owned(), link, at: now }).await?;
+    Ok(created.map(|admin| {
+        tracing::warn!(
+            email = %admin.email,
+            "first start: administrator created. Open this one-time link (valid 7 days) to set its password: {url}"
+        );
+        url
+    }))
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -179,9 +232,4 @@ fn report_previous_run(boot: &StartReport, open_millis: u128) {
         Some(_) => tracing::info!(start = boot.seq, open_ms = open_millis as u64, "database opened"),
         None => tracing::info!(open_ms = open_millis as u64, "new database created"),
     }
-}
-
-/// Milliseconds since the Unix epoch: the time unit of everything stored.
-pub fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }

@@ -1,0 +1,61 @@
+//! Authentication pieces outside the HTTP layer: password hashing and the brute-force guard.
+
+pub mod password;
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::config::AuthSettings;
+use crate::domain::throttle::{Policy, Throttle};
+
+pub use password::Passwords;
+
+const MAX_WAIT_MS: u64 = 3_600_000;
+
+/// Sign-in attempts per account and per client address, and requests that send mail per address.
+pub struct Guard {
+    accounts: Mutex<Throttle<String>>,
+    addresses: Mutex<Throttle<IpAddr>>,
+    mailers: Mutex<Throttle<IpAddr>>,
+}
+
+/// Must wait this many milliseconds before trying again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub u64);
+
+impl Guard {
+    pub fn new(settings: &AuthSettings) -> Guard {
+        let base_wait_ms = u64::try_from(settings.lockout_wait.as_millis()).unwrap_or(u64::MAX);
+        let per_account = Policy { free_attempts: settings.lockout_attempts, base_wait_ms, max_wait_ms: MAX_WAIT_MS };
+        let per_address = Policy { free_attempts: settings.lockout_attempts.saturating_mul(4), ..per_account };
+        let mail = Policy { free_attempts: 5, base_wait_ms: 60_000, max_wait_ms: MAX_WAIT_MS };
+        Guard {
+            accounts: Mutex::new(Throttle::new(per_account)),
+            addresses: Mutex::new(Throttle::new(per_address)),
+            mailers: Mutex::new(Throttle::new(mail)),
+        }
+    }
+
+    /// Counts a sign-in attempt against both the account and the address, or says how long to wait.
+    pub fn begin_sign_in(&self, account: &str, address: IpAddr, now: u64) -> Result<(), Wait> {
+        let mut accounts = lock(&self.accounts);
+        let mut addresses = lock(&self.addresses);
+        addresses.begin(&address, now).map_err(Wait)?;
+        accounts.begin(&account.to_owned(), now).map_err(Wait)
+    }
+
+    pub fn signed_in(&self, account: &str, address: IpAddr) {
+        lock(&self.accounts).succeed(&account.to_owned());
+        lock(&self.addresses).succeed(&address);
+    }
+
+    /// Counts a request that may send mail (forgot password) from an address.
+    pub fn begin_mail(&self, address: IpAddr, now: u64) -> Result<(), Wait> {
+        lock(&self.mailers).begin(&address, now).map_err(Wait)
+    }
+}
+
+/// A poisoned lock only means another request panicked mid-update; the counters are still usable.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

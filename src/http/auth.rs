@@ -1,0 +1,200 @@
+//! Signing in and out, "forgot password", and the links from e-mails (invite, reset).
+
+use std::net::IpAddr;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::{Body, Caller};
+use super::guard::{ClientIp, clear_session_cookie, session_cookie};
+use super::views::{MeView, UserView};
+use super::{ApiError, AppState};
+use crate::auth::Wait;
+use crate::core::{EndSession, NewLink, NewSession, OpenSession, RequestReset, UseLink, link_rejection};
+use crate::domain::account::{User, check_password};
+use crate::domain::secret::{self, LinkKind, LinkProblem};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    email: String,
+    password: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    Body(input): Body<LoginInput>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let email = input.email.trim().to_lowercase();
+    if let Err(wait) = state.guard.begin_sign_in(&email, address, now) {
+        return Ok(too_many(wait));
+    }
+    let lookup = email.clone();
+    let found = state.read(move |read| read.user_by_email(&lookup)).await?;
+    let stored = found.as_ref().filter(|user| user.active).and_then(|user| user.password_hash.clone());
+    let matches = state.passwords.verify(input.password, stored).await;
+    let Some(user) = found.filter(|_| matches) else {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail or password."));
+    };
+    let (token, session) = new_session(address);
+    let csrf = session.csrf.clone();
+    let user = state.core.call(OpenSession { user: user.id, second_factor: input.totp, session, at: now }).await?;
+    state.guard.signed_in(&email, address);
+    signed_in(&state, user, &token, csrf, StatusCode::OK).await
+}
+
+/// A new session token (for the cookie) and what the core stores of it.
+fn new_session(address: IpAddr) -> (String, NewSession) {
+    let token = secret::new_token("");
+    let session = NewSession { hash: secret::hash(&token), csrf: secret::new_token(""), address: address.to_string() };
+    (token, session)
+}
+
+/// The answer to a successful sign-in: the session cookie and the user as `GET /me` shows it.
+async fn signed_in(
+    state: &AppState,
+    user: User,
+    token: &str,
+    csrf: String,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let me = me_view(state, user, Some(csrf)).await?;
+    let cookie = session_cookie(token, state.settings.auth.session_max.as_secs());
+    Ok((status, [(header::SET_COOKIE, cookie)], Json(me)).into_response())
+}
+
+pub async fn me_view(state: &AppState, user: User, csrf: Option<String>) -> Result<MeView, ApiError> {
+    let groups = state.read(|read| read.groups()).await?;
+    let totp_setup_required = user.totp_required && user.totp.is_none();
+    Ok(MeView {
+        user: UserView::new(&user, &groups),
+        notify_assignments: user.notify_assignments,
+        totp_setup_required,
+        csrf_token: csrf,
+    })
+}
+
+fn too_many(Wait(ms): Wait) -> Response {
+    let seconds = ms.div_ceil(1000).max(1);
+    let body = json!({ "error": {
+        "code": "too_many_attempts",
+        "message": format!("Too many attempts. Try again in {seconds} seconds."),
+    }});
+    let retry = HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("60"));
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry)], Json(body)).into_response()
+}
+
+pub async fn logout(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    if let Some(hash) = caller.session_hash() {
+        state.core.call(EndSession { hash }).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear_session_cookie())]).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotInput {
+    email: String,
+}
+
+/// Answers the same whether or not the address has an account.
+pub async fn forgot(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    Body(input): Body<ForgotInput>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    if let Err(wait) = state.guard.begin_mail(address, now) {
+        return Ok(too_many(wait));
+    }
+    let token = secret::new_token("rs_");
+    let link = NewLink { hash: secret::hash(&token), url: format!("{}/reset#token={token}", state.public_url) };
+    state.core.call(RequestReset { email: input.email, link, address: address.to_string(), at: now }).await?;
+    state.mail_queued.notify_one();
+    let message = "If an account uses that address, a link to choose a new password is on its way.";
+    Ok((StatusCode::ACCEPTED, Json(json!({ "message": message }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkInput {
+    token: String,
+    password: String,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    Body(input): Body<LinkInput>,
+) -> Result<Response, ApiError> {
+    use_link(state, address, LinkKind::Reset, input).await
+}
+
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    Body(input): Body<LinkInput>,
+) -> Result<Response, ApiError> {
+    use_link(state, address, LinkKind::Invite, input).await
+}
+
+/// Checks the link before the costly password hash, then lets the core check it again and spend
+/// it atomically; the user ends up signed in.
+async fn use_link(state: AppState, address: IpAddr, kind: LinkKind, input: LinkInput) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let hash = secret::hash(input.token.trim());
+    let user = linked_user(&state, hash, Some(kind), now).await?;
+    check_password(&input.password, &user.email)?;
+    let password_hash = state.passwords.hash(input.password).await.map_err(ApiError::internal)?;
+    let (token, session) = new_session(address);
+    let csrf = session.csrf.clone();
+    let command = UseLink { kind, hash, password_hash, session, address: address.to_string(), at: now };
+    let user = state.core.call(command).await?;
+    signed_in(&state, user, &token, csrf, StatusCode::OK).await
+}
+
+/// The user a usable link belongs to (of `kind`, or of any kind).
+async fn linked_user(state: &AppState, hash: [u8; 32], kind: Option<LinkKind>, now: u64) -> Result<User, ApiError> {
+    let link = state.read(move |read| read.link(hash)).await?.ok_or_else(|| link_rejection(LinkProblem::Unknown))?;
+    link.check(kind.unwrap_or(link.kind), now).map_err(link_rejection)?;
+    let id = link.user;
+    state
+        .read(move |read| read.user(id))
+        .await?
+        .filter(|user| user.active)
+        .ok_or_else(|| ApiError::new(StatusCode::GONE, "user_inactive", "This account has been deactivated."))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInput {
+    token: String,
+}
+
+/// Tells the page behind a link whose it is and whether it still works, before a password is typed.
+pub async fn check_link(State(state): State<AppState>, Body(input): Body<CheckInput>) -> Result<Response, ApiError> {
+    let hash = secret::hash(input.token.trim());
+    let now = state.clock.now();
+    let user = linked_user(&state, hash, None, now).await?;
+    let link = state.read(move |read| read.link(hash)).await?.ok_or_else(|| link_rejection(LinkProblem::Unknown))?;
+    let kind = match link.kind {
+        LinkKind::Invite => "invite",
+        LinkKind::Reset => "reset",
+    };
+    let body = json!({
+        "kind": kind,
+        "email": user.email,
+        "first_name": user.first_name,
+        "expires_at": link.expires_at(),
+    });
+    Ok(Json(body).into_response())
+}

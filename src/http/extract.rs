@@ -1,0 +1,148 @@
+//! Request extractors whose failures are JSON errors naming what is wrong: bodies (`Body`), ids in
+//! the path (`Id`), and the signed-in caller (`Caller`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use super::guard::Principal;
+
+/// A JSON body; a malformed one is a 400 naming the field when it can be told.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json.",
+        ),
+        JsonRejection::JsonDataError(err) => {
+            let detail = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_else(|| err.body_text());
+            let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", clean(&detail));
+            error.field = field_of(&detail);
+            error
+        }
+        JsonRejection::JsonSyntaxError(err) => {
+            let detail = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_else(|| err.body_text());
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("The body is not valid JSON: {}", clean(&detail)),
+            )
+        }
+        JsonRejection::BytesRejection(err) => {
+            ApiError::new(err.status(), "body_unreadable", format!("The body could not be read: {}", err.body_text()))
+        }
+        other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", other.body_text()),
+    }
+}
+
+/// serde's messages, without the position noise, as one line.
+fn clean(detail: &str) -> String {
+    detail.split(" at line ").next().unwrap_or(detail).replace('\n', " ")
+}
+
+/// The field serde complained about: the path prefix of a data error (`roles[0]: unknown variant`),
+/// or the name in `missing field `email`` / `unknown field `x``.
+fn field_of(detail: &str) -> Option<String> {
+    if let Some((path, _)) = detail.split_once(": ")
+        && !path.is_empty()
+        && path != "."
+        && !path.contains(' ')
+    {
+        return Some(path.to_owned());
+    }
+    ["missing field `", "unknown field `"].iter().find_map(|marker| {
+        let rest = detail.split(marker).nth(1)?;
+        rest.split('`').next().map(str::to_owned)
+    })
+}
+
+/// A numeric id in the path; anything else is "not found", as an unknown id would be.
+pub struct Id(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("not_found", "There is no such item."))?;
+        raw.parse()
+            .map(Id)
+            .map_err(|_| ApiError::not_found("not_found", format!("There is no item with id \"{raw}\".")))
+    }
+}
+
+/// The signed-in caller, put in the request by the guard.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().map(Caller).ok_or_else(ApiError::not_signed_in)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_is_found_in_serde_messages() {
+        assert_eq!(field_of("missing field `email` at line 1 column 2").as_deref(), Some("email"));
+        assert_eq!(field_of("unknown field `emial`, expected one of ...").as_deref(), Some("emial"));
+        assert_eq!(field_of("roles[0]: unknown variant `boss`").as_deref(), Some("roles[0]"));
+        assert_eq!(field_of("expected value").as_deref(), None);
+    }
+}
+
+/// `?before=<id>&limit=<n>` for lists read newest first; limit defaults to 50, at most 200.
+pub struct Page {
+    pub before: Option<u64>,
+    pub limit: usize,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Page {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut page = Page { before: None, limit: 50 };
+        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let bad = |field: &str, message: &str| {
+                let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
+                error.field = Some(field.to_owned());
+                error
+            };
+            match key {
+                "before" => page.before = Some(value.parse().map_err(|_| bad("before", "must be a whole number"))?),
+                "limit" => {
+                    let limit: usize = value.parse().map_err(|_| bad("limit", "must be a whole number"))?;
+                    if !(1..=200).contains(&limit) {
+                        return Err(bad("limit", "must be from 1 to 200"));
+                    }
+                    page.limit = limit;
+                }
+                _ => return Err(bad(key, "is not a parameter of this list (use before, limit)")),
+            }
+        }
+        Ok(page)
+    }
+}

@@ -1,0 +1,63 @@
+//! Every route with the capability it needs (R-ROLE-4). The router is built from this table, so a
+//! route cannot exist without its permission row; the guard enforces the row on every request.
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post};
+
+use super::{AppState, admin, auth, groups, me, system, users};
+use crate::domain::access::Capability::{self, *};
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub capability: Capability,
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    capability: Capability,
+    handler: fn() -> MethodRouter<AppState>,
+) -> Route {
+    Route { method, path, capability, handler }
+}
+
+pub fn table() -> Vec<Route> {
+    vec![
+        route(Method::GET, "/healthz", Public, || get(system::health)),
+        route(Method::GET, "/metrics", Public, || get(system::metrics)),
+        route(Method::GET, "/api/v1/openapi.json", Public, || get(system::openapi)),
+        // Signing in and out, links from e-mails.
+        route(Method::POST, "/api/v1/auth/login", Public, || post(auth::login)),
+        route(Method::POST, "/api/v1/auth/logout", SignedIn, || post(auth::logout)),
+        route(Method::POST, "/api/v1/auth/password/forgot", Public, || post(auth::forgot)),
+        route(Method::POST, "/api/v1/auth/password/reset", Public, || post(auth::reset)),
+        route(Method::POST, "/api/v1/invites/accept", Public, || post(auth::accept_invite)),
+        route(Method::POST, "/api/v1/links/check", Public, || post(auth::check_link)),
+        // One's own account.
+        route(Method::GET, "/api/v1/me", SignedIn, || get(me::show)),
+        route(Method::PATCH, "/api/v1/me", SignedIn, || patch(me::update)),
+        route(Method::POST, "/api/v1/me/password", SignedIn, || post(me::change_password)),
+        route(Method::GET, "/api/v1/me/tokens", SignedIn, || get(me::list_tokens)),
+        route(Method::POST, "/api/v1/me/tokens", SignedIn, || post(me::create_token)),
+        route(Method::DELETE, "/api/v1/me/tokens/{id}", SignedIn, || delete(me::revoke_token)),
+        route(Method::POST, "/api/v1/me/totp/setup", SignedIn, || post(me::totp_setup)),
+        route(Method::POST, "/api/v1/me/totp/enable", SignedIn, || post(me::totp_enable)),
+        route(Method::POST, "/api/v1/me/totp/disable", SignedIn, || post(me::totp_disable)),
+        route(Method::GET, "/api/v1/roles", SignedIn, || get(admin::roles)),
+        // Administration.
+        route(Method::GET, "/api/v1/users", Administer, || get(users::list)),
+        route(Method::POST, "/api/v1/users", Administer, || post(users::create)),
+        route(Method::GET, "/api/v1/users/{id}", Administer, || get(users::show)),
+        route(Method::PATCH, "/api/v1/users/{id}", Administer, || patch(users::update)),
+        route(Method::DELETE, "/api/v1/users/{id}", Administer, || delete(users::deactivate)),
+        route(Method::POST, "/api/v1/users/{id}/invite", Administer, || post(users::invite)),
+        route(Method::GET, "/api/v1/groups", ReadGroups, || get(groups::list)),
+        route(Method::POST, "/api/v1/groups", Administer, || post(groups::create)),
+        route(Method::PATCH, "/api/v1/groups/{id}", Administer, || patch(groups::update)),
+        route(Method::DELETE, "/api/v1/groups/{id}", Administer, || delete(groups::remove)),
+        route(Method::GET, "/api/v1/outbox", Administer, || get(admin::outbox)),
+        route(Method::GET, "/api/v1/audit", Administer, || get(admin::audit)),
+    ]
+}

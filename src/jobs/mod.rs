@@ -1,0 +1,3 @@
+//! Background work driven by time or by the core: sending the mail in the outbox.
+
+pub mod mailer;
