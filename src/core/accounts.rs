@@ -220,7 +220,7 @@ impl Command<Runtime, Event> for UseLink {
 
 /// The answer for a link that cannot be used, in words a person can act on.
 pub fn link_rejection(problem: LinkProblem) -> Rejection {
-    let rejection = match problem {
+    match problem {
         LinkProblem::Unknown | LinkProblem::WrongKind => Rejection::not_found(
             "link_invalid",
             "This link is not valid. Check that you copied all of it, or ask for a new one.",
@@ -240,8 +240,7 @@ pub fn link_rejection(problem: LinkProblem) -> Rejection {
             "link_replaced",
             "A newer link was sent after this one; use the newest e-mail.",
         ),
-    };
-    rejection
+    }
 }
 
 /// "Forgot password": mails a reset link if the address belongs to an active user, and does

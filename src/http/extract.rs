@@ -100,19 +100,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_field_is_found_in_serde_messages() {
-        assert_eq!(field_of("missing field `email` at line 1 column 2").as_deref(), Some("email"));
-        assert_eq!(field_of("unknown field `emial`, expected one of ...").as_deref(), Some("emial"));
-        assert_eq!(field_of("roles[0]: unknown variant `boss`").as_deref(), Some("roles[0]"));
-        assert_eq!(field_of("expected value").as_deref(), None);
-    }
-}
-
 /// `?before=<id>&limit=<n>` for lists read newest first; limit defaults to 50, at most 200.
 pub struct Page {
     pub before: Option<u64>,
@@ -144,5 +131,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             }
         }
         Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_is_found_in_serde_messages() {
+        assert_eq!(field_of("missing field `email` at line 1 column 2").as_deref(), Some("email"));
+        assert_eq!(field_of("unknown field `emial`, expected one of ...").as_deref(), Some("emial"));
+        assert_eq!(field_of("roles[0]: unknown variant `boss`").as_deref(), Some("roles[0]"));
+        assert_eq!(field_of("expected value").as_deref(), None);
     }
 }
