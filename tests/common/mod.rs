@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use centralita::clock::Clock;
 use centralita::config::Settings;
 use centralita::server::{self, RunningServer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
 
@@ -43,7 +45,7 @@ impl TestServer {
             Some(files) => files.cert.clone(),
             None => self_signed_cert_path(dir.path()),
         };
-        let running = server::start(settings).await.expect("server starts");
+        let running = server::start_with_clock(settings, Clock::default()).await.expect("server starts");
         let client = client_trusting(&load_cert(&cert_path));
         TestServer { running, dir, client }
     }
@@ -164,4 +166,99 @@ pub async fn error_code(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("error body is JSON");
     assert!(body["error"]["message"].is_string(), "error without a message: {body}");
     body["error"]["code"].as_str().expect("error has a code").to_owned()
+}
+
+/// The token in a link like `https://host/invite#token=in_…`.
+pub fn token_of(link: &str) -> String {
+    link.split("#token=").nth(1).expect("a link with a token").trim().to_owned()
+}
+
+/// A signed-in browser: the session cookie and its CSRF token, sent on every request.
+pub struct Staff {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+    pub me: Value,
+}
+
+impl Staff {
+    /// Signs in from a sign-in answer (login, invite accept, reset).
+    pub async fn from_response(server: &TestServer, response: reqwest::Response) -> Staff {
+        assert_eq!(response.status(), 200, "sign-in failed");
+        let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let me: Value = response.json().await.unwrap();
+        let csrf = me["csrf_token"].as_str().expect("csrf token").to_owned();
+        Staff { client: server.client.clone(), base: server.url(""), cookie, csrf, me }
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path).json(&body).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, path).json(&body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path).send().await.unwrap()
+    }
+
+    pub fn id(&self) -> u64 {
+        self.me["id"].as_u64().unwrap()
+    }
+}
+
+pub const PASSWORD: &str = "a long enough password";
+
+impl TestServer {
+    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+    }
+
+    /// The first administrator, signed in through the setup link printed at first start.
+    pub async fn admin(&self) -> Staff {
+        let link = self.running.setup_link.clone().expect("a first start prints a setup link");
+        let response =
+            self.post("/api/v1/invites/accept", json!({ "token": token_of(&link), "password": PASSWORD })).await;
+        Staff::from_response(self, response).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/api/v1/auth/login", json!({ "email": email, "password": password })).await
+    }
+
+    /// The newest link mailed to `email`, read from the outbox as an administrator would.
+    pub async fn mailed_link(&self, admin: &Staff, email: &str) -> String {
+        let outbox: Value = admin.get("/api/v1/outbox").await.json().await.unwrap();
+        let mail = outbox.as_array().unwrap().iter().find(|mail| mail["to"] == email).expect("a mail to the user");
+        let body = mail["body"].as_str().unwrap();
+        body.split_whitespace().find(|word| word.contains("#token=")).expect("a link in the mail").to_owned()
+    }
+
+    /// Creates a user through the API and signs them in through their invite.
+    pub async fn user(&self, admin: &Staff, email: &str, roles: &[&str], permissions: &[&str]) -> Staff {
+        let body = json!({
+            "first_name": "Test", "last_name": "User", "email": email,
+            "roles": roles, "permissions": permissions,
+        });
+        let created = admin.post("/api/v1/users", body).await;
+        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+        let link = self.mailed_link(admin, email).await;
+        let accepted =
+            self.post("/api/v1/invites/accept", json!({ "token": token_of(&link), "password": PASSWORD })).await;
+        Staff::from_response(self, accepted).await
+    }
 }
