@@ -2,6 +2,7 @@
 //! tests and benchmarks can start a server in-process; `main.rs` is only the command line.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;

@@ -25,6 +25,51 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Manage users on a stopped server (recovery and scripts).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user who can sign in at once with the password read from standard input.
+    Add(UserAddArgs),
+    /// Set a user's password from standard input; their sessions end.
+    ResetPassword(UserPasswordArgs),
+}
+
+#[derive(clap::Args)]
+struct UserAddArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[arg(long)]
+    email: String,
+    /// A role: admin, supervisor, agent, orders_admin or stakeholder. Repeat for several.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// An optional permission (e.g. dispenser, transfer). Repeat for several.
+    #[arg(long = "permission")]
+    permissions: Vec<String>,
+    #[arg(long, default_value = "Admin")]
+    first_name: String,
+    #[arg(long, default_value = "centralita")]
+    last_name: String,
+    /// Read the password from standard input (the first line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+}
+
+#[derive(clap::Args)]
+struct UserPasswordArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[arg(long)]
+    email: String,
+    /// Read the password from standard input (the first line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
 }
 
 #[derive(clap::Args)]
@@ -66,11 +111,39 @@ fn main() -> ExitCode {
             Err(message) => fail(&message, 2),
         },
         Command::Config { action: ConfigAction::Example } => print_out(&config::example()),
+        Command::User { action } => match centralita::cli::run_user(user_request(action)) {
+            Ok(message) => print_out(&format!("{message}\n")),
+            Err(err) => fail(&err.message, err.code),
+        },
         Command::Config { action: ConfigAction::Check(args) } => match load_settings(&args) {
             Ok(settings) => print_out(&format!("# configuration is valid\n{}", settings.describe())),
             Err(message) => fail(&message, 2),
         },
     }
+}
+
+/// Turns the command line into what `cli::run_user` needs, reading settings and the password.
+fn user_request(action: UserAction) -> Result<centralita::cli::UserRequest, centralita::cli::CliError> {
+    let settings_args = match &action {
+        UserAction::Add(args) => &args.settings,
+        UserAction::ResetPassword(args) => &args.settings,
+    };
+    let settings = load_settings(settings_args).map_err(|message| centralita::cli::CliError { message, code: 2 })?;
+    let password = centralita::cli::read_password(std::io::stdin().lock())?;
+    Ok(match action {
+        UserAction::Add(args) => centralita::cli::UserRequest::Add {
+            data_dir: settings.data_dir,
+            email: args.email,
+            roles: args.roles,
+            permissions: args.permissions,
+            first_name: args.first_name,
+            last_name: args.last_name,
+            password,
+        },
+        UserAction::ResetPassword(args) => {
+            centralita::cli::UserRequest::ResetPassword { data_dir: settings.data_dir, email: args.email, password }
+        }
+    })
 }
 
 fn load_settings(args: &SettingsArgs) -> Result<Settings, String> {

@@ -18,6 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_centralita");
 /// A running binary and the log lines it has written so far.
 struct Process {
     child: Child,
+    addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -54,7 +55,7 @@ impl Process {
             .expect("the server printed where it listens")
             .parse()
             .unwrap();
-        let process = Process { child, log };
+        let process = Process { child, addr, log };
         let client = client_trusting(&load_cert(&self_signed_cert_path(data_dir)));
         let health = client.get(format!("https://{addr}/healthz")).send().await.expect("healthz answers");
         assert_eq!(health.status(), 200);
@@ -208,4 +209,72 @@ async fn missing_configured_certificate_files_exit_2() {
         .map(|out| (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()))
         .unwrap();
     assert_one_line_failure(code, &stderr, "/nonexistent/cert.pem");
+}
+
+/// Runs `centralita user …` with `password` on standard input.
+async fn user_command(args: &[&str], password: &str) -> (Option<i32>, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{password}\n").as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (output.status.code(), text(output.stdout), text(output.stderr))
+}
+
+#[tokio::test]
+async fn user_add_and_reset_password_work_on_a_stopped_server_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let add = ["add", "--data-dir", data, "--email", "boss@example.com", "--role", "admin", "--password-stdin"];
+    let (code, stdout, stderr) = user_command(&add, "first long password").await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("boss@example.com created"), "{stdout}");
+    let process = Process::serve(dir.path(), &[]).await;
+    assert!(!process.log_contains("first start: administrator created"), "a database with users gets no setup link");
+    let client = client_trusting(&load_cert(&self_signed_cert_path(dir.path())));
+    let url = format!("https://{}/api/v1/auth/login", process.addr);
+    let login = |password: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let body = serde_json::json!({ "email": "boss@example.com", "password": password });
+            client.post(url).json(&body).send().await.unwrap().status()
+        }
+    };
+    assert_eq!(login("first long password").await, 200);
+    let reset = ["reset-password", "--data-dir", data, "--email", "boss@example.com", "--password-stdin"];
+    let (code, _, stderr) = user_command(&reset, "second long password").await;
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("the server is running"), "{stderr}");
+    process.terminate().await;
+    let (code, stdout, stderr) = user_command(&reset, "second long password").await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("password of boss@example.com set"), "{stdout}");
+    let process = Process::serve(dir.path(), &[]).await;
+    let client = client_trusting(&load_cert(&self_signed_cert_path(dir.path())));
+    let body = serde_json::json!({ "email": "boss@example.com", "password": "second long password" });
+    let status = client.post(format!("https://{}/api/v1/auth/login", process.addr)).json(&body).send().await.unwrap().status();
+    assert_eq!(status, 200);
+    process.terminate().await;
+}
+
+#[tokio::test]
+async fn the_first_start_prints_the_setup_link_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Process::serve(dir.path(), &[]).await;
+    assert!(first.log_contains("first start: administrator created"));
+    assert!(first.log_contains("/invite#token=in_"));
+    first.terminate().await;
+    let second = Process::serve(dir.path(), &[]).await;
+    assert!(!second.log_contains("/invite#token="), "the link is printed once");
+    second.terminate().await;
 }

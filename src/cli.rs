@@ -1,0 +1,132 @@
+//! The `user` subcommands: create a user or set a password on a stopped server, through the same
+//! commands the API uses (so the same checks and the audit log apply).
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::auth::password::hash_now;
+use crate::clock::Clock;
+use crate::core::{Core, CreateUser, SetPassword};
+use crate::domain::access::{Permission, Role};
+use crate::domain::account::{NewUser, check_password};
+use crate::domain::audit::Actor;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+
+pub enum UserRequest {
+    Add {
+        data_dir: PathBuf,
+        email: String,
+        roles: Vec<String>,
+        permissions: Vec<String>,
+        first_name: String,
+        last_name: String,
+        password: String,
+    },
+    ResetPassword {
+        data_dir: PathBuf,
+        email: String,
+        password: String,
+    },
+}
+
+/// A one-line failure and the exit code to leave with.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: u8,
+}
+
+fn fail(message: impl Into<String>) -> CliError {
+    CliError { message: message.into(), code: 1 }
+}
+
+/// The first line of standard input, without its line ending.
+pub fn read_password(input: impl BufRead) -> Result<String, CliError> {
+    let line = input.lines().next().transpose().map_err(|err| fail(format!("cannot read the password: {err}")))?;
+    let password = line.unwrap_or_default().trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(fail("no password on standard input (e.g. printf '%s\\n' \"$PASSWORD\" | centralita user add ...)"));
+    }
+    Ok(password)
+}
+
+pub fn run_user(request: Result<UserRequest, CliError>) -> Result<String, CliError> {
+    let request = request?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| fail(format!("cannot start: {err}")))?;
+    runtime.block_on(apply(request))
+}
+
+async fn apply(request: UserRequest) -> Result<String, CliError> {
+    let actor = Actor::system("command line");
+    let at = Clock::default().now();
+    match request {
+        UserRequest::Add { data_dir, email, roles, permissions, first_name, last_name, password } => {
+            check_password(&password, &email).map_err(|err| fail(err.to_string()))?;
+            let new = NewUser {
+                first_name,
+                last_name,
+                email,
+                roles: parse_all(&roles, "role")?,
+                permissions: parse_all(&permissions, "permission")?,
+                language: None,
+                totp_required: false,
+            };
+            let password_hash = hash_now(&password).map_err(|err| fail(err.to_string()))?;
+            let (core, writer) = open(&data_dir)?;
+            let command = CreateUser { new, invite: None, password_hash: Some(password_hash), actor, at };
+            let user = core.call(command).await.map_err(|err| fail(err.to_string()));
+            close(core, writer);
+            let user = user?;
+            Ok(format!("user {} created (id {}); they can sign in now", user.email, user.id))
+        }
+        UserRequest::ResetPassword { data_dir, email, password } => {
+            check_password(&password, &email).map_err(|err| fail(err.to_string()))?;
+            let password_hash = hash_now(&password).map_err(|err| fail(err.to_string()))?;
+            let (core, writer) = open(&data_dir)?;
+            let user = core.call(SetPassword { email, password_hash, actor, at }).await.map_err(|err| fail(err.to_string()));
+            close(core, writer);
+            Ok(format!("password of {} set; their sessions have ended", user?.email))
+        }
+    }
+}
+
+/// Parses names like `agent` or `dispenser` through their JSON form, as the API does.
+fn parse_all<T: serde::de::DeserializeOwned>(names: &[String], what: &str) -> Result<Vec<T>, CliError> {
+    names
+        .iter()
+        .map(|name| {
+            serde_json::from_value(serde_json::Value::String(name.clone())).map_err(|_| {
+                let known: Vec<&str> = match what {
+                    "role" => Role::ALL.iter().map(|role| role.as_str()).collect(),
+                    _ => Permission::ALL.iter().map(|permission| permission.as_str()).collect(),
+                };
+                CliError { message: format!("unknown {what} \"{name}\"; one of: {}", known.join(", ")), code: 2 }
+            })
+        })
+        .collect()
+}
+
+/// Stops the writer and waits for it, so the database file is closed cleanly before exit.
+fn close(core: Core, writer: std::thread::JoinHandle<()>) {
+    drop(core);
+    let _ = writer.join();
+}
+
+fn open(data_dir: &std::path::Path) -> Result<(Core, std::thread::JoinHandle<()>), CliError> {
+    let store = match Store::open(data_dir) {
+        Ok((store, _)) => store,
+        Err(StoreError::InUse { .. }) => {
+            return Err(fail(format!(
+                "the server is running on {} (the database is in use); stop it first, or use the web UI",
+                data_dir.display()
+            )));
+        }
+        Err(err) => return Err(fail(err.to_string())),
+    };
+    Core::spawn(store, Arc::clone(&Metrics::new().core)).map_err(|err| fail(err.to_string()))
+}
