@@ -47,7 +47,9 @@ pub fn read_password(input: impl BufRead) -> Result<String, CliError> {
     let line = input.lines().next().transpose().map_err(|err| fail(format!("cannot read the password: {err}")))?;
     let password = line.unwrap_or_default().trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
-        return Err(fail("no password on standard input (e.g. printf '%s\\n' \"$PASSWORD\" | centralita user add ...)"));
+        return Err(fail(
+            "no password on standard input (e.g. printf '%s\\n' \"$PASSWORD\" | centralita user add ...)",
+        ));
     }
     Ok(password)
 }
@@ -88,7 +90,8 @@ async fn apply(request: UserRequest) -> Result<String, CliError> {
             check_password(&password, &email).map_err(|err| fail(err.to_string()))?;
             let password_hash = hash_now(&password).map_err(|err| fail(err.to_string()))?;
             let (core, writer) = open(&data_dir)?;
-            let user = core.call(SetPassword { email, password_hash, actor, at }).await.map_err(|err| fail(err.to_string()));
+            let user =
+                core.call(SetPassword { email, password_hash, actor, at }).await.map_err(|err| fail(err.to_string()));
             close(core, writer);
             Ok(format!("password of {} set; their sessions have ended", user?.email))
         }

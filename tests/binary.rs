@@ -262,7 +262,8 @@ async fn user_add_and_reset_password_work_on_a_stopped_server_only() {
     let process = Process::serve(dir.path(), &[]).await;
     let client = client_trusting(&load_cert(&self_signed_cert_path(dir.path())));
     let body = serde_json::json!({ "email": "boss@example.com", "password": "second long password" });
-    let status = client.post(format!("https://{}/api/v1/auth/login", process.addr)).json(&body).send().await.unwrap().status();
+    let status =
+        client.post(format!("https://{}/api/v1/auth/login", process.addr)).json(&body).send().await.unwrap().status();
     assert_eq!(status, 200);
     process.terminate().await;
 }
