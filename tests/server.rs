@@ -82,8 +82,10 @@ async fn the_web_ui_is_served_with_etags_and_page_routes_fall_back_to_it() {
     let page = server.get("/conversations").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("<title>centralita</title>"));
-    let script = server.get("/app.js").await;
+    let script = server.get("/js/app.js").await;
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
+    let strings: serde_json::Value = server.get("/i18n/es.json").await.json().await.unwrap();
+    assert_eq!(strings["nav.conversations"], "Conversaciones");
     server.stop().await;
 }
 

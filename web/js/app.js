@@ -1,0 +1,122 @@
+// The staff UI: routes in the browser, the signed-in user, navigation by role.
+import { get, post, patch, setCsrf } from './api.js';
+import { t, setLanguage, browserLanguage, language } from './i18n.js';
+import { h, replace } from './dom.js';
+import { loginView, forgotView, setPasswordView } from './views/auth.js';
+import { conversationsView } from './views/conversations.js';
+import { profileView } from './views/profile.js';
+import { usersView } from './views/users.js';
+import { groupsView } from './views/groups.js';
+import { outboxView, auditView } from './views/admin.js';
+
+export const session = { me: null };
+
+const isAdmin = (me) => me?.roles.includes('admin');
+const isStaff = (me) => me?.roles.some((role) => role !== 'orders_admin');
+
+const routes = {
+  '/login': { view: loginView, public: true, title: 'nav.login' },
+  '/forgot': { view: forgotView, public: true, title: 'auth.forgot_title' },
+  '/invite': { view: (main) => setPasswordView(main, 'invite'), public: true, title: 'auth.invite_title' },
+  '/reset': { view: (main) => setPasswordView(main, 'reset'), public: true, title: 'auth.reset_title' },
+  '/conversations': { view: conversationsView, allow: isStaff, title: 'nav.conversations', nav: true },
+  '/admin/users': { view: usersView, allow: isAdmin, title: 'nav.users', nav: true },
+  '/admin/groups': { view: groupsView, allow: isAdmin, title: 'nav.groups', nav: true },
+  '/admin/outbox': { view: outboxView, allow: isAdmin, title: 'nav.outbox', nav: true },
+  '/admin/audit': { view: auditView, allow: isAdmin, title: 'nav.audit', nav: true },
+  '/profile': { view: profileView, title: 'nav.profile', nav: true },
+};
+
+function home() {
+  if (!session.me) return '/login';
+  return isStaff(session.me) ? '/conversations' : '/profile';
+}
+
+export async function navigate(path, { replace: replaceEntry = false } = {}) {
+  if (replaceEntry) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  await render();
+}
+
+// Called after any successful sign-in (login, invite, reset).
+export async function signedIn(me) {
+  session.me = me;
+  setCsrf(me.csrf_token);
+  if (me.language && me.language !== language()) await setLanguage(me.language);
+  await navigate(home(), { replace: true });
+}
+
+export async function refreshMe() {
+  session.me = await get('/me');
+  setCsrf(session.me.csrf_token);
+  return session.me;
+}
+
+async function render() {
+  const main = document.getElementById('main');
+  let path = location.pathname.replace(/\/+$/, '') || '/';
+  if (path === '/') path = home();
+  const route = routes[path];
+  if (!route) {
+    renderChrome(null);
+    replace(main, h('div', { class: 'card' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
+    return;
+  }
+  if (!route.public && !session.me) return navigate('/login', { replace: true });
+  if (session.me?.totp_setup_required && !route.public && path !== '/profile') return navigate('/profile', { replace: true });
+  if (route.allow && !route.allow(session.me)) return navigate(home(), { replace: true });
+  history.replaceState(null, '', path + location.hash);
+  renderChrome(path);
+  document.title = `${t(route.title)} · centralita`;
+  replace(main);
+  await route.view(main);
+  main.focus();
+}
+
+function renderChrome(path) {
+  const nav = document.getElementById('nav');
+  const me = session.me;
+  const links = me
+    ? Object.entries(routes).filter(([, route]) => route.nav && (!route.allow || route.allow(me)))
+    : [];
+  replace(nav, links.map(([href, route]) => h('a', { href, 'data-link': true, 'aria-current': href === path ? 'page' : null }, t(route.title))));
+  document.getElementById('who').textContent = me ? me.email : '';
+  const logout = document.getElementById('logout');
+  logout.hidden = !me;
+  logout.textContent = t('nav.logout');
+  document.getElementById('language').value = language();
+}
+
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[data-link]');
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  event.preventDefault();
+  navigate(link.getAttribute('href'));
+});
+
+window.addEventListener('popstate', () => render());
+
+document.getElementById('logout').addEventListener('click', async () => {
+  await post('/auth/logout').catch(() => null);
+  session.me = null;
+  setCsrf(null);
+  await navigate('/login', { replace: true });
+});
+
+document.getElementById('language').addEventListener('change', async (event) => {
+  await setLanguage(event.target.value);
+  if (session.me) session.me = await patch('/me', { language: event.target.value }).catch(() => session.me);
+  await render();
+});
+
+async function start() {
+  try {
+    await refreshMe();
+  } catch {
+    session.me = null;
+  }
+  await setLanguage(session.me?.language ?? browserLanguage());
+  await render();
+}
+
+start();

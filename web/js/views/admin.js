@@ -1,0 +1,34 @@
+// Administrators' reading: the outbox (every mail, sent or waiting) and the audit log.
+import { get } from '../api.js';
+import { t, language } from '../i18n.js';
+import { h, replace, formatTime } from '../dom.js';
+
+export async function outboxView(main) {
+  const mails = await get('/outbox?limit=100');
+  replace(
+    main,
+    h('h1', {}, t('outbox.title')),
+    h('p', { class: 'muted' }, t('outbox.help')),
+    mails.length === 0 ? h('p', { class: 'card empty' }, t('outbox.empty')) : null,
+    mails.map((mail) =>
+      h('details', { class: 'card mail', 'data-to': mail.to },
+        h('summary', {}, h('strong', {}, mail.to), ' · ', mail.subject, ' · ', h('span', { class: `badge ${mail.status}` }, t(`outbox.status_${mail.status}`)), ' ', h('span', { class: 'muted' }, formatTime(mail.created_at, language()))),
+        mail.last_error ? h('p', { class: 'error' }, mail.last_error) : null,
+        h('pre', { class: 'mail' }, mail.body))),
+  );
+}
+
+export async function auditView(main) {
+  const body = h('tbody', {});
+  const more = h('button', { type: 'button', class: 'secondary' }, t('audit.more'));
+  let before = null;
+  const load = async () => {
+    const entries = await get(`/audit?limit=50${before ? `&before=${before}` : ''}`);
+    body.append(...entries.map((entry) => h('tr', {}, h('td', {}, formatTime(entry.at, language())), h('td', {}, entry.actor.email, h('div', { class: 'muted' }, entry.actor.address)), h('td', {}, h('code', {}, entry.action)), h('td', {}, entry.target), h('td', {}, entry.detail))));
+    before = entries.length ? entries[entries.length - 1].id : before;
+    more.hidden = entries.length < 50;
+  };
+  more.addEventListener('click', load);
+  replace(main, h('h1', {}, t('audit.title')), h('table', {}, h('thead', {}, h('tr', {}, ['audit.when', 'audit.who', 'audit.action', 'audit.target', 'audit.detail'].map((k) => h('th', {}, t(k))))), body), more);
+  await load();
+}

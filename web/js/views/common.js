@@ -1,0 +1,34 @@
+// Pieces the views share: error text in the user's language, notices, buttons that wait.
+import { t, has } from '../i18n.js';
+import { h } from '../dom.js';
+
+// The server's error in the user's language when we have the words for its code.
+export function errorText(err) {
+  if (err?.code === 'network') return t('error.network');
+  const field = err?.field?.replace(/\[\d+\]$/, '');
+  if (err?.code === 'invalid_input' && field && has(`invalid.${field}`)) return t(`invalid.${field}`);
+  return has(`error.${err?.code}`) ? t(`error.${err.code}`) : err?.message ?? t('error.unknown');
+}
+
+export function errorForUi(err) {
+  return { field: err?.field, message: errorText(err) };
+}
+
+export function notice(text) {
+  return h('p', { class: 'notice', role: 'status' }, text);
+}
+
+// Disables a form's buttons while `work` runs, so a slow link does not invite double submits.
+export async function busy(form, work) {
+  const buttons = [...form.querySelectorAll('button')];
+  buttons.forEach((button) => (button.disabled = true));
+  try {
+    return await work();
+  } finally {
+    buttons.forEach((button) => (button.disabled = false));
+  }
+}
+
+export function formError() {
+  return h('div', { class: 'error form-error', role: 'alert' });
+}

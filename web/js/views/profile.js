@@ -1,0 +1,159 @@
+// My profile: personal data and language, password, two-factor login, API tokens.
+import { get, post, patch, del } from '../api.js';
+import { t, setLanguage, language } from '../i18n.js';
+import { h, field, showError, replace, formatTime } from '../dom.js';
+import { session, refreshMe, navigate } from '../app.js';
+import { busy, errorForUi, formError, notice } from './common.js';
+
+export async function profileView(main) {
+  const me = session.me;
+  replace(
+    main,
+    h('h1', {}, t('profile.title')),
+    me.totp_setup_required ? h('p', { class: 'card error', role: 'alert' }, t('profile.totp_required_banner')) : null,
+    personalCard(me),
+    passwordCard(),
+    totpCard(me),
+    await tokensCard(),
+  );
+}
+
+function personalCard(me) {
+  const first = h('input', { type: 'text', name: 'first_name', value: me.first_name, required: true });
+  const last = h('input', { type: 'text', name: 'last_name', value: me.last_name, required: true });
+  const lang = h('select', { name: 'language' }, h('option', { value: '' }, t('profile.language_browser')), h('option', { value: 'es' }, 'Español'), h('option', { value: 'en' }, 'English'));
+  lang.value = me.language ?? '';
+  const notify = h('input', { type: 'checkbox', name: 'notify_assignments', checked: me.notify_assignments });
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true },
+    h('h2', {}, t('profile.personal')),
+    h('p', { class: 'muted' }, me.email),
+    field(t('field.first_name'), first),
+    field(t('field.last_name'), last),
+    field(t('field.language'), lang),
+    h('div', { class: 'field' }, h('label', {}, notify, ' ', t('profile.notify_assignments'))),
+    formError(),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('common.save')), h('span', { class: 'notice', role: 'status' })),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = { first_name: first.value, last_name: last.value, language: lang.value || null, notify_assignments: notify.checked };
+    try {
+      session.me = await busy(form, () => patch('/me', body));
+      if (lang.value && lang.value !== language()) {
+        await setLanguage(lang.value);
+        return navigate('/profile', { replace: true });
+      }
+      form.querySelector('.notice').textContent = t('common.saved');
+    } catch (err) {
+      showError(form, errorForUi(err));
+    }
+  });
+  return form;
+}
+
+function passwordCard() {
+  const current = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true });
+  const next = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true });
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true },
+    h('h2', {}, t('profile.password')),
+    field(t('field.current_password'), current),
+    field(t('field.new_password'), next, t('auth.password_rule')),
+    formError(),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('profile.change_password')), h('span', { class: 'notice', role: 'status' })),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const result = await busy(form, () => post('/me/password', { current_password: current.value, new_password: next.value }));
+      form.reset();
+      showError(form, null, '');
+      form.querySelector('.notice').textContent = t('profile.password_changed', { count: result.other_sessions_ended });
+    } catch (err) {
+      showError(form, errorForUi(err));
+    }
+  });
+  return form;
+}
+
+function totpCard(me) {
+  const card = h('section', { class: 'card' }, h('h2', {}, t('profile.totp')));
+  if (me.totp_enabled) {
+    const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password' });
+    const form = h('form', { novalidate: true }, h('p', {}, t('profile.totp_on')), field(t('field.password'), password), formError(), h('button', { type: 'submit', class: 'danger' }, t('profile.totp_disable')));
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        await busy(form, () => post('/me/totp/disable', { password: password.value }));
+        await refreshMe();
+        navigate('/profile', { replace: true });
+      } catch (err) {
+        showError(form, errorForUi(err));
+      }
+    });
+    card.append(form);
+    return card;
+  }
+  const start = h('button', { type: 'button' }, t('profile.totp_setup'));
+  card.append(h('p', { class: 'muted' }, t('profile.totp_off')), start);
+  start.addEventListener('click', async () => {
+    const setup = await post('/me/totp/setup');
+    const code = h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true });
+    const form = h(
+      'form',
+      { novalidate: true },
+      h('p', {}, t('profile.totp_scan')),
+      h('p', {}, h('code', { class: 'secret', 'data-testid': 'totp-secret' }, setup.secret)),
+      h('details', {}, h('summary', {}, t('profile.totp_url')), h('code', { class: 'secret' }, setup.otpauth_url)),
+      field(t('profile.totp_code'), code),
+      formError(),
+      h('button', { type: 'submit' }, t('profile.totp_confirm')),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      try {
+        const result = await busy(form, () => post('/me/totp/enable', { code: code.value }));
+        await refreshMe();
+        replace(card, h('h2', {}, t('profile.totp')), notice(t('profile.totp_enabled')), h('p', {}, t('profile.recovery_help')), h('ul', { 'data-testid': 'recovery-codes' }, result.recovery_codes.map((c) => h('li', {}, h('code', {}, c)))), h('button', { type: 'button', onclick: () => navigate('/profile', { replace: true }) }, t('common.done')));
+      } catch (err) {
+        showError(form, errorForUi(err));
+      }
+    });
+    replace(card, h('h2', {}, t('profile.totp')), form);
+    code.focus();
+  });
+  return card;
+}
+
+async function tokensCard() {
+  const card = h('section', { class: 'card' }, h('h2', {}, t('profile.tokens')), h('p', { class: 'muted' }, t('profile.tokens_help')));
+  const list = h('table', {});
+  const render = async () => {
+    const tokens = await get('/me/tokens');
+    replace(
+      list,
+      h('thead', {}, h('tr', {}, h('th', {}, t('field.name')), h('th', {}, t('common.created')), h('th', {}, ''))),
+      h('tbody', {}, tokens.length === 0 ? h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('profile.no_tokens'))) : null, tokens.map((token) => h('tr', {}, h('td', {}, token.name), h('td', {}, formatTime(token.created_at, language())), h('td', {}, h('button', { type: 'button', class: 'danger', onclick: async () => { await del(`/me/tokens/${token.id}`); render(); } }, t('profile.revoke')))))),
+    );
+  };
+  const name = h('input', { type: 'text', name: 'name', required: true });
+  const shown = h('div', {});
+  const form = h('form', { novalidate: true }, field(t('profile.token_name'), name), formError(), h('button', { type: 'submit' }, t('profile.create_token')), shown);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const created = await busy(form, () => post('/me/tokens', { name: name.value }));
+      name.value = '';
+      replace(shown, notice(t('profile.token_once')), h('code', { class: 'secret', 'data-testid': 'new-token' }, created.token));
+      render();
+    } catch (err) {
+      showError(form, errorForUi(err));
+    }
+  });
+  await render();
+  card.append(list, form);
+  return card;
+}

@@ -1,0 +1,101 @@
+// Users administration: list, create (an invite is mailed), edit roles and optional
+// permissions, deactivate or reactivate, re-send the invite.
+import { get, post, patch, del } from '../api.js';
+import { t, language } from '../i18n.js';
+import { h, field, showError, replace, formatTime } from '../dom.js';
+import { busy, errorForUi, formError, errorText } from './common.js';
+
+export async function usersView(main) {
+  const [users, roles] = await Promise.all([get('/users'), get('/roles')]);
+  const editor = h('div', {});
+  const table = h(
+    'table',
+    {},
+    h('thead', {}, h('tr', {}, ['field.name', 'field.email', 'field.roles', 'users.status', ''].map((key) => h('th', {}, key ? t(key) : '')))),
+    h('tbody', {}, users.map((user) => userRow(user, roles, editor, main))),
+  );
+  const create = h('button', { type: 'button', onclick: () => openEditor(editor, roles, null, main) }, t('users.new'));
+  replace(main, h('div', { class: 'actions' }, h('h1', {}, t('users.title')), create), editor, table);
+}
+
+function userRow(user, roles, editor, main) {
+  const message = h('span', { class: 'notice', role: 'status' });
+  const act = (label, cls, work) =>
+    h('button', { type: 'button', class: cls, onclick: async () => {
+      try {
+        await work();
+        await usersView(main);
+      } catch (err) {
+        message.className = 'error';
+        message.textContent = errorText(err);
+      }
+    } }, label);
+  const actions = [
+    h('button', { type: 'button', class: 'secondary', onclick: () => openEditor(editor, roles, user, main) }, t('common.edit')),
+    user.status === 'invited' ? act(t('users.resend'), 'secondary', () => post(`/users/${user.id}/invite`)) : null,
+    user.active ? act(t('users.deactivate'), 'danger', () => (confirm(t('users.confirm_deactivate', { email: user.email })) ? del(`/users/${user.id}`) : null)) : act(t('users.activate'), 'secondary', () => patch(`/users/${user.id}`, { active: true })),
+  ];
+  return h(
+    'tr',
+    { 'data-email': user.email },
+    h('td', {}, `${user.first_name} ${user.last_name}`),
+    h('td', {}, user.email),
+    h('td', {}, user.roles.map((role) => t(`role.${role}`)).join(', '), user.permissions.length ? h('div', { class: 'muted' }, user.permissions.map((p) => t(`permission.${p}`)).join(', ')) : null),
+    h('td', {}, h('span', { class: `badge ${user.status}` }, t(`users.status_${user.status}`)), h('div', { class: 'muted' }, formatTime(user.created_at, language()))),
+    h('td', {}, h('div', { class: 'actions' }, actions), message),
+  );
+}
+
+// The create/edit form. Optional permissions follow the roles ticked.
+function openEditor(editor, roles, user, main) {
+  const input = (name, type, value) => h('input', { type, name, value: value ?? '', required: true });
+  const first = input('first_name', 'text', user?.first_name);
+  const last = input('last_name', 'text', user?.last_name);
+  const email = input('email', 'email', user?.email);
+  const roleBoxes = roles.map(({ role }) => h('input', { type: 'checkbox', name: 'roles', value: role, checked: user?.roles.includes(role) }));
+  const permissionsSet = h('fieldset', { 'data-field': 'permissions' });
+  const totpRequired = h('input', { type: 'checkbox', name: 'totp_required', checked: user?.totp_required });
+  const chosen = new Set(user?.permissions ?? []);
+  const renderPermissions = () => {
+    const allowed = new Set(roles.filter(({ role }) => roleBoxes.find((box) => box.value === role).checked).flatMap((r) => r.optional_permissions));
+    replace(permissionsSet, h('legend', {}, t('field.permissions')), allowed.size === 0 ? h('span', { class: 'muted' }, t('users.no_permissions')) : null, [...allowed].map((permission) => {
+      const box = h('input', { type: 'checkbox', name: 'permissions', value: permission, checked: chosen.has(permission), onchange: (e) => (e.target.checked ? chosen.add(permission) : chosen.delete(permission)) });
+      return h('label', {}, box, t(`permission.${permission}`));
+    }), h('div', { class: 'error' }));
+  };
+  roleBoxes.forEach((box) => box.addEventListener('change', renderPermissions));
+  renderPermissions();
+  const form = h(
+    'form',
+    { class: 'card', novalidate: true, 'aria-label': t(user ? 'users.edit' : 'users.new') },
+    h('h2', {}, user ? t('users.edit_named', { email: user.email }) : t('users.new')),
+    field(t('field.first_name'), first),
+    field(t('field.last_name'), last),
+    field(t('field.email'), email, user ? null : t('users.invite_hint')),
+    h('fieldset', { 'data-field': 'roles' }, h('legend', {}, t('field.roles')), roleBoxes.map((box) => h('label', {}, box, t(`role.${box.value}`))), h('div', { class: 'error' })),
+    permissionsSet,
+    h('div', { class: 'field' }, h('label', {}, totpRequired, ' ', t('users.totp_required'))),
+    formError(),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, user ? t('common.save') : t('users.create')), h('button', { type: 'button', class: 'secondary', onclick: () => replace(editor) }, t('common.cancel'))),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const allowed = new Set([...permissionsSet.querySelectorAll('input')].map((box) => box.value));
+    const body = {
+      first_name: first.value,
+      last_name: last.value,
+      email: email.value,
+      roles: roleBoxes.filter((box) => box.checked).map((box) => box.value),
+      permissions: [...chosen].filter((p) => allowed.has(p)),
+      totp_required: totpRequired.checked,
+    };
+    try {
+      await busy(form, () => (user ? patch(`/users/${user.id}`, body) : post('/users', body)));
+      await usersView(main);
+    } catch (err) {
+      showError(form, errorForUi(err));
+    }
+  });
+  replace(editor, form);
+  first.focus();
+}
