@@ -14,7 +14,7 @@ use crate::core::TouchSession;
 use crate::domain::access::{Capability, allows};
 use crate::domain::account::User;
 use crate::domain::audit::Actor;
-use crate::domain::secret;
+use crate::domain::secret::{self, constant_time_eq};
 
 pub const SESSION_COOKIE: &str = "__Host-centralita";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -218,10 +218,6 @@ pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAd
         .filter_map(|item| item.trim().parse().ok())
         .collect();
     forwarded.into_iter().rev().find(|addr| !trusted.contains(addr)).unwrap_or(peer)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ApiError, AppState};
+use crate::domain::secret::constant_time_eq;
 
 /// The API contract, served as it is. A test keeps it in step with the router.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -59,11 +60,6 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
     constant_time_eq(given.as_bytes(), token.as_bytes())
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]
