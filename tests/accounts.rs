@@ -366,7 +366,7 @@ async fn bad_input_is_refused_naming_the_field() {
     let last = admin.patch(&format!("/api/v1/users/{}", admin.id()), json!({ "roles": ["agent"] })).await;
     assert_eq!(code(last).await, (StatusCode::CONFLICT, "last_admin".into()));
     let huge = admin.post("/api/v1/groups", json!({ "name": "x".repeat(100_000) })).await;
-    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(code(huge).await, (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large".into()));
     assert_eq!(code(admin.get("/api/v1/audit?limit=0").await).await, (StatusCode::BAD_REQUEST, "invalid_input".into()));
     server.stop().await;
 }

@@ -45,6 +45,11 @@ fn json_error(rejection: JsonRejection) -> ApiError {
                 format!("The body is not valid JSON: {}", clean(&detail)),
             )
         }
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than this request accepts ({} KiB).", super::BODY_LIMIT / 1024),
+        ),
         JsonRejection::BytesRejection(err) => {
             ApiError::new(err.status(), "body_unreadable", format!("The body could not be read: {}", err.body_text()))
         }
