@@ -17,4 +17,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UserId, GroupId, TokenId);
+id_type!(UserId, GroupId, TokenId, ConversationId, ContactId, ChannelId, MessageId);

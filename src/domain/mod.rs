@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clock;
 pub mod ids;
 pub mod mail;
+pub mod routing;
 pub mod secret;
 pub mod session;
 pub mod throttle;

@@ -1,0 +1,388 @@
+//! Routing (R-CONV-3, R-CONV-3b, R-CONV-4): FIFO queues per group and a general queue, agents with
+//! capacities, and the policies that pick an agent. Pure and in memory; the core owns one `Routing`
+//! and turns its decisions into commands. After every operation no waiting conversation has an
+//! eligible agent with a free slot: whatever can be assigned, is.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ContactId, ConversationId, GroupId, UserId};
+
+/// A returning customer goes back to their previous agent if served within this time (sticky).
+pub const STICKY_WINDOW_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// The agent with the fewest open conversations; ties to the longest since last assignment.
+    #[default]
+    Equitable,
+    /// The agent longest since their last assignment.
+    RoundRobin,
+    /// The agent who served the customer in the last 30 days, if they can take it; else equitable.
+    Sticky,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignMode {
+    /// Conversations are given to the agent by the router.
+    #[default]
+    Automatic,
+    /// The agent takes conversations by hand (dispenser).
+    Manual,
+    /// The agent gets nothing from the queue.
+    None,
+}
+
+/// A group's routing rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRules {
+    pub capacity: Option<u32>,
+    #[serde(default)]
+    pub policy: Policy,
+    /// Past this many waiting, new conversations are refused ("all agents are busy").
+    #[serde(default)]
+    pub max_queue: Option<u32>,
+}
+
+/// What is known of an agent apart from their conversations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub capacity: Option<u32>,
+    pub groups: BTreeSet<GroupId>,
+    pub mode: AssignMode,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Agent {
+    pub settings: AgentSettings,
+    pub available: bool,
+    pub online: bool,
+    pub open: BTreeSet<ConversationId>,
+    pub last_assigned_at: u64,
+}
+
+/// A conversation's place in line: its queue (`None`: the general queue) and when it entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    pub queue: Option<GroupId>,
+    pub enqueued_at: u64,
+    pub contact: ContactId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assignment {
+    pub conversation: ConversationId,
+    pub agent: UserId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    #[error("the queue is full")]
+    QueueFull,
+    #[error("the agent is not available or has no free slot")]
+    AgentFull,
+    #[error("no such agent")]
+    UnknownAgent,
+    #[error("no such conversation in routing")]
+    UnknownConversation,
+    #[error("the conversation is already in routing")]
+    Duplicate,
+}
+
+/// Queues, agents and assignments.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    default_capacity: u32,
+    agents: BTreeMap<UserId, Agent>,
+    groups: BTreeMap<GroupId, GroupRules>,
+    queues: BTreeMap<Option<GroupId>, BTreeSet<(u64, ConversationId)>>,
+    waiting: HashMap<ConversationId, Ticket>,
+    assigned: HashMap<ConversationId, (UserId, Ticket)>,
+    last_served: HashMap<ContactId, (UserId, u64)>,
+}
+
+impl Routing {
+    pub fn new(default_capacity: u32) -> Self {
+        Routing { default_capacity, ..Routing::default() }
+    }
+
+    pub fn agent(&self, id: UserId) -> Option<&Agent> {
+        self.agents.get(&id)
+    }
+
+    pub fn agents(&self) -> impl Iterator<Item = (&UserId, &Agent)> {
+        self.agents.iter()
+    }
+
+    pub fn group_rules(&self, id: GroupId) -> GroupRules {
+        self.groups.get(&id).copied().unwrap_or_default()
+    }
+
+    pub fn ticket(&self, conversation: ConversationId) -> Option<Ticket> {
+        self.waiting.get(&conversation).copied()
+    }
+
+    pub fn assignee(&self, conversation: ConversationId) -> Option<UserId> {
+        self.assigned.get(&conversation).map(|(agent, _)| *agent)
+    }
+
+    /// Waiting conversations of a queue, oldest first.
+    pub fn queue(&self, queue: Option<GroupId>) -> impl Iterator<Item = ConversationId> + '_ {
+        self.queues.get(&queue).into_iter().flatten().map(|(_, id)| *id)
+    }
+
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// 1-based place in its queue, for "you are number 3".
+    pub fn position(&self, conversation: ConversationId) -> Option<usize> {
+        let ticket = self.waiting.get(&conversation)?;
+        let queue = self.queues.get(&ticket.queue)?;
+        Some(queue.range(..(ticket.enqueued_at, conversation)).count() + 1)
+    }
+
+    /// The agent's own cap, else the smallest cap among their groups that set one, else the default.
+    pub fn capacity(&self, agent: &Agent) -> u32 {
+        agent.settings.capacity.unwrap_or_else(|| {
+            let group_caps = agent.settings.groups.iter().filter_map(|g| self.groups.get(g).and_then(|r| r.capacity));
+            group_caps.min().unwrap_or(self.default_capacity)
+        })
+    }
+
+    fn has_slot(&self, agent: &Agent) -> bool {
+        (agent.open.len() as u64) < u64::from(self.capacity(agent))
+    }
+
+    /// May the router give this agent a conversation from `queue` now?
+    fn eligible(&self, agent: &Agent, queue: Option<GroupId>) -> bool {
+        agent.available
+            && agent.online
+            && agent.settings.mode == AssignMode::Automatic
+            && queue.is_none_or(|group| agent.settings.groups.contains(&group))
+            && self.has_slot(agent)
+    }
+
+    /// May the agent serve `queue` at all (for the dispenser, whatever their mode)?
+    fn serves(&self, agent: &Agent, queue: Option<GroupId>) -> bool {
+        queue.is_none_or(|group| agent.settings.groups.contains(&group))
+    }
+
+    pub fn set_default_capacity(&mut self, capacity: u32, now: u64) -> Vec<Assignment> {
+        self.default_capacity = capacity;
+        self.dispatch(now)
+    }
+
+    pub fn set_group(&mut self, group: GroupId, rules: GroupRules, now: u64) -> Vec<Assignment> {
+        self.groups.insert(group, rules);
+        self.dispatch(now)
+    }
+
+    /// Forgets a group: its waiting conversations move to the general queue (R-GRP-2).
+    pub fn remove_group(&mut self, group: GroupId, now: u64) -> Vec<Assignment> {
+        self.groups.remove(&group);
+        for agent in self.agents.values_mut() {
+            agent.settings.groups.remove(&group);
+        }
+        for (_, conversation) in self.queues.remove(&Some(group)).unwrap_or_default() {
+            if let Some(ticket) = self.waiting.get_mut(&conversation) {
+                ticket.queue = None;
+                self.queues.entry(None).or_default().insert((ticket.enqueued_at, conversation));
+            }
+        }
+        for (_, ticket) in self.assigned.values_mut() {
+            if ticket.queue == Some(group) {
+                ticket.queue = None;
+            }
+        }
+        self.dispatch(now)
+    }
+
+    /// Adds an agent or changes their settings (capacity, groups, mode).
+    pub fn upsert_agent(&mut self, id: UserId, settings: AgentSettings, now: u64) -> Vec<Assignment> {
+        self.agents.entry(id).or_default().settings = settings;
+        self.dispatch(now)
+    }
+
+    /// Removes an agent (deactivated): their conversations return to the head of their queues.
+    pub fn remove_agent(&mut self, id: UserId, now: u64) -> Vec<Assignment> {
+        self.return_open(id);
+        self.agents.remove(&id);
+        self.dispatch(now)
+    }
+
+    pub fn set_available(&mut self, id: UserId, available: bool, now: u64) -> Result<Vec<Assignment>, RoutingError> {
+        self.agents.get_mut(&id).ok_or(RoutingError::UnknownAgent)?.available = available;
+        Ok(self.dispatch(now))
+    }
+
+    pub fn set_online(&mut self, id: UserId, online: bool, now: u64) -> Result<Vec<Assignment>, RoutingError> {
+        self.agents.get_mut(&id).ok_or(RoutingError::UnknownAgent)?.online = online;
+        Ok(self.dispatch(now))
+    }
+
+    /// An agent offline too long: their open conversations go back to the head of their queues,
+    /// keeping their original waiting time (R-CONV-4).
+    pub fn return_conversations(&mut self, id: UserId, now: u64) -> Vec<Assignment> {
+        self.return_open(id);
+        self.dispatch(now)
+    }
+
+    fn return_open(&mut self, id: UserId) {
+        let Some(agent) = self.agents.get_mut(&id) else {
+            return;
+        };
+        for conversation in std::mem::take(&mut agent.open) {
+            if let Some((_, ticket)) = self.assigned.remove(&conversation) {
+                self.park(conversation, ticket);
+            }
+        }
+    }
+
+    fn park(&mut self, conversation: ConversationId, ticket: Ticket) {
+        self.queues.entry(ticket.queue).or_default().insert((ticket.enqueued_at, conversation));
+        self.waiting.insert(conversation, ticket);
+    }
+
+    /// A new conversation wants an agent. Refused when its group's queue is at its maximum.
+    pub fn enqueue(
+        &mut self,
+        conversation: ConversationId,
+        ticket: Ticket,
+        now: u64,
+    ) -> Result<Vec<Assignment>, RoutingError> {
+        if self.waiting.contains_key(&conversation) || self.assigned.contains_key(&conversation) {
+            return Err(RoutingError::Duplicate);
+        }
+        if let Some(max) = ticket.queue.and_then(|group| self.group_rules(group).max_queue) {
+            let waiting = self.queues.get(&ticket.queue).map_or(0, BTreeSet::len);
+            if waiting as u64 >= u64::from(max) {
+                return Err(RoutingError::QueueFull);
+            }
+        }
+        self.park(conversation, ticket);
+        Ok(self.dispatch(now))
+    }
+
+    /// The conversation leaves routing (finalized, or moved by a transfer): its agent's slot frees.
+    pub fn release(&mut self, conversation: ConversationId, now: u64) -> Result<Vec<Assignment>, RoutingError> {
+        if let Some(ticket) = self.waiting.remove(&conversation) {
+            if let Some(queue) = self.queues.get_mut(&ticket.queue) {
+                queue.remove(&(ticket.enqueued_at, conversation));
+            }
+            return Ok(Vec::new());
+        }
+        let (agent, _) = self.assigned.remove(&conversation).ok_or(RoutingError::UnknownConversation)?;
+        if let Some(agent) = self.agents.get_mut(&agent) {
+            agent.open.remove(&conversation);
+        }
+        Ok(self.dispatch(now))
+    }
+
+    /// Gives a conversation to a chosen agent (transfer, supervisor assignment). Without `force`
+    /// the agent must be available with a free slot.
+    pub fn assign_to(
+        &mut self,
+        conversation: ConversationId,
+        agent: UserId,
+        force: bool,
+        now: u64,
+    ) -> Result<Vec<Assignment>, RoutingError> {
+        let target = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent)?;
+        let free = target.available && target.online && self.has_slot(target);
+        if !force && !free {
+            return Err(RoutingError::AgentFull);
+        }
+        let ticket = match (self.waiting.get(&conversation), self.assigned.get(&conversation)) {
+            (Some(ticket), _) => *ticket,
+            (None, Some((_, ticket))) => *ticket,
+            (None, None) => return Err(RoutingError::UnknownConversation),
+        };
+        self.release(conversation, now)?;
+        self.give(conversation, agent, ticket, now);
+        let mut assignments = vec![Assignment { conversation, agent }];
+        assignments.extend(self.dispatch(now));
+        Ok(assignments)
+    }
+
+    /// The dispenser: the oldest waiting conversation this agent may serve, given to them.
+    pub fn take_next(&mut self, agent: UserId, now: u64) -> Result<Option<Assignment>, RoutingError> {
+        let this = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent)?;
+        if !self.has_slot(this) {
+            return Err(RoutingError::AgentFull);
+        }
+        let oldest = self
+            .queues
+            .iter()
+            .filter(|(queue, _)| self.serves(this, **queue))
+            .filter_map(|(_, line)| line.first().copied())
+            .min();
+        let Some((_, conversation)) = oldest else {
+            return Ok(None);
+        };
+        let ticket = self.waiting[&conversation];
+        self.release(conversation, now)?;
+        self.give(conversation, agent, ticket, now);
+        Ok(Some(Assignment { conversation, agent }))
+    }
+
+    fn give(&mut self, conversation: ConversationId, agent: UserId, ticket: Ticket, now: u64) {
+        if let Some(this) = self.agents.get_mut(&agent) {
+            this.open.insert(conversation);
+            this.last_assigned_at = now;
+        }
+        self.assigned.insert(conversation, (agent, ticket));
+        self.last_served.insert(ticket.contact, (agent, now));
+    }
+
+    /// Assigns whatever can be: repeatedly the oldest queue head that has an eligible agent.
+    fn dispatch(&mut self, now: u64) -> Vec<Assignment> {
+        let mut made = Vec::new();
+        loop {
+            let next = self
+                .queues
+                .iter()
+                .filter_map(|(queue, line)| line.first().map(|head| (*head, *queue)))
+                .filter_map(|(head, queue)| self.choose(queue, head.1, now).map(|agent| (head, agent)))
+                .min_by_key(|(head, _)| *head);
+            let Some(((_, conversation), agent)) = next else {
+                return made;
+            };
+            let ticket = self.waiting[&conversation];
+            if let Some(line) = self.queues.get_mut(&ticket.queue) {
+                line.remove(&(ticket.enqueued_at, conversation));
+            }
+            self.waiting.remove(&conversation);
+            self.give(conversation, agent, ticket, now);
+            made.push(Assignment { conversation, agent });
+        }
+    }
+
+    /// The agent the queue's policy picks for a conversation, among the eligible.
+    fn choose(&self, queue: Option<GroupId>, conversation: ConversationId, now: u64) -> Option<UserId> {
+        let policy = queue.map(|group| self.group_rules(group).policy).unwrap_or_default();
+        let candidates = self.agents.iter().filter(|(_, agent)| self.eligible(agent, queue));
+        if policy == Policy::Sticky {
+            let contact = self.waiting.get(&conversation)?.contact;
+            if let Some((previous, at)) = self.last_served.get(&contact)
+                && now.saturating_sub(*at) <= STICKY_WINDOW_MS
+                && self.agents.get(previous).is_some_and(|agent| self.eligible(agent, queue))
+            {
+                return Some(*previous);
+            }
+        }
+        match policy {
+            Policy::RoundRobin => candidates.min_by_key(|(id, agent)| (agent.last_assigned_at, **id)),
+            Policy::Equitable | Policy::Sticky => {
+                candidates.min_by_key(|(id, agent)| (agent.open.len(), agent.last_assigned_at, **id))
+            }
+        }
+        .map(|(id, _)| *id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn ticket(queue: Option<u64>, at: u64, contact: u64) -> Ticket {
+    Ticket { queue: queue.map(GroupId), enqueued_at: at, contact: ContactId(contact) }
+}
+
+fn agent(routing: &mut Routing, id: u64, groups: &[u64], capacity: Option<u32>) {
+    let settings =
+        AgentSettings { capacity, groups: groups.iter().map(|g| GroupId(*g)).collect(), mode: AssignMode::Automatic };
+    routing.upsert_agent(UserId(id), settings, 0);
+    routing.set_online(UserId(id), true, 0).unwrap();
+    routing.set_available(UserId(id), true, 0).unwrap();
+}
+
+#[test]
+fn two_agents_of_two_slots_take_four_of_seven_and_three_wait_in_order() {
+    let mut routing = Routing::new(6);
+    agent(&mut routing, 1, &[], Some(2));
+    agent(&mut routing, 2, &[], Some(2));
+    let mut assigned = Vec::new();
+    for n in 1..=7 {
+        assigned.extend(routing.enqueue(ConversationId(n), ticket(None, n, n), n).unwrap());
+    }
+    assert_eq!(assigned.len(), 4);
+    assert_eq!(routing.agent(UserId(1)).unwrap().open.len(), 2);
+    assert_eq!(routing.agent(UserId(2)).unwrap().open.len(), 2);
+    assert_eq!(routing.queue(None).collect::<Vec<_>>(), vec![ConversationId(5), ConversationId(6), ConversationId(7)]);
+    assert_eq!(routing.position(ConversationId(6)), Some(2));
+    // Finalizing one of agent 2's gives that slot the oldest waiter, at once.
+    let freed = *routing.agent(UserId(2)).unwrap().open.iter().next().unwrap();
+    let next = routing.release(freed, 10).unwrap();
+    assert_eq!(next, vec![Assignment { conversation: ConversationId(5), agent: UserId(2) }]);
+}
+
+#[test]
+fn equitable_spreads_and_breaks_ties_by_longest_idle() {
+    let mut routing = Routing::new(6);
+    agent(&mut routing, 1, &[], None);
+    agent(&mut routing, 2, &[], None);
+    let first = routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
+    let second = routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap();
+    assert_ne!(first[0].agent, second[0].agent, "the second goes to the agent with fewer");
+    routing.release(ConversationId(1), 3).unwrap();
+    routing.release(ConversationId(2), 4).unwrap();
+    // Both now have none; the one assigned longest ago (first) gets the next.
+    let third = routing.enqueue(ConversationId(3), ticket(None, 5, 3), 5).unwrap();
+    assert_eq!(third[0].agent, first[0].agent);
+}
+
+#[test]
+fn unavailable_offline_and_manual_agents_get_nothing_new() {
+    let mut routing = Routing::new(6);
+    agent(&mut routing, 1, &[], None);
+    routing.set_available(UserId(1), false, 0).unwrap();
+    agent(&mut routing, 2, &[], None);
+    routing.set_online(UserId(2), false, 0).unwrap();
+    agent(&mut routing, 3, &[], None);
+    routing.upsert_agent(UserId(3), AgentSettings { mode: AssignMode::Manual, ..AgentSettings::default() }, 0);
+    assert!(routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap().is_empty());
+    // The manual agent takes it by hand.
+    assert_eq!(
+        routing.take_next(UserId(3), 2).unwrap(),
+        Some(Assignment { conversation: ConversationId(1), agent: UserId(3) })
+    );
+    // Becoming available again takes waiting work at once.
+    routing.enqueue(ConversationId(2), ticket(None, 3, 2), 3).unwrap();
+    let back = routing.set_available(UserId(1), true, 4).unwrap();
+    assert_eq!(back, vec![Assignment { conversation: ConversationId(2), agent: UserId(1) }]);
+}
+
+#[test]
+fn groups_have_their_own_queues_capacities_and_limits() {
+    let mut routing = Routing::new(6);
+    routing.set_group(GroupId(10), GroupRules { capacity: Some(1), policy: Policy::Equitable, max_queue: Some(1) }, 0);
+    agent(&mut routing, 1, &[10], None);
+    agent(&mut routing, 2, &[], None);
+    assert_eq!(routing.capacity(routing.agent(UserId(1)).unwrap()), 1, "the group's cap applies");
+    let a = routing.enqueue(ConversationId(1), ticket(Some(10), 1, 1), 1).unwrap();
+    assert_eq!(a[0].agent, UserId(1), "only group members serve the group's queue");
+    assert!(routing.enqueue(ConversationId(2), ticket(Some(10), 2, 2), 2).unwrap().is_empty());
+    assert_eq!(routing.enqueue(ConversationId(3), ticket(Some(10), 3, 3), 3), Err(RoutingError::QueueFull));
+    // Deleting the group sends its waiting conversation to the general queue, where agent 2 takes it.
+    let moved = routing.remove_group(GroupId(10), 4);
+    assert_eq!(moved, vec![Assignment { conversation: ConversationId(2), agent: UserId(2) }]);
+}
+
+#[test]
+fn sticky_sends_a_returning_customer_to_the_same_agent_within_30_days() {
+    let mut routing = Routing::new(6);
+    routing.set_group(GroupId(1), GroupRules { policy: Policy::Sticky, ..GroupRules::default() }, 0);
+    agent(&mut routing, 1, &[1], None);
+    agent(&mut routing, 2, &[1], None);
+    let first = routing.enqueue(ConversationId(1), ticket(Some(1), 1, 77), 1).unwrap()[0].agent;
+    routing.release(ConversationId(1), 2).unwrap();
+    routing.enqueue(ConversationId(2), ticket(Some(1), 3, 88), 3).unwrap();
+    let again = routing.enqueue(ConversationId(3), ticket(Some(1), 4, 77), 4).unwrap()[0].agent;
+    assert_eq!(again, first, "same agent although the other has fewer");
+    routing.release(ConversationId(3), 5).unwrap();
+    routing.release(ConversationId(2), 5).unwrap();
+    // Both idle now; the other agent has waited longer, so equitable picks them once the window passes.
+    let late = 5 + STICKY_WINDOW_MS + 1;
+    let other = if first == UserId(1) { UserId(2) } else { UserId(1) };
+    let chosen = routing.enqueue(ConversationId(4), ticket(Some(1), late, 77), late).unwrap()[0].agent;
+    assert_eq!(chosen, other, "past 30 days: equitable");
+}
+
+#[test]
+fn an_agent_away_too_long_returns_work_to_the_head_of_the_queue() {
+    let mut routing = Routing::new(1);
+    agent(&mut routing, 1, &[], None);
+    routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
+    routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap();
+    routing.set_online(UserId(1), false, 3).unwrap();
+    assert!(routing.return_conversations(UserId(1), 4).is_empty());
+    assert_eq!(
+        routing.queue(None).collect::<Vec<_>>(),
+        vec![ConversationId(1), ConversationId(2)],
+        "kept its original place"
+    );
+    agent(&mut routing, 2, &[], None);
+    assert_eq!(routing.assignee(ConversationId(1)), Some(UserId(2)));
+}
+
+#[test]
+fn transfers_respect_capacity_unless_forced() {
+    let mut routing = Routing::new(1);
+    agent(&mut routing, 1, &[], None);
+    agent(&mut routing, 2, &[], None);
+    routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
+    routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap();
+    let holder = routing.assignee(ConversationId(1)).unwrap();
+    let other = if holder == UserId(1) { UserId(2) } else { UserId(1) };
+    assert_eq!(routing.assign_to(ConversationId(1), other, false, 3), Err(RoutingError::AgentFull));
+    let moved = routing.assign_to(ConversationId(1), other, true, 3).unwrap();
+    assert_eq!(moved[0], Assignment { conversation: ConversationId(1), agent: other });
+    assert_eq!(routing.agent(other).unwrap().open.len(), 2, "a supervisor may force past the cap");
+}
+
+/// One step of a random session of routing events.
+#[derive(Debug, Clone)]
+enum Step {
+    Enqueue { group: Option<u64> },
+    Release { pick: usize },
+    Available { agent: u64, on: bool },
+    Online { agent: u64, on: bool },
+    Capacity { agent: u64, cap: Option<u32> },
+    ReturnWork { agent: u64 },
+    TakeNext { agent: u64 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => prop::option::of(0u64..3).prop_map(|group| Step::Enqueue { group }),
+        3 => any::<usize>().prop_map(|pick| Step::Release { pick }),
+        1 => (0u64..5, any::<bool>()).prop_map(|(agent, on)| Step::Available { agent, on }),
+        1 => (0u64..5, any::<bool>()).prop_map(|(agent, on)| Step::Online { agent, on }),
+        1 => (0u64..5, prop::option::of(0u32..4)).prop_map(|(agent, cap)| Step::Capacity { agent, cap }),
+        1 => (0u64..5).prop_map(|agent| Step::ReturnWork { agent }),
+        1 => (0u64..5).prop_map(|agent| Step::TakeNext { agent }),
+    ]
+}
+
+fn groups_of(agent: u64) -> BTreeSet<GroupId> {
+    (0..3).filter(|g| (agent + g).is_multiple_of(2)).map(GroupId).collect()
+}
+
+/// After every step: nobody over capacity by automatic assignment, nothing to an unavailable or
+/// offline agent, FIFO within each queue, no conversation lost or duplicated, and no waiting
+/// conversation with an eligible free agent.
+fn check(routing: &Routing, made: &[Assignment], before: &Routing, alive: &BTreeSet<ConversationId>) {
+    for assignment in made {
+        let agent = routing.agent(assignment.agent).unwrap();
+        assert!(agent.available && agent.online, "assigned to an unavailable or offline agent");
+        assert!(agent.open.len() as u32 <= routing.capacity(agent), "over capacity");
+        if let Some(ticket) = before.ticket(assignment.conversation) {
+            let older = before.queue(ticket.queue).take_while(|c| *c != assignment.conversation);
+            for waiting in older {
+                assert!(
+                    routing.ticket(waiting).is_none() || made.iter().any(|a| a.conversation == waiting),
+                    "FIFO broken"
+                );
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for queue in [None, Some(GroupId(0)), Some(GroupId(1)), Some(GroupId(2))] {
+        for conversation in routing.queue(queue) {
+            assert!(seen.insert(conversation), "duplicated");
+            let eligible = routing.agents().any(|(_, agent)| routing.eligible(agent, queue));
+            assert!(!eligible, "{conversation:?} waits while an eligible agent has a free slot");
+        }
+    }
+    for (_, agent) in routing.agents() {
+        for conversation in &agent.open {
+            assert!(seen.insert(*conversation), "duplicated");
+        }
+    }
+    assert_eq!(&seen, alive, "a conversation was lost or appeared");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn routing_invariants_hold_over_random_sessions(steps in prop::collection::vec(step(), 1..80)) {
+        let mut routing = Routing::new(2);
+        for id in 0..5 {
+            let settings = AgentSettings { capacity: None, groups: groups_of(id), mode: AssignMode::Automatic };
+            routing.upsert_agent(UserId(id), settings, 0);
+        }
+        let mut alive = BTreeSet::new();
+        let mut next = 0u64;
+        for (now, step) in steps.into_iter().enumerate() {
+            let now = now as u64 + 1;
+            let before = routing.clone();
+            let made = match step {
+                Step::Enqueue { group } => {
+                    next += 1;
+                    alive.insert(ConversationId(next));
+                    routing.enqueue(ConversationId(next), ticket(group, now, next % 4), now).unwrap()
+                }
+                Step::Release { pick } if !alive.is_empty() => {
+                    let conversation = *alive.iter().nth(pick % alive.len()).unwrap();
+                    alive.remove(&conversation);
+                    routing.release(conversation, now).unwrap()
+                }
+                Step::Release { .. } => Vec::new(),
+                Step::Available { agent, on } => routing.set_available(UserId(agent), on, now).unwrap(),
+                Step::Online { agent, on } => routing.set_online(UserId(agent), on, now).unwrap(),
+                Step::Capacity { agent, cap } => {
+                    let settings = AgentSettings { capacity: cap, groups: groups_of(agent), mode: AssignMode::Automatic };
+                    routing.upsert_agent(UserId(agent), settings, now)
+                }
+                Step::ReturnWork { agent } => routing.return_conversations(UserId(agent), now),
+                Step::TakeNext { agent } => {
+                    // The dispenser may serve an unavailable agent by hand; check only the rest.
+                    let _ = routing.take_next(UserId(agent), now);
+                    Vec::new()
+                }
+            };
+            check(&routing, &made, &before, &alive);
+        }
+    }
+}
