@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod clock;
+pub mod conversation;
 pub mod ids;
 pub mod mail;
 pub mod routing;

@@ -1,0 +1,258 @@
+//! Conversations, messages, contacts and channels (R-CONV-1, R-CONV-8, R-CHAN-5), and the panel
+//! figures computed from them (R-REP-1 with the definitions of R-REP-1b). Pure.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::account::Invalid;
+use super::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
+use super::routing::AssignMode;
+
+/// Longest message text accepted, in bytes (10 kB).
+pub const MAX_TEXT_BYTES: usize = 10_000;
+const PREVIEW_CHARS: usize = 80;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Bot,
+    Queued,
+    Assigned,
+    Finalized,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub contact: ContactId,
+    pub channel: ChannelId,
+    pub group: Option<GroupId>,
+    pub status: Status,
+    pub assignee: Option<UserId>,
+    pub created_at: u64,
+    /// When it last entered a queue.
+    pub enqueued_at: Option<u64>,
+    /// When it was first given to an agent.
+    pub assigned_at: Option<u64>,
+    pub finalized_at: Option<u64>,
+    #[serde(default)]
+    pub finalize_reason: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// The conversation this one continues (the customer wrote after it was finalized).
+    #[serde(default)]
+    pub previous: Option<ConversationId>,
+    pub last_message_at: u64,
+    #[serde(default)]
+    pub last_preview: String,
+    /// A customer message the assignee has not opened yet.
+    #[serde(default)]
+    pub unread: bool,
+    #[serde(default)]
+    pub first_response_at: Option<u64>,
+    /// Every agent who held it, for ratings and reports.
+    #[serde(default)]
+    pub served_by: Vec<UserId>,
+    /// Left the queue without being served.
+    #[serde(default)]
+    pub abandoned: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Author {
+    Customer,
+    Agent(UserId),
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation: ConversationId,
+    pub author: Author,
+    pub text: String,
+    /// An internal note: staff only, never sent to the customer.
+    #[serde(default)]
+    pub private: bool,
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub channel: ChannelId,
+    pub identifier: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: ContactId,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub identities: Vec<Identity>,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub custom: BTreeMap<String, String>,
+    pub created_at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Widget,
+    Api,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub kind: ChannelKind,
+    pub name: String,
+    /// New conversations go to this group's queue (`None`: the general queue).
+    #[serde(default)]
+    pub group: Option<GroupId>,
+    #[serde(default)]
+    pub mode: AssignMode,
+    /// API channel: SHA-256 of its bearer token.
+    #[serde(default)]
+    pub token_hash: Option<[u8; 32]>,
+    /// API channel: where agent replies are posted, signed with `webhook_secret`.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    #[serde(default)]
+    pub webhook_secret: String,
+    pub created_at: u64,
+}
+
+/// A message text: trimmed of trailing space, not empty, at most 10 kB.
+pub fn check_text(text: &str) -> Result<String, Invalid> {
+    let text = text.trim_end();
+    if text.trim().is_empty() {
+        return Err(Invalid::new("text", "is empty"));
+    }
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Invalid::new("text", format!("is longer than {MAX_TEXT_BYTES} bytes")));
+    }
+    Ok(text.to_owned())
+}
+
+/// The start of a message for lists, on one line.
+pub fn preview(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(PREVIEW_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// Labels are short words: trimmed, 1 to 40 characters, compared without case.
+pub fn clean_label(raw: &str) -> Result<String, Invalid> {
+    let label = raw.trim();
+    if label.is_empty() || label.chars().count() > 40 || label.chars().any(char::is_control) {
+        return Err(Invalid::new("label", "must be 1 to 40 characters"));
+    }
+    Ok(label.to_owned())
+}
+
+/// The live panel figures (R-REP-1) of one group or all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Panel {
+    /// Mean wait (queue → assignment) of conversations that waited and were served, ms.
+    pub average_wait_ms: u64,
+    /// Longest such wait, ms.
+    pub max_wait_ms: u64,
+    pub in_queue: usize,
+    pub agents_online: usize,
+    /// Today: open + finalized + unattended (R-REP-1b).
+    pub total_today: usize,
+    pub unattended: usize,
+}
+
+/// Computes the panel over conversations created since `day_start`.
+pub fn panel<'a>(conversations: impl Iterator<Item = &'a Conversation>, day_start: u64, agents_online: usize) -> Panel {
+    let mut panel = Panel { agents_online, ..Panel::default() };
+    let (mut waits, mut waited) = (0u64, 0u64);
+    for conversation in conversations.filter(|c| c.created_at >= day_start) {
+        panel.total_today += 1;
+        match conversation.status {
+            Status::Queued => panel.in_queue += 1,
+            Status::Assigned if conversation.first_response_at.is_none() => panel.unattended += 1,
+            _ => {}
+        }
+        if let (Some(enqueued), Some(assigned)) = (conversation.enqueued_at, conversation.assigned_at)
+            && !conversation.abandoned
+        {
+            let wait = assigned.saturating_sub(enqueued);
+            waits += wait;
+            waited += 1;
+            panel.max_wait_ms = panel.max_wait_ms.max(wait);
+        }
+    }
+    panel.average_wait_ms = waits.checked_div(waited).unwrap_or(0);
+    panel
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(id: u64, status: Status, enqueued: Option<u64>, assigned: Option<u64>) -> Conversation {
+        Conversation {
+            id: ConversationId(id),
+            contact: ContactId(id),
+            channel: ChannelId(1),
+            group: None,
+            status,
+            assignee: None,
+            created_at: 100,
+            enqueued_at: enqueued,
+            assigned_at: assigned,
+            finalized_at: None,
+            finalize_reason: None,
+            labels: vec![],
+            previous: None,
+            last_message_at: 100,
+            last_preview: String::new(),
+            unread: false,
+            first_response_at: None,
+            served_by: vec![],
+            abandoned: false,
+        }
+    }
+
+    #[test]
+    fn texts_are_checked_and_previewed() {
+        assert_eq!(check_text("hola  \n").unwrap(), "hola");
+        assert_eq!(check_text(" \n ").unwrap_err().field, "text");
+        assert!(check_text(&"x".repeat(MAX_TEXT_BYTES + 1)).is_err());
+        assert_eq!(preview("a\n b"), "a b");
+        assert_eq!(preview(&"ñ".repeat(100)).chars().count(), 81);
+    }
+
+    #[test]
+    fn the_panel_follows_the_definitions() {
+        let served_fast =
+            Conversation { first_response_at: Some(160), ..conversation(1, Status::Assigned, Some(100), Some(130)) };
+        let served_slow =
+            Conversation { status: Status::Finalized, ..conversation(2, Status::Assigned, Some(100), Some(190)) };
+        let unattended = conversation(3, Status::Assigned, Some(100), Some(110));
+        let waiting = conversation(4, Status::Queued, Some(150), None);
+        let abandoned = Conversation { abandoned: true, ..conversation(5, Status::Finalized, Some(100), Some(900)) };
+        let yesterday = Conversation { created_at: 10, ..conversation(6, Status::Queued, Some(10), None) };
+        let all = [served_fast, served_slow, unattended, waiting, abandoned, yesterday];
+        let panel = panel(all.iter(), 50, 2);
+        assert_eq!(panel.in_queue, 1);
+        assert_eq!(panel.agents_online, 2);
+        assert_eq!(panel.unattended, 1);
+        assert_eq!(panel.total_today, 5);
+        assert_eq!(panel.max_wait_ms, 90, "the abandoned one is not counted");
+        assert_eq!(panel.average_wait_ms, (30 + 90 + 10) / 3);
+    }
+}
