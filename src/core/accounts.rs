@@ -3,6 +3,7 @@
 
 use redb::WriteTransaction;
 
+use super::agents::sync_agent;
 use super::records::{
     all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link, queue_mail,
     save_user, user_id_by_email,
@@ -97,7 +98,7 @@ pub struct CreateUser {
 impl Command<Runtime, Event> for CreateUser {
     type Output = User;
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let mut user = self.new.into_user(next_user_id(tx)?, self.at).map_err(Rejection::from)?;
         check_email_free(tx, &user.email, None)?;
         user.password_hash = self.password_hash;
@@ -109,6 +110,7 @@ impl Command<Runtime, Event> for CreateUser {
         let roles: Vec<&str> = user.roles.iter().map(|role| role.as_str()).collect();
         let detail = format!("{} ({})", user.email, roles.join(", "));
         audit(tx, &self.actor, "user.create", format!("user:{}", user.id), detail, self.at)?;
+        sync_agent(state, tx, &user, self.at, events)?;
         events.push(Event::UserChanged { id: user.id });
         Ok(user)
     }
@@ -125,7 +127,7 @@ pub struct UpdateUser {
 impl Command<Runtime, Event> for UpdateUser {
     type Output = User;
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let before = load_user(tx, self.id)?;
         let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
         check_email_free(tx, &after.email, Some(after.id))?;
@@ -139,6 +141,7 @@ impl Command<Runtime, Event> for UpdateUser {
         }
         let action = if deactivated { "user.deactivate" } else { "user.update" };
         audit(tx, &self.actor, action, format!("user:{}", after.id), after.email.clone(), self.at)?;
+        sync_agent(state, tx, &after, self.at, events)?;
         events.push(Event::UserChanged { id: after.id });
         Ok(after)
     }

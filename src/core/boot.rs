@@ -3,22 +3,9 @@
 
 use redb::WriteTransaction;
 
-use super::{ApplyError, Command, Event, Rejection, State};
+use super::{ApplyError, Command, Event, Rejection, Runtime};
+use crate::store::BootRecord;
 use crate::store::tables::BOOT_SEQ_TO_RECORD;
-use crate::store::{BootRecord, Store, StoreError};
-
-/// The writer's in-memory state. Later features keep their routing state here.
-#[derive(Debug, Default)]
-pub struct Runtime {
-    last_boot: u64,
-}
-
-impl State for Runtime {
-    fn load(store: &Store) -> Result<Self, StoreError> {
-        let last_boot = store.read()?.boots()?.last().map_or(0, |(seq, _)| *seq);
-        Ok(Runtime { last_boot })
-    }
-}
 
 /// Records that the server started.
 pub struct RecordStart {

@@ -4,11 +4,14 @@ use std::collections::BTreeSet;
 
 use redb::WriteTransaction;
 
+use super::agents::sync_all_agents;
+use super::conversations::{open_conversations, save_conversation, write_assignments};
 use super::records::{all_users, audit};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
 use crate::domain::ids::{GroupId, UserId};
+use crate::domain::routing::GroupRules;
 use crate::store::tables::GROUP_ID_TO_GROUP;
 
 pub struct CreateGroup {
@@ -21,16 +24,19 @@ pub struct CreateGroup {
 impl Command<Runtime, Event> for CreateGroup {
     type Output = Group;
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
         let name = clean_group_name(&self.name).map_err(Rejection::from)?;
         let members = check_members(tx, &self.members)?;
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
         check_name_free(&GROUP_ID_TO_GROUP.all(&table)?, &name, None)?;
         let id = GroupId(GROUP_ID_TO_GROUP.next_key(&table)?);
-        let group = Group { id, name, members, created_at: self.at, deleted_at: None };
+        let group = Group { id, name, members, created_at: self.at, deleted_at: None, rules: Default::default() };
         GROUP_ID_TO_GROUP.insert(&mut table, id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.create", format!("group:{id}"), group.name.clone(), self.at)?;
+        let assignments = state.routing.set_group(id, group.rules, self.at);
+        write_assignments(tx, &assignments, self.at, events)?;
+        sync_all_agents(state, tx, self.at, events)?;
         events.push(Event::GroupChanged { id });
         Ok(group)
     }
@@ -40,6 +46,7 @@ pub struct UpdateGroup {
     pub id: GroupId,
     pub name: Option<String>,
     pub members: Option<Vec<UserId>>,
+    pub rules: Option<GroupRules>,
     pub actor: Actor,
     pub at: u64,
 }
@@ -47,7 +54,7 @@ pub struct UpdateGroup {
 impl Command<Runtime, Event> for UpdateGroup {
     type Output = Group;
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
         let members = self.members.as_deref().map(|members| check_members(tx, members)).transpose()?;
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
         let all = GROUP_ID_TO_GROUP.all(&table)?;
@@ -59,9 +66,15 @@ impl Command<Runtime, Event> for UpdateGroup {
         if let Some(members) = members {
             group.members = members;
         }
+        if let Some(rules) = self.rules {
+            group.rules = rules;
+        }
         GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.update", format!("group:{}", self.id), group.name.clone(), self.at)?;
+        let assignments = state.routing.set_group(self.id, group.rules, self.at);
+        write_assignments(tx, &assignments, self.at, events)?;
+        sync_all_agents(state, tx, self.at, events)?;
         events.push(Event::GroupChanged { id: self.id });
         Ok(group)
     }
@@ -77,13 +90,21 @@ pub struct DeleteGroup {
 impl Command<Runtime, Event> for DeleteGroup {
     type Output = ();
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
         let mut group = live_group(&GROUP_ID_TO_GROUP.all(&table)?, self.id)?;
         group.deleted_at = Some(self.at);
         GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.delete", format!("group:{}", self.id), group.name, self.at)?;
+        // R-GRP-2: its open conversations go to the general queue; finalized ones keep their history.
+        for mut conversation in open_conversations(tx)?.into_iter().filter(|c| c.group == Some(self.id)) {
+            conversation.group = None;
+            save_conversation(tx, &conversation)?;
+        }
+        let assignments = state.routing.remove_group(self.id, self.at);
+        write_assignments(tx, &assignments, self.at, events)?;
+        sync_all_agents(state, tx, self.at, events)?;
         events.push(Event::GroupChanged { id: self.id });
         Ok(())
     }
@@ -128,4 +149,9 @@ fn check_members(tx: &WriteTransaction, members: &[UserId]) -> Result<Vec<UserId
         unique.insert(*member);
     }
     Ok(unique.into_iter().collect())
+}
+
+pub fn check_group_exists(tx: &WriteTransaction, id: GroupId) -> Result<Group, ApplyError> {
+    let table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+    live_group(&GROUP_ID_TO_GROUP.all(&table)?, id)
 }

@@ -2,10 +2,13 @@
 //! through here; readers use store read transactions directly.
 
 mod accounts;
+mod agents;
 mod boot;
+mod conversations;
 mod groups;
 mod outbox;
 mod records;
+mod runtime;
 mod sessions;
 mod writer;
 
@@ -15,24 +18,65 @@ pub use accounts::{
     CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser, UseLink,
     link_rejection,
 };
-pub use boot::{RecordStart, RecordStop, Runtime, StartReport};
+pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, TakeNext};
+pub use boot::{RecordStart, RecordStop, StartReport};
+pub use conversations::{
+    AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, Finalize, MarkRead, SetLabel, Staff, Transfer,
+    TransferTarget,
+};
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use outbox::MailAttempted;
+pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, RevokeApiToken, StartTotp,
     TouchSession, UpdateProfile,
 };
 pub use writer::{Command, MAX_BATCH, State, Writer};
 
+use crate::domain::conversation::{Conversation, Message};
 use crate::domain::ids::{GroupId, UserId};
 use crate::store::StoreError;
 
 /// Something that happened, published on the bus after its commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Events are cloned to subscribers; boxing would not save copies.
 pub enum Event {
-    ServerStarted { seq: u64 },
-    UserChanged { id: UserId },
-    GroupChanged { id: GroupId },
+    ServerStarted {
+        seq: u64,
+    },
+    UserChanged {
+        id: UserId,
+    },
+    GroupChanged {
+        id: GroupId,
+    },
+    ConversationCreated {
+        conversation: Conversation,
+    },
+    ConversationAssigned {
+        conversation: Conversation,
+    },
+    ConversationTransferred {
+        conversation: Conversation,
+        from: UserId,
+    },
+    ConversationFinalized {
+        conversation: Conversation,
+    },
+    ConversationUpdated {
+        conversation: Conversation,
+    },
+    MessageCreated {
+        conversation: Conversation,
+        message: Message,
+    },
+    AgentStatus {
+        agent: UserId,
+        available: bool,
+        online: bool,
+    },
+    /// Someone entered or left a queue.
+    QueueChanged,
 }
 
 /// The core as the server uses it.

@@ -78,6 +78,9 @@ pub struct Group {
     /// Deleted groups are kept for history and reports (R-GRP-2), hidden everywhere else.
     #[serde(default)]
     pub deleted_at: Option<u64>,
+    /// Capacity, policy and queue limit of the group's queue.
+    #[serde(default)]
+    pub rules: crate::domain::routing::GroupRules,
 }
 
 /// An input that breaks a rule, naming the field.

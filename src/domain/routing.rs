@@ -47,6 +47,17 @@ pub struct GroupRules {
     pub max_queue: Option<u32>,
 }
 
+/// What is stored of an agent for routing: their own cap, assignment mode and availability.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentProfile {
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    #[serde(default)]
+    pub mode: AssignMode,
+    #[serde(default)]
+    pub available: bool,
+}
+
 /// What is known of an agent apart from their conversations.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentSettings {
@@ -224,6 +235,23 @@ impl Routing {
         Ok(self.dispatch(now))
     }
 
+    /// Puts back a conversation read from disk at start, assigned or waiting, without checking
+    /// capacity, presence or queue limits. An assignee no longer routable puts it back in line.
+    pub fn restore(&mut self, conversation: ConversationId, agent: Option<UserId>, ticket: Ticket, assigned_at: u64) {
+        match agent.filter(|agent| self.agents.contains_key(agent)) {
+            Some(agent) => self.give(conversation, agent, ticket, assigned_at),
+            None => self.park(conversation, ticket),
+        }
+    }
+
+    /// Whether a new conversation would be refused by its group's queue limit.
+    pub fn queue_full(&self, queue: Option<GroupId>) -> bool {
+        let Some(max) = queue.and_then(|group| self.group_rules(group).max_queue) else {
+            return false;
+        };
+        self.queues.get(&queue).map_or(0, BTreeSet::len) as u64 >= u64::from(max)
+    }
+
     /// An agent offline too long: their open conversations go back to the head of their queues,
     /// keeping their original waiting time (R-CONV-4).
     pub fn return_conversations(&mut self, id: UserId, now: u64) -> Vec<Assignment> {
@@ -257,11 +285,8 @@ impl Routing {
         if self.waiting.contains_key(&conversation) || self.assigned.contains_key(&conversation) {
             return Err(RoutingError::Duplicate);
         }
-        if let Some(max) = ticket.queue.and_then(|group| self.group_rules(group).max_queue) {
-            let waiting = self.queues.get(&ticket.queue).map_or(0, BTreeSet::len);
-            if waiting as u64 >= u64::from(max) {
-                return Err(RoutingError::QueueFull);
-            }
+        if self.queue_full(ticket.queue) {
+            return Err(RoutingError::QueueFull);
         }
         self.park(conversation, ticket);
         Ok(self.dispatch(now))

@@ -59,6 +59,7 @@ pub async fn update(
         id: GroupId(id),
         name: input.name,
         members: input.members,
+        rules: None,
         actor: caller.actor(),
         at: state.clock.now(),
     };

@@ -14,13 +14,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::account::{Group, User};
 use crate::domain::audit::AuditEntry;
+use crate::domain::conversation::Conversation;
+use crate::domain::ids::ConversationId;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::mail::Mail;
+use crate::domain::routing::AgentProfile;
 use crate::domain::secret::Link;
 use crate::domain::session::{ApiToken, Session};
 use tables::{
-    API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, BOOT_SEQ_TO_RECORD, EMAIL_TO_USER_ID, GROUP_ID_TO_GROUP,
-    LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, META, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+    AGENT_ID_TO_PROFILE, API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, BOOT_SEQ_TO_RECORD,
+    CONVERSATION_ID_TO_CONVERSATION, EMAIL_TO_USER_ID, GROUP_ID_TO_GROUP, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, META,
+    OPEN_CONVERSATION_IDS, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
 };
 
 /// The layout version this binary reads and writes. Raise it, with a migration, when a change to
@@ -263,6 +267,30 @@ impl Reader {
     pub fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let table = self.0.open_table(AUDIT_ID_TO_ENTRY.definition())?;
         Ok(AUDIT_ID_TO_ENTRY.newest(&table, before, limit)?.into_iter().map(|(_, entry)| entry).collect())
+    }
+
+    pub fn agent_profile(&self, id: UserId) -> Result<Option<AgentProfile>, StoreError> {
+        let table = self.0.open_table(AGENT_ID_TO_PROFILE.definition())?;
+        AGENT_ID_TO_PROFILE.get(&table, id.0)
+    }
+
+    pub fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+        CONVERSATION_ID_TO_CONVERSATION.get(&table, id.0)
+    }
+
+    /// Every conversation not finalized, by id.
+    pub fn open_conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        let index = self.0.open_table(OPEN_CONVERSATION_IDS)?;
+        let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+        let mut open = Vec::new();
+        for row in index.iter()? {
+            let (id, _) = row?;
+            if let Some(conversation) = CONVERSATION_ID_TO_CONVERSATION.get(&table, id.value())? {
+                open.push(conversation);
+            }
+        }
+        Ok(open)
     }
 
     /// Every recorded start, oldest first.

@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use super::{BootRecord, StoreError, codec};
 use crate::domain::account::{Group, User};
 use crate::domain::audit::AuditEntry;
+use crate::domain::conversation::{Channel, Contact, Conversation, Message};
 use crate::domain::mail::Mail;
+use crate::domain::routing::AgentProfile;
 use crate::domain::secret::Link;
 use crate::domain::session::{ApiToken, Session};
 
@@ -44,6 +46,31 @@ pub const MAIL_ID_TO_MAIL: Typed<u64, Mail> = Typed::new("mail_id_to_mail");
 /// The audit log, in order.
 pub const AUDIT_ID_TO_ENTRY: Typed<u64, AuditEntry> = Typed::new("audit_id_to_entry");
 
+/// Channels (web widget, API) by id.
+pub const CHANNEL_ID_TO_CHANNEL: Typed<u64, Channel> = Typed::new("channel_id_to_channel");
+
+/// Contacts (customers) by id.
+pub const CONTACT_ID_TO_CONTACT: Typed<u64, Contact> = Typed::new("contact_id_to_contact");
+
+/// (channel id, the customer's identifier on it) to contact id.
+pub const IDENTITY_TO_CONTACT_ID: TableDefinition<(u64, &str), u64> = TableDefinition::new("identity_to_contact_id");
+
+/// Conversations by id.
+pub const CONVERSATION_ID_TO_CONVERSATION: Typed<u64, Conversation> = Typed::new("conversation_id_to_conversation");
+
+/// (contact id, channel id) to the contact's newest conversation there.
+pub const CONTACT_CHANNEL_TO_CONVERSATION: TableDefinition<(u64, u64), u64> =
+    TableDefinition::new("contact_channel_to_conversation");
+
+/// Ids of conversations not finalized, for the live lists.
+pub const OPEN_CONVERSATION_IDS: TableDefinition<u64, ()> = TableDefinition::new("open_conversation_ids");
+
+/// Messages by (conversation id, message id): a conversation's messages are one range, in order.
+pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("message_key_to_message");
+
+/// Each agent's routing settings and availability.
+pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
+
 /// Creates every table, so that read transactions never meet a missing one.
 pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -56,6 +83,14 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(LINK_HASH_TO_LINK.definition())?;
     tx.open_table(MAIL_ID_TO_MAIL.definition())?;
     tx.open_table(AUDIT_ID_TO_ENTRY.definition())?;
+    tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+    tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
+    tx.open_table(IDENTITY_TO_CONTACT_ID)?;
+    tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    tx.open_table(OPEN_CONVERSATION_IDS)?;
+    tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
+    tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
+    tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
     Ok(())
 }
 

@@ -1,0 +1,218 @@
+//! Commands about agents as the router sees them: availability, presence, routing settings, work
+//! returned to the queue, the dispenser; and keeping the router in step with users and groups.
+
+use redb::WriteTransaction;
+
+use super::conversations::{load_conversation, routing_rejection, save_conversation, write_assignments};
+use super::records::{all_users, load_user};
+use super::runtime::{agent_settings, routable};
+use super::{ApplyError, Command, Event, Rejection, Runtime};
+use crate::domain::account::{Group, User};
+use crate::domain::conversation::{Conversation, Status};
+use crate::domain::ids::{ConversationId, UserId};
+use crate::domain::routing::{AgentProfile, AssignMode};
+use crate::store::tables::{AGENT_ID_TO_PROFILE, GROUP_ID_TO_GROUP};
+
+fn load_profile(tx: &WriteTransaction, id: UserId) -> Result<AgentProfile, ApplyError> {
+    let table = tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
+    Ok(AGENT_ID_TO_PROFILE.get(&table, id.0)?.unwrap_or_default())
+}
+
+fn save_profile(tx: &WriteTransaction, id: UserId, profile: &AgentProfile) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
+    AGENT_ID_TO_PROFILE.insert(&mut table, id.0, profile)?;
+    Ok(())
+}
+
+fn live_groups(tx: &WriteTransaction) -> Result<Vec<Group>, ApplyError> {
+    let table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+    Ok(GROUP_ID_TO_GROUP.all(&table)?.into_iter().map(|(_, group)| group).filter(|g| g.deleted_at.is_none()).collect())
+}
+
+/// Conversations the router took back from an agent: waiting again, with no assignee.
+fn write_returned(
+    tx: &WriteTransaction,
+    returned: &[ConversationId],
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    for id in returned {
+        let mut conversation = load_conversation(tx, *id)?;
+        conversation.status = Status::Queued;
+        conversation.assignee = None;
+        save_conversation(tx, &conversation)?;
+        events.push(Event::ConversationUpdated { conversation });
+    }
+    Ok(())
+}
+
+/// Brings the router's view of a user in line with the store (after a user or group change):
+/// an active agent is added or updated; anyone else is removed and their work returns to the queue.
+pub fn sync_agent(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    user: &User,
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    let held: Vec<ConversationId> =
+        state.routing.agent(user.id).map(|a| a.open.iter().copied().collect()).unwrap_or_default();
+    let assignments = if routable(user) {
+        let profile = load_profile(tx, user.id)?;
+        let made = state.routing.upsert_agent(user.id, agent_settings(user, &profile, &live_groups(tx)?), at);
+        let mut more = state.routing.set_available(user.id, profile.available, at).unwrap_or_default();
+        more.splice(0..0, made);
+        more
+    } else {
+        if held.is_empty() && state.routing.agent(user.id).is_none() {
+            return Ok(());
+        }
+        let made = state.routing.remove_agent(user.id, at);
+        let returned: Vec<ConversationId> =
+            held.into_iter().filter(|id| !made.iter().any(|a| a.conversation == *id)).collect();
+        write_returned(tx, &returned, events)?;
+        made
+    };
+    write_assignments(tx, &assignments, at, events)
+}
+
+/// Syncs every user: after a group change, memberships and caps may have moved for many.
+pub fn sync_all_agents(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    for user in all_users(tx)? {
+        sync_agent(state, tx, &user, at, events)?;
+    }
+    Ok(())
+}
+
+fn agent_status(state: &Runtime, agent: UserId) -> Event {
+    let (available, online) = state.routing.agent(agent).map_or((false, false), |a| (a.available, a.online));
+    Event::AgentStatus { agent, available, online }
+}
+
+/// "Accept new conversations": on or off, kept across restarts. Going off keeps open conversations.
+pub struct SetAvailability {
+    pub agent: UserId,
+    pub available: bool,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for SetAvailability {
+    type Output = ();
+
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let user = load_user(tx, self.agent)?;
+        if !routable(&user) {
+            return Err(Rejection::conflict("not_an_agent", "Only active agents take conversations.").into());
+        }
+        let mut profile = load_profile(tx, self.agent)?;
+        profile.available = self.available;
+        save_profile(tx, self.agent, &profile)?;
+        let assignments =
+            state.routing.set_available(self.agent, self.available, self.at).map_err(routing_rejection)?;
+        events.push(agent_status(state, self.agent));
+        write_assignments(tx, &assignments, self.at, events)
+    }
+}
+
+/// An agent's UI connected (online) or stayed away past the grace period (offline).
+pub struct SetPresence {
+    pub agent: UserId,
+    pub online: bool,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for SetPresence {
+    type Output = ();
+
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let Ok(assignments) = state.routing.set_online(self.agent, self.online, self.at) else {
+            return Ok(()); // Not an agent: presence does not route anything.
+        };
+        events.push(agent_status(state, self.agent));
+        write_assignments(tx, &assignments, self.at, events)
+    }
+}
+
+/// An agent offline longer than allowed: their open conversations go back to the head of the
+/// queue, keeping their original waiting time (R-CONV-4).
+pub struct ReturnWork {
+    pub agent: UserId,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for ReturnWork {
+    type Output = usize;
+
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<usize, ApplyError> {
+        let Some(agent) = state.routing.agent(self.agent) else {
+            return Ok(0);
+        };
+        if agent.online {
+            return Ok(0); // Came back in time.
+        }
+        let held: Vec<ConversationId> = agent.open.iter().copied().collect();
+        let made = state.routing.return_conversations(self.agent, self.at);
+        write_returned(tx, &held, events)?;
+        write_assignments(tx, &made, self.at, events)?;
+        Ok(held.len())
+    }
+}
+
+/// The dispenser: the caller takes the oldest waiting conversation they may serve.
+pub struct TakeNext {
+    pub agent: UserId,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for TakeNext {
+    type Output = Option<Conversation>;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<Conversation>, ApplyError> {
+        let taken = state.routing.take_next(self.agent, self.at).map_err(routing_rejection)?;
+        let Some(assignment) = taken else {
+            return Ok(None);
+        };
+        write_assignments(tx, &[assignment], self.at, events)?;
+        Ok(Some(load_conversation(tx, assignment.conversation)?))
+    }
+}
+
+/// An administrator sets an agent's own cap and assignment mode.
+pub struct SetAgentRouting {
+    pub agent: UserId,
+    pub capacity: Option<Option<u32>>,
+    pub mode: Option<AssignMode>,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for SetAgentRouting {
+    type Output = AgentProfile;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<AgentProfile, ApplyError> {
+        let user = load_user(tx, self.agent)?;
+        let mut profile = load_profile(tx, self.agent)?;
+        if let Some(capacity) = self.capacity {
+            profile.capacity = capacity;
+        }
+        if let Some(mode) = self.mode {
+            profile.mode = mode;
+        }
+        save_profile(tx, self.agent, &profile)?;
+        sync_agent(state, tx, &user, self.at, events)?;
+        Ok(profile)
+    }
+}

@@ -1,0 +1,454 @@
+//! Commands on conversations: a customer writes, an agent replies or notes, transfer, assign,
+//! finalize, read, labels (R-CONV-1, R-CONV-5, R-CONV-9). Routing decisions come from the runtime's
+//! `Routing`; each assignment it makes is written here, in the same transaction.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::records::load_user;
+use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
+use crate::domain::conversation::{
+    Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
+};
+use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
+use crate::domain::routing::{Assignment, RoutingError};
+use crate::store::tables::{
+    CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
+    IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
+};
+
+pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
+    let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    CONVERSATION_ID_TO_CONVERSATION
+        .get(&table, id.0)?
+        .ok_or_else(|| Rejection::not_found("conversation_not_found", "There is no such conversation.").into())
+}
+
+/// Writes a conversation and keeps the index of open ones in step.
+pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, conversation.id.0, conversation)?;
+    let mut open = tx.open_table(OPEN_CONVERSATION_IDS)?;
+    if conversation.status == Status::Finalized {
+        open.remove(conversation.id.0)?;
+    } else {
+        open.insert(conversation.id.0, ())?;
+    }
+    Ok(())
+}
+
+fn append_message(
+    tx: &WriteTransaction,
+    conversation: ConversationId,
+    author: Author,
+    text: String,
+    private: bool,
+    at: u64,
+) -> Result<Message, ApplyError> {
+    let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
+    let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
+    let seq = last.map_or(1, |(key, _)| key.value().1 + 1);
+    let message = Message { id: MessageId(seq), conversation, author, text, private, created_at: at };
+    MESSAGE_KEY_TO_MESSAGE.insert(&mut table, (conversation.0, seq), &message)?;
+    Ok(message)
+}
+
+/// Writes what the router decided: each conversation now held by its agent.
+pub fn write_assignments(
+    tx: &WriteTransaction,
+    assignments: &[Assignment],
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    for assignment in assignments {
+        let mut conversation = load_conversation(tx, assignment.conversation)?;
+        conversation.status = Status::Assigned;
+        conversation.assignee = Some(assignment.agent);
+        conversation.assigned_at.get_or_insert(at);
+        if !conversation.served_by.contains(&assignment.agent) {
+            conversation.served_by.push(assignment.agent);
+        }
+        save_conversation(tx, &conversation)?;
+        events.push(Event::ConversationAssigned { conversation });
+    }
+    if !assignments.is_empty() {
+        events.push(Event::QueueChanged);
+    }
+    Ok(())
+}
+
+/// What a customer gives of themselves with a message.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerProfile {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// A customer's message on a channel: continues their open conversation there, or opens a new
+/// one (linked to the previous) and queues it.
+pub struct CustomerMessage {
+    pub channel: ChannelId,
+    /// Who the customer is on the channel (a widget visitor id, a phone, an API identifier).
+    pub identifier: String,
+    pub profile: CustomerProfile,
+    pub text: String,
+    pub at: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerOutcome {
+    pub conversation: Conversation,
+    pub message: Message,
+    pub contact: Contact,
+}
+
+impl Command<Runtime, Event> for CustomerMessage {
+    type Output = CustomerOutcome;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<CustomerOutcome, ApplyError> {
+        let text = check_text(&self.text).map_err(Rejection::from)?;
+        let channel = load_channel(tx, self.channel)?;
+        let contact = find_or_create_contact(tx, &channel, &self.identifier, &self.profile, self.at)?;
+        let current = latest_conversation(tx, contact.id, channel.id)?.filter(|c| c.status != Status::Finalized);
+        let (mut conversation, created) = match current {
+            Some(conversation) => (conversation, false),
+            None => {
+                if state.routing.queue_full(channel.group) {
+                    return Err(Rejection::new(
+                        RejectKind::Conflict,
+                        "queue_full",
+                        "All agents are busy right now. Please try again in a few minutes.",
+                    )
+                    .into());
+                }
+                (new_conversation(tx, &contact, &channel, self.at)?, true)
+            }
+        };
+        let message = append_message(tx, conversation.id, Author::Customer, text, false, self.at)?;
+        conversation.last_message_at = self.at;
+        conversation.last_preview = preview(&message.text);
+        conversation.unread = true;
+        save_conversation(tx, &conversation)?;
+        if created {
+            events.push(Event::ConversationCreated { conversation: conversation.clone() });
+            let assignments = state
+                .routing
+                .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
+                .map_err(routing_rejection)?;
+            events.push(Event::QueueChanged);
+            write_assignments(tx, &assignments, self.at, events)?;
+            conversation = load_conversation(tx, conversation.id)?;
+        }
+        events.push(Event::MessageCreated { conversation: conversation.clone(), message: message.clone() });
+        Ok(CustomerOutcome { conversation, message, contact })
+    }
+}
+
+fn load_channel(tx: &WriteTransaction, id: ChannelId) -> Result<Channel, ApplyError> {
+    let table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+    CHANNEL_ID_TO_CHANNEL
+        .get(&table, id.0)?
+        .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel.").into())
+}
+
+fn find_or_create_contact(
+    tx: &WriteTransaction,
+    channel: &Channel,
+    identifier: &str,
+    profile: &CustomerProfile,
+    at: u64,
+) -> Result<Contact, ApplyError> {
+    let mut index = tx.open_table(IDENTITY_TO_CONTACT_ID)?;
+    let mut contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
+    let known = index.get((channel.id.0, identifier))?.map(|id| id.value());
+    let mut contact = match known.map(|id| CONTACT_ID_TO_CONTACT.get(&contacts, id)).transpose()?.flatten() {
+        Some(contact) => contact,
+        None => {
+            let id = ContactId(CONTACT_ID_TO_CONTACT.next_key(&contacts)?);
+            index.insert((channel.id.0, identifier), id.0)?;
+            let identity = Identity { channel: channel.id, identifier: identifier.to_owned() };
+            Contact { id, identities: vec![identity], created_at: at, ..Contact::default() }
+        }
+    };
+    // What the customer tells about themselves fills gaps; staff edits are not overwritten.
+    let fill = |slot: &mut Option<String>, given: &Option<String>| {
+        if slot.is_none() {
+            *slot = given.clone().filter(|value| !value.trim().is_empty());
+        }
+    };
+    fill(&mut contact.name, &profile.name);
+    fill(&mut contact.email, &profile.email);
+    fill(&mut contact.phone, &profile.phone);
+    CONTACT_ID_TO_CONTACT.insert(&mut contacts, contact.id.0, &contact)?;
+    Ok(contact)
+}
+
+/// The contact's newest conversation on a channel.
+fn latest_conversation(
+    tx: &WriteTransaction,
+    contact: ContactId,
+    channel: ChannelId,
+) -> Result<Option<Conversation>, ApplyError> {
+    let index = tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
+    let latest = index.get((contact.0, channel.0))?.map(|id| id.value());
+    latest.map(|id| load_conversation(tx, ConversationId(id))).transpose()
+}
+
+fn new_conversation(
+    tx: &WriteTransaction,
+    contact: &Contact,
+    channel: &Channel,
+    at: u64,
+) -> Result<Conversation, ApplyError> {
+    let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    let id = ConversationId(CONVERSATION_ID_TO_CONVERSATION.next_key(&table)?);
+    let mut index = tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
+    let previous = index.insert((contact.id.0, channel.id.0), id.0)?.map(|old| ConversationId(old.value()));
+    Ok(Conversation {
+        id,
+        contact: contact.id,
+        channel: channel.id,
+        group: channel.group,
+        status: Status::Queued,
+        assignee: None,
+        created_at: at,
+        enqueued_at: Some(at),
+        assigned_at: None,
+        finalized_at: None,
+        finalize_reason: None,
+        labels: Vec::new(),
+        previous,
+        last_message_at: at,
+        last_preview: String::new(),
+        unread: true,
+        first_response_at: None,
+        served_by: Vec::new(),
+        abandoned: false,
+    })
+}
+
+pub fn routing_rejection(err: RoutingError) -> ApplyError {
+    let rejection = match err {
+        RoutingError::QueueFull => {
+            Rejection::conflict("queue_full", "All agents are busy right now. Please try again in a few minutes.")
+        }
+        RoutingError::AgentFull => {
+            Rejection::conflict("agent_unavailable", "That agent is not available or has no free slot.")
+        }
+        RoutingError::UnknownAgent => {
+            Rejection::not_found("agent_not_found", "That user does not take conversations (not an active agent).")
+        }
+        RoutingError::UnknownConversation | RoutingError::Duplicate => {
+            Rejection::conflict("conversation_not_routable", "The conversation is not waiting or assigned.")
+        }
+    };
+    rejection.into()
+}
+
+/// Who acts on a conversation, and whether they may act on any (supervisors, administrators).
+#[derive(Debug, Clone, Copy)]
+pub struct Staff {
+    pub user: UserId,
+    pub oversees: bool,
+}
+
+fn check_may_act(conversation: &Conversation, by: Staff) -> Result<(), ApplyError> {
+    if conversation.status == Status::Finalized {
+        return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
+    }
+    if !by.oversees && conversation.assignee != Some(by.user) {
+        return Err(Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.").into());
+    }
+    Ok(())
+}
+
+/// An agent's reply (sent to the customer) or internal note (`private`, staff only).
+pub struct AgentMessage {
+    pub conversation: ConversationId,
+    pub by: Staff,
+    pub text: String,
+    pub private: bool,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for AgentMessage {
+    type Output = Message;
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Message, ApplyError> {
+        let text = check_text(&self.text).map_err(Rejection::from)?;
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let message = append_message(tx, conversation.id, Author::Agent(self.by.user), text, self.private, self.at)?;
+        if !self.private {
+            conversation.first_response_at.get_or_insert(self.at);
+            conversation.last_message_at = self.at;
+            conversation.last_preview = preview(&message.text);
+        }
+        save_conversation(tx, &conversation)?;
+        events.push(Event::MessageCreated { conversation, message: message.clone() });
+        Ok(message)
+    }
+}
+
+/// Where a transfer sends a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum TransferTarget {
+    Agent(UserId),
+    Group(GroupId),
+}
+
+/// Moves a conversation to another agent (available with a free slot, unless `force`) or to a
+/// group's queue, with an optional internal note.
+pub struct Transfer {
+    pub conversation: ConversationId,
+    pub to: TransferTarget,
+    pub note: Option<String>,
+    pub force: bool,
+    pub by: Staff,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for Transfer {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let note = self.note.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
+        let assignments = match self.to {
+            TransferTarget::Agent(agent) => {
+                load_user(tx, agent)?;
+                state.routing.assign_to(conversation.id, agent, self.force, self.at).map_err(routing_rejection)?
+            }
+            TransferTarget::Group(group) => {
+                super::groups::check_group_exists(tx, group)?;
+                let released = state.routing.release(conversation.id, self.at).map_err(routing_rejection)?;
+                conversation.group = Some(group);
+                conversation.status = Status::Queued;
+                conversation.assignee = None;
+                conversation.enqueued_at = Some(self.at);
+                save_conversation(tx, &conversation)?;
+                let mut made = released;
+                made.extend(
+                    state
+                        .routing
+                        .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
+                        .map_err(routing_rejection)?,
+                );
+                made
+            }
+        };
+        if let Some(note) = note {
+            let message = append_message(tx, conversation.id, Author::Agent(self.by.user), note, true, self.at)?;
+            events.push(Event::MessageCreated { conversation: conversation.clone(), message });
+        }
+        write_assignments(tx, &assignments, self.at, events)?;
+        let conversation = load_conversation(tx, conversation.id)?;
+        events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
+        Ok(conversation)
+    }
+}
+
+/// Closes a conversation with an optional reason; the agent's slot takes the next waiting one.
+pub struct Finalize {
+    pub conversation: ConversationId,
+    pub reason: Option<String>,
+    pub by: Staff,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for Finalize {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let reason = self.reason.as_deref().map(clean_label).transpose().map_err(Rejection::from)?;
+        let assignments = state.routing.release(conversation.id, self.at).unwrap_or_default();
+        conversation.abandoned = conversation.assigned_at.is_none();
+        conversation.status = Status::Finalized;
+        conversation.finalized_at = Some(self.at);
+        conversation.finalize_reason = reason;
+        conversation.unread = false;
+        save_conversation(tx, &conversation)?;
+        events.push(Event::ConversationFinalized { conversation: conversation.clone() });
+        write_assignments(tx, &assignments, self.at, events)?;
+        Ok(conversation)
+    }
+}
+
+/// The agent opened the conversation: the unread dot goes.
+pub struct MarkRead {
+    pub conversation: ConversationId,
+    pub by: Staff,
+}
+
+impl Command<Runtime, Event> for MarkRead {
+    type Output = ();
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        if conversation.assignee == Some(self.by.user) && conversation.unread {
+            conversation.unread = false;
+            save_conversation(tx, &conversation)?;
+            events.push(Event::ConversationUpdated { conversation });
+        }
+        Ok(())
+    }
+}
+
+/// Adds or removes a label.
+pub struct SetLabel {
+    pub conversation: ConversationId,
+    pub label: String,
+    pub present: bool,
+    pub by: Staff,
+}
+
+impl Command<Runtime, Event> for SetLabel {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        let label = clean_label(&self.label).map_err(Rejection::from)?;
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        if !self.by.oversees && conversation.assignee != Some(self.by.user) {
+            return Err(
+                Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.").into()
+            );
+        }
+        conversation.labels.retain(|existing| !existing.eq_ignore_ascii_case(&label));
+        if self.present {
+            conversation.labels.push(label);
+        }
+        save_conversation(tx, &conversation)?;
+        events.push(Event::ConversationUpdated { conversation: conversation.clone() });
+        Ok(conversation)
+    }
+}
+
+/// Every conversation not finalized.
+pub fn open_conversations(tx: &WriteTransaction) -> Result<Vec<Conversation>, ApplyError> {
+    let index = tx.open_table(OPEN_CONVERSATION_IDS)?;
+    let ids: Vec<u64> = index.iter()?.map(|row| row.map(|(id, _)| id.value())).collect::<Result<_, _>>()?;
+    ids.into_iter().map(|id| load_conversation(tx, ConversationId(id))).collect()
+}

@@ -1,0 +1,70 @@
+//! The writer's in-memory state: the routing of conversations to agents, rebuilt from the store at
+//! start (and after a failed commit), so that deciding an assignment never touches the disk.
+
+use std::collections::BTreeSet;
+
+use super::State;
+use crate::domain::access::Role;
+use crate::domain::account::{Group, User};
+use crate::domain::conversation::{Conversation, Status};
+use crate::domain::routing::{AgentProfile, AgentSettings, Routing, Ticket};
+use crate::store::{Store, StoreError};
+
+/// Conversations per agent when neither the agent nor their groups set a cap (R-CONV-3).
+pub const DEFAULT_CAPACITY: u32 = 6;
+
+#[derive(Debug, Default)]
+pub struct Runtime {
+    pub(crate) last_boot: u64,
+    pub(crate) routing: Routing,
+}
+
+impl State for Runtime {
+    fn load(store: &Store) -> Result<Self, StoreError> {
+        let read = store.read()?;
+        let last_boot = read.boots()?.last().map_or(0, |(seq, _)| *seq);
+        let groups = read.groups()?;
+        let mut routing = Routing::new(DEFAULT_CAPACITY);
+        for group in &groups {
+            routing.set_group(group.id, group.rules, 0);
+        }
+        for user in read.users()?.iter().filter(|user| routable(user)) {
+            let profile = read.agent_profile(user.id)?.unwrap_or_default();
+            routing.upsert_agent(user.id, agent_settings(user, &profile, &groups), 0);
+            let _ = routing.set_available(user.id, profile.available, 0);
+        }
+        for conversation in read.open_conversations()? {
+            restore(&mut routing, &conversation);
+        }
+        Ok(Runtime { last_boot, routing })
+    }
+}
+
+/// Users the router gives conversations to: active agents.
+pub fn routable(user: &User) -> bool {
+    user.active && user.roles.contains(&Role::Agent)
+}
+
+pub fn agent_settings(user: &User, profile: &AgentProfile, groups: &[Group]) -> AgentSettings {
+    let member_of: BTreeSet<_> =
+        groups.iter().filter(|group| group.members.contains(&user.id)).map(|group| group.id).collect();
+    AgentSettings { capacity: profile.capacity, groups: member_of, mode: profile.mode }
+}
+
+pub fn ticket(conversation: &Conversation) -> Ticket {
+    Ticket {
+        queue: conversation.group,
+        enqueued_at: conversation.enqueued_at.unwrap_or(conversation.created_at),
+        contact: conversation.contact,
+    }
+}
+
+fn restore(routing: &mut Routing, conversation: &Conversation) {
+    match (conversation.status, conversation.assignee) {
+        (Status::Assigned, Some(agent)) => {
+            routing.restore(conversation.id, Some(agent), ticket(conversation), conversation.assigned_at.unwrap_or(0));
+        }
+        (Status::Queued | Status::Assigned, _) => routing.restore(conversation.id, None, ticket(conversation), 0),
+        (Status::Bot | Status::Finalized, _) => {}
+    }
+}
