@@ -44,6 +44,12 @@ impl Guard {
         accounts.begin(&account.to_owned(), now).map_err(Wait)
     }
 
+    /// The password was right but the second factor is still to come: that was not a guess.
+    pub fn refund_sign_in(&self, account: &str, address: IpAddr) {
+        lock(&self.accounts).refund(&account.to_owned());
+        lock(&self.addresses).refund(&address);
+    }
+
     pub fn signed_in(&self, account: &str, address: IpAddr) {
         lock(&self.accounts).succeed(&account.to_owned());
         lock(&self.addresses).succeed(&address);

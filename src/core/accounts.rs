@@ -6,7 +6,7 @@ use redb::WriteTransaction;
 use super::agents::sync_agent;
 use super::records::{
     all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link, queue_mail,
-    save_user, user_id_by_email,
+    revoke_api_tokens, save_user, user_id_by_email,
 };
 use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
 use crate::domain::access::Role;
@@ -138,6 +138,7 @@ impl Command<Runtime, Event> for UpdateUser {
         let deactivated = before.active && !after.active;
         if deactivated {
             end_sessions(tx, after.id, None)?;
+            revoke_api_tokens(tx, after.id)?;
         }
         let action = if deactivated { "user.deactivate" } else { "user.update" };
         audit(tx, &self.actor, action, format!("user:{}", after.id), after.email.clone(), self.at)?;

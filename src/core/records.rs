@@ -11,7 +11,8 @@ use crate::domain::mail::{Letter, Mail};
 use crate::domain::secret::{Link, LinkKind, LinkState};
 use crate::domain::session::Session;
 use crate::store::tables::{
-    AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+    API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL,
+    SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
 };
 
 pub fn audit(
@@ -135,4 +136,19 @@ pub fn check_email_free(tx: &WriteTransaction, email: &str, except: Option<UserI
         }
         _ => Ok(()),
     }
+}
+
+/// Deletes every API token of a user (deactivation: a reactivated user starts without them).
+pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
+    let doomed: Vec<[u8; 32]> = API_TOKEN_HASH_TO_TOKEN
+        .all(&table)?
+        .into_iter()
+        .filter(|(_, token)| token.user == user)
+        .map(|(hash, _)| hash)
+        .collect();
+    for hash in doomed {
+        API_TOKEN_HASH_TO_TOKEN.remove(&mut table, hash)?;
+    }
+    Ok(())
 }

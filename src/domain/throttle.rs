@@ -52,6 +52,18 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         Ok(())
     }
 
+    /// Gives back the attempt just begun (it turned out not to be a guess, e.g. a right password
+    /// that still needs its second factor). Lifts a wait only if that attempt started it.
+    pub fn refund(&mut self, key: &K) {
+        let free = self.policy.free_attempts;
+        if let Some(budget) = self.budgets.get_mut(key) {
+            budget.attempts = budget.attempts.saturating_sub(1);
+            if budget.attempts < free {
+                budget.locked_until = 0;
+            }
+        }
+    }
+
     /// The attempt succeeded: the key starts afresh.
     pub fn succeed(&mut self, key: &K) {
         self.budgets.remove(key);
@@ -90,6 +102,20 @@ mod tests {
         let mut throttle = Throttle::new(POLICY);
         let allowed = (0..50).filter(|_| throttle.begin(&"ana", 0).is_ok()).count();
         assert_eq!(allowed, 5);
+    }
+
+    #[test]
+    fn a_refund_gives_back_one_attempt_only() {
+        let mut throttle = Throttle::new(POLICY);
+        for _ in 0..5 {
+            throttle.begin(&"ana", 0).unwrap();
+            throttle.refund(&"ana");
+        }
+        assert_eq!(throttle.begin(&"ana", 0), Ok(()), "refunded attempts do not lock");
+        for _ in 0..4 {
+            throttle.begin(&"ana", 0).unwrap();
+        }
+        assert!(throttle.begin(&"ana", 0).is_err(), "five real attempts still lock");
     }
 
     #[test]

@@ -40,14 +40,28 @@ pub async fn login(
     }
     let lookup = email.clone();
     let found = state.read(move |read| read.user_by_email(&lookup)).await?;
-    let stored = found.as_ref().filter(|user| user.active).and_then(|user| user.password_hash.clone());
+    let stored = found.as_ref().and_then(|user| user.password_hash.clone());
     let matches = state.passwords.verify(input.password, stored).await;
     let Some(user) = found.filter(|_| matches) else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail or password."));
     };
+    if !user.active {
+        // The password was right, so saying why is safe, and spares a useless "forgot password".
+        let message = "This account has been deactivated; ask an administrator.";
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "user_inactive", message));
+    }
     let (token, session) = new_session(address);
     let csrf = session.csrf.clone();
-    let user = state.core.call(OpenSession { user: user.id, second_factor: input.totp, session, at: now }).await?;
+    let command = OpenSession { user: user.id, second_factor: input.totp.clone(), session, at: now };
+    let user = match state.core.call(command).await {
+        Ok(user) => user,
+        Err(err) => {
+            if input.totp.as_deref().is_none_or(|code| code.trim().is_empty()) {
+                state.guard.refund_sign_in(&email, address);
+            }
+            return Err(err.into());
+        }
+    };
     state.guard.signed_in(&email, address);
     signed_in(&state, user, &token, csrf, StatusCode::OK).await
 }

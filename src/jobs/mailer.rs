@@ -48,7 +48,7 @@ impl Mailer {
             }
             None => None,
         };
-        let mut reported = HashSet::new();
+        let mut reported = self.report_waiting(transport.is_some()).await;
         loop {
             self.sweep(transport.as_ref(), &mut reported).await;
             tokio::select! {
@@ -57,6 +57,20 @@ impl Mailer {
                 _ = stop.wait_for(|stop| *stop) => return,
             }
         }
+    }
+
+    /// At start, one line for the mail already waiting (not one per mail), remembered as reported.
+    async fn report_waiting(&self, can_send: bool) -> HashSet<u64> {
+        let store = self.store.clone();
+        let waiting = tokio::task::spawn_blocking(move || store.read()?.unsent_mails(usize::MAX)).await;
+        let ids: HashSet<u64> = match waiting {
+            Ok(Ok(mails)) => mails.iter().map(|mail| mail.id).collect(),
+            _ => HashSet::new(),
+        };
+        if !ids.is_empty() && !can_send {
+            tracing::info!(count = ids.len(), "mail waits in the outbox: no SMTP server configured (smtp.url)");
+        }
+        ids
     }
 
     async fn sweep(&self, transport: Option<&AsyncSmtpTransport<Tokio1Executor>>, reported: &mut HashSet<u64>) {

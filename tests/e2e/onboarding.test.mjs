@@ -28,20 +28,23 @@ async function setPassword(page, link, texts) {
   await page.waitForURL('**/conversations');
 }
 
-async function createAgent(admin, first, email) {
+async function createAgent(admin, first, email, language = 'en') {
   await admin.getByRole('link', { name: 'Users' }).click();
   await admin.getByRole('button', { name: 'New user' }).click();
   await admin.getByLabel('First name').fill(first);
   await admin.getByLabel('Last name').fill('Tester');
   await admin.getByLabel('E-mail').fill(email);
+  await admin.getByLabel('Language of the invitation and of the screens').selectOption(language);
   await admin.getByLabel('Conversation agent').check();
   await admin.getByLabel('Conversation dispenser').check();
   await admin.getByRole('button', { name: 'Create and send invite' }).click();
   await admin.locator(`tr[data-email="${email}"]`).getByText('Invited', { exact: true }).waitFor();
+  // The admin is told where the invitation waits.
+  await admin.getByRole('status').filter({ hasText: `Invitation for ${email} created` }).waitFor();
 }
 
 async function inviteLinkFromOutbox(admin, email) {
-  await admin.getByRole('link', { name: 'Outbox' }).click();
+  await admin.getByRole('link', { name: 'Open the Outbox' }).click();
   const mail = admin.locator(`details[data-to="${email}"]`).first();
   await mail.locator('summary').click();
   const body = await mail.locator('pre').textContent();
@@ -80,11 +83,12 @@ test('an administrator onboards an agent who lands on the conversations panel', 
 test('a Spanish-speaking agent gets the pages in Spanish', async () => {
   const { page: admin } = await openPage(browser, 'en-US');
   await admin.goto(`${server.base}/login`);
+  assert.equal(await admin.getByLabel('Two-factor code').isVisible(), false, 'no code field until one is needed');
   await admin.getByLabel('E-mail').fill('admin@localhost');
   await admin.getByLabel('Password').fill(PASSWORD);
   await admin.getByRole('button', { name: 'Sign in' }).click();
   await admin.waitForURL('**/conversations');
-  await createAgent(admin, 'Lucía', 'lucia@example.com');
+  await createAgent(admin, 'Lucía', 'lucia@example.com', 'es');
   const link = await inviteLinkFromOutbox(admin, 'lucia@example.com');
 
   const { page: agent, problems } = await openPage(browser, 'es-ES');

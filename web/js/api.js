@@ -1,11 +1,12 @@
 // The REST API as the UI uses it: JSON in and out, the session's CSRF token on every change, and
 // errors as ApiError with the server's stable code, message and field.
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, retryAfter) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field;
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -34,7 +35,8 @@ export async function api(method, path, body) {
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error ?? {};
-    throw new ApiError(response.status, error.code ?? 'unknown', error.message ?? response.statusText, error.field);
+    const retryAfter = Number(response.headers.get('Retry-After')) || undefined;
+    throw new ApiError(response.status, error.code ?? 'unknown', error.message ?? response.statusText, error.field, retryAfter);
   }
   return data;
 }

@@ -70,7 +70,8 @@ async function render() {
   document.title = `${t(route.title)} · centralita`;
   replace(main);
   await route.view(main);
-  main.focus();
+  // Move focus to the new page for screen readers, unless the view already focused a field.
+  if (document.activeElement === document.body) main.focus();
 }
 
 function renderChrome(path) {

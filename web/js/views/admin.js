@@ -1,6 +1,6 @@
 // Administrators' reading: the outbox (every mail, sent or waiting) and the audit log.
 import { get } from '../api.js';
-import { t, language } from '../i18n.js';
+import { t, has, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 
 export async function outboxView(main) {
@@ -24,7 +24,7 @@ export async function auditView(main) {
   let before = null;
   const load = async () => {
     const entries = await get(`/audit?limit=50${before ? `&before=${before}` : ''}`);
-    body.append(...entries.map((entry) => h('tr', {}, h('td', {}, formatTime(entry.at, language())), h('td', {}, entry.actor.email, h('div', { class: 'muted' }, entry.actor.address)), h('td', {}, h('code', {}, entry.action)), h('td', {}, entry.target), h('td', {}, entry.detail))));
+    body.append(...entries.map((entry) => h('tr', {}, h('td', {}, formatTime(entry.at, language())), h('td', {}, entry.actor.email, h('div', { class: 'muted' }, entry.actor.address)), h('td', {}, has(`action.${entry.action}`) ? t(`action.${entry.action}`) : h('code', {}, entry.action)), h('td', {}, entry.target), h('td', {}, entry.detail))));
     before = entries.length ? entries[entries.length - 1].id : before;
     more.hidden = entries.length < 50;
   };

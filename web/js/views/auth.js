@@ -24,7 +24,7 @@ export function loginView(main) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const body = { email: email.value, password: password.value };
-    if (!totpField.hidden && totp.value.trim()) body.totp = totp.value.trim();
+    if (totp.value.trim()) body.totp = totp.value.trim();
     try {
       const me = await busy(form, () => post('/auth/login', body));
       await signedIn(me);

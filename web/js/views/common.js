@@ -5,6 +5,7 @@ import { h } from '../dom.js';
 // The server's error in the user's language when we have the words for its code.
 export function errorText(err) {
   if (err?.code === 'network') return t('error.network');
+  if (err?.code === 'too_many_attempts' && err.retryAfter) return t('error.too_many_attempts_wait', { seconds: err.retryAfter });
   const field = err?.field?.replace(/\[\d+\]$/, '');
   if (err?.code === 'invalid_input' && field && has(`invalid.${field}`)) return t(`invalid.${field}`);
   return has(`error.${err?.code}`) ? t(`error.${err.code}`) : err?.message ?? t('error.unknown');

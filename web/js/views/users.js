@@ -5,7 +5,7 @@ import { t, language } from '../i18n.js';
 import { h, field, showError, replace, formatTime } from '../dom.js';
 import { busy, errorForUi, formError, errorText } from './common.js';
 
-export async function usersView(main) {
+export async function usersView(main, message) {
   const [users, roles] = await Promise.all([get('/users'), get('/roles')]);
   const editor = h('div', {});
   const table = h(
@@ -15,7 +15,8 @@ export async function usersView(main) {
     h('tbody', {}, users.map((user) => userRow(user, roles, editor, main))),
   );
   const create = h('button', { type: 'button', onclick: () => openEditor(editor, roles, null, main) }, t('users.new'));
-  replace(main, h('div', { class: 'actions' }, h('h1', {}, t('users.title')), create), editor, table);
+  const banner = message ? h('p', { class: 'card notice', role: 'status' }, message, ' ', h('a', { href: '/admin/outbox', 'data-link': true }, t('users.goto_outbox'))) : null;
+  replace(main, h('div', { class: 'actions' }, h('h1', {}, t('users.title')), create), banner, editor, table);
 }
 
 function userRow(user, roles, editor, main) {
@@ -23,8 +24,8 @@ function userRow(user, roles, editor, main) {
   const act = (label, cls, work) =>
     h('button', { type: 'button', class: cls, onclick: async () => {
       try {
-        await work();
-        await usersView(main);
+        const notice = await work();
+        await usersView(main, typeof notice === 'string' ? notice : undefined);
       } catch (err) {
         message.className = 'error';
         message.textContent = errorText(err);
@@ -32,7 +33,7 @@ function userRow(user, roles, editor, main) {
     } }, label);
   const actions = [
     h('button', { type: 'button', class: 'secondary', onclick: () => openEditor(editor, roles, user, main) }, t('common.edit')),
-    user.status === 'invited' ? act(t('users.resend'), 'secondary', () => post(`/users/${user.id}/invite`)) : null,
+    user.status === 'invited' ? act(t('users.resend'), 'secondary', async () => { await post(`/users/${user.id}/invite`); return t('users.invite_resent', { email: user.email }); }) : null,
     user.active ? act(t('users.deactivate'), 'danger', () => (confirm(t('users.confirm_deactivate', { email: user.email })) ? del(`/users/${user.id}`) : null)) : act(t('users.activate'), 'secondary', () => patch(`/users/${user.id}`, { active: true })),
   ];
   return h(
@@ -41,7 +42,7 @@ function userRow(user, roles, editor, main) {
     h('td', {}, `${user.first_name} ${user.last_name}`),
     h('td', {}, user.email),
     h('td', {}, user.roles.map((role) => t(`role.${role}`)).join(', '), user.permissions.length ? h('div', { class: 'muted' }, user.permissions.map((p) => t(`permission.${p}`)).join(', ')) : null),
-    h('td', {}, h('span', { class: `badge ${user.status}` }, t(`users.status_${user.status}`)), h('div', { class: 'muted' }, formatTime(user.created_at, language()))),
+    h('td', {}, h('span', { class: `badge ${user.status}` }, t(`users.status_${user.status}`)), h('div', { class: 'muted' }, `${t('users.created')}: ${formatTime(user.created_at, language())}`)),
     h('td', {}, h('div', { class: 'actions' }, actions), message),
   );
 }
@@ -55,6 +56,8 @@ function openEditor(editor, roles, user, main) {
   const roleBoxes = roles.map(({ role }) => h('input', { type: 'checkbox', name: 'roles', value: role, checked: user?.roles.includes(role) }));
   const permissionsSet = h('fieldset', { 'data-field': 'permissions' });
   const totpRequired = h('input', { type: 'checkbox', name: 'totp_required', checked: user?.totp_required });
+  const lang = h('select', { name: 'language' }, h('option', { value: 'es' }, 'Español'), h('option', { value: 'en' }, 'English'));
+  lang.value = user?.language ?? language();
   const chosen = new Set(user?.permissions ?? []);
   const renderPermissions = () => {
     const allowed = new Set(roles.filter(({ role }) => roleBoxes.find((box) => box.value === role).checked).flatMap((r) => r.optional_permissions));
@@ -72,6 +75,7 @@ function openEditor(editor, roles, user, main) {
     field(t('field.first_name'), first),
     field(t('field.last_name'), last),
     field(t('field.email'), email, user ? null : t('users.invite_hint')),
+    user ? null : field(t('field.invite_language'), lang),
     h('fieldset', { 'data-field': 'roles' }, h('legend', {}, t('field.roles')), roleBoxes.map((box) => h('label', {}, box, t(`role.${box.value}`))), h('div', { class: 'error' })),
     permissionsSet,
     h('div', { class: 'field' }, h('label', {}, totpRequired, ' ', t('users.totp_required'))),
@@ -89,9 +93,10 @@ function openEditor(editor, roles, user, main) {
       permissions: [...chosen].filter((p) => allowed.has(p)),
       totp_required: totpRequired.checked,
     };
+    if (!user) body.language = lang.value;
     try {
       await busy(form, () => (user ? patch(`/users/${user.id}`, body) : post('/users', body)));
-      await usersView(main);
+      await usersView(main, user ? undefined : t('users.invite_sent', { email: body.email.trim().toLowerCase() }));
     } catch (err) {
       showError(form, errorForUi(err));
     }
