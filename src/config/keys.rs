@@ -128,6 +128,20 @@ pub const KEYS: &[Key] = &[
         example: None,
     },
     Key {
+        name: "routing.presence_grace_secs",
+        kind: Kind::Number { min: 1, max: 3600 },
+        default: Some("15"),
+        doc: "An agent whose last browser tab closed counts as online this much longer (reloads, flaky links).",
+        example: None,
+    },
+    Key {
+        name: "routing.offline_return_secs",
+        kind: Kind::Number { min: 1, max: 86_400 },
+        default: Some("300"),
+        doc: "An agent offline this long gets their open conversations returned to the head of the queue.",
+        example: None,
+    },
+    Key {
         name: "http.max_connections",
         kind: Kind::Number { min: 1, max: 1_000_000 },
         default: Some("4096"),

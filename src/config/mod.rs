@@ -23,6 +23,7 @@ pub struct Settings {
     pub tls: TlsSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
+    pub routing: RoutingSettings,
     pub smtp: SmtpSettings,
     pub metrics_token: Option<String>,
 }
@@ -33,6 +34,12 @@ pub struct AuthSettings {
     pub session_max: Duration,
     pub lockout_attempts: u32,
     pub lockout_wait: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingSettings {
+    pub presence_grace: Duration,
+    pub offline_return: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +322,10 @@ impl Settings {
                 lockout_attempts: u32::try_from(read.number("auth.lockout_attempts")?).unwrap_or(u32::MAX),
                 lockout_wait: read.seconds("auth.lockout_secs")?,
             },
+            routing: RoutingSettings {
+                presence_grace: read.seconds("routing.presence_grace_secs")?,
+                offline_return: read.seconds("routing.offline_return_secs")?,
+            },
             smtp: SmtpSettings { url: read.optional_text("smtp.url"), from },
             metrics_token: read.optional_text("metrics.token"),
         })
@@ -353,6 +364,8 @@ impl Settings {
             ("auth.session_max_secs", self.auth.session_max.as_secs().to_string()),
             ("auth.lockout_attempts", self.auth.lockout_attempts.to_string()),
             ("auth.lockout_secs", self.auth.lockout_wait.as_secs().to_string()),
+            ("routing.presence_grace_secs", self.routing.presence_grace.as_secs().to_string()),
+            ("routing.offline_return_secs", self.routing.offline_return.as_secs().to_string()),
             ("smtp.url", if self.smtp.url.is_some() { "(set)" } else { "(unset)" }.to_owned()),
             ("smtp.from", text(&self.smtp.from)),
             ("metrics.token", if self.metrics_token.is_some() { "(set)" } else { "(unset)" }.to_owned()),

@@ -4,6 +4,7 @@
 mod accounts;
 mod agents;
 mod boot;
+mod channels;
 mod conversations;
 mod groups;
 mod outbox;
@@ -20,6 +21,7 @@ pub use accounts::{
 };
 pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, TakeNext};
 pub use boot::{RecordStart, RecordStop, StartReport};
+pub use channels::{CreateChannel, UpdateContact};
 pub use conversations::{
     AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, Finalize, MarkRead, SetLabel, Staff, Transfer,
     TransferTarget,

@@ -103,10 +103,26 @@ pub enum Capability {
     Public,
     /// Any signed-in user (own profile, own tokens, logout).
     SignedIn,
-    /// Staff of the conversations area may list groups (to transfer, to filter).
-    ReadGroups,
-    /// Users, groups, outbox, audit: administrators only.
+    /// Staff of the conversations area (every role but a pure orders administrator): see
+    /// conversations, groups, agents, the panel.
+    Staff,
+    /// Work conversations: reply, note, finalize, label (agents, supervisors, administrators;
+    /// stakeholders only look).
+    Converse,
+    /// Transfer a conversation to another agent or group: agents with `transfer`, supervisors, admins.
+    Transfer,
+    /// Take the next waiting conversation by hand: agents with `dispenser`, supervisors, admins.
+    Dispense,
+    /// Assign any conversation, edit contacts: supervisors and administrators.
+    Oversee,
+    /// Things only an agent has: availability ("accept new conversations").
+    AgentRole,
+    /// Users, groups, channels, outbox, audit: administrators only.
     Administer,
+    /// Checked by the handler with a channel's own token, not a user's.
+    ChannelToken,
+    /// Public web-widget routes, checked by the handler with a visitor token.
+    Visitor,
 }
 
 impl Capability {
@@ -114,20 +130,34 @@ impl Capability {
         match self {
             Capability::Public => "public",
             Capability::SignedIn => "signed_in",
-            Capability::ReadGroups => "read_groups",
+            Capability::Staff => "staff",
+            Capability::Converse => "converse",
+            Capability::Transfer => "transfer",
+            Capability::Dispense => "dispense",
+            Capability::Oversee => "oversee",
+            Capability::AgentRole => "agent",
             Capability::Administer => "administer",
+            Capability::ChannelToken => "channel_token",
+            Capability::Visitor => "visitor",
         }
     }
 }
 
 /// The role decision: may a caller with these grants (`None`: not signed in) use the capability?
 pub fn allows(grants: Option<&Grants>, capability: Capability) -> bool {
+    let oversees = |g: &Grants| g.has_role(Role::Admin) || g.has_role(Role::Supervisor);
+    let agent_with = |g: &Grants, p: Permission| g.has_role(Role::Agent) && g.has_permission(p);
     match (capability, grants) {
-        (Capability::Public, _) => true,
+        (Capability::Public | Capability::ChannelToken | Capability::Visitor, _) => true,
         (_, None) => false,
         (Capability::SignedIn, Some(_)) => true,
-        (Capability::ReadGroups, Some(grants)) => grants.is_conversation_staff(),
-        (Capability::Administer, Some(grants)) => grants.has_role(Role::Admin),
+        (Capability::Staff, Some(g)) => g.is_conversation_staff(),
+        (Capability::Converse, Some(g)) => oversees(g) || g.has_role(Role::Agent),
+        (Capability::Transfer, Some(g)) => oversees(g) || agent_with(g, Permission::Transfer),
+        (Capability::Dispense, Some(g)) => oversees(g) || agent_with(g, Permission::Dispenser),
+        (Capability::Oversee, Some(g)) => oversees(g),
+        (Capability::AgentRole, Some(g)) => g.has_role(Role::Agent),
+        (Capability::Administer, Some(g)) => g.has_role(Role::Admin),
     }
 }
 
@@ -152,7 +182,7 @@ mod tests {
     fn the_role_matrix() {
         use Capability::*;
         let expected: &[(Role, [bool; 4])] = &[
-            //                     Public SignedIn ReadGroups Administer
+            //                     Public SignedIn Staff Administer
             (Role::Admin, [true, true, true, true]),
             (Role::Supervisor, [true, true, true, false]),
             (Role::Agent, [true, true, true, false]),
@@ -160,13 +190,10 @@ mod tests {
             (Role::Stakeholder, [true, true, true, false]),
         ];
         for (role, row) in expected {
-            let got = [Public, SignedIn, ReadGroups, Administer].map(|cap| allows(Some(&only(*role)), cap));
+            let got = [Public, SignedIn, Staff, Administer].map(|cap| allows(Some(&only(*role)), cap));
             assert_eq!(&got, row, "{role:?}");
         }
-        assert_eq!(
-            [Public, SignedIn, ReadGroups, Administer].map(|cap| allows(None, cap)),
-            [true, false, false, false]
-        );
+        assert_eq!([Public, SignedIn, Staff, Administer].map(|cap| allows(None, cap)), [true, false, false, false]);
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct Channel {
     pub group: Option<GroupId>,
     #[serde(default)]
     pub mode: AssignMode,
+    /// Web widget: the key the site's `<script>` names (public, not a secret).
+    #[serde(default)]
+    pub public_key: String,
     /// API channel: SHA-256 of its bearer token.
     #[serde(default)]
     pub token_hash: Option<[u8; 32]>,
@@ -254,5 +257,53 @@ mod tests {
         assert_eq!(panel.total_today, 5);
         assert_eq!(panel.max_wait_ms, 90, "the abandoned one is not counted");
         assert_eq!(panel.average_wait_ms, (30 + 90 + 10) / 3);
+    }
+}
+
+/// A staff edit of a contact; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub notes: Option<String>,
+    pub custom: Option<BTreeMap<String, String>>,
+}
+
+impl ContactPatch {
+    pub fn apply(&self, contact: &Contact) -> Result<Contact, Invalid> {
+        let mut next = contact.clone();
+        let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        if let Some(name) = &self.name {
+            next.name = optional(name);
+        }
+        if let Some(email) = &self.email {
+            next.email = match optional(email) {
+                Some(email) => Some(super::account::normalize_email(&email)?),
+                None => None,
+            };
+        }
+        if let Some(phone) = &self.phone {
+            next.phone = optional(phone);
+        }
+        if let Some(notes) = &self.notes {
+            if notes.len() > MAX_TEXT_BYTES {
+                return Err(Invalid::new("notes", format!("is longer than {MAX_TEXT_BYTES} bytes")));
+            }
+            next.notes = notes.clone();
+        }
+        if let Some(custom) = &self.custom {
+            if custom.len() > 50 || custom.iter().any(|(k, v)| k.is_empty() || k.len() > 100 || v.len() > 1000) {
+                return Err(Invalid::new("custom", "at most 50 fields, names up to 100 and values up to 1000 bytes"));
+            }
+            next.custom = custom.clone();
+        }
+        for (field, value) in [("name", &next.name), ("phone", &next.phone)] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+                return Err(Invalid::new(field, "must be at most 200 characters"));
+            }
+        }
+        Ok(next)
     }
 }

@@ -2,8 +2,11 @@
 //! resource). Handlers are thin: parse, check permission, call the store or the core, map the result.
 
 mod admin;
+mod agents;
 mod assets;
 mod auth;
+mod channels;
+pub mod conversations;
 mod error;
 mod extract;
 mod groups;
@@ -14,6 +17,7 @@ pub mod routes;
 mod system;
 mod users;
 mod views;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +62,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Woken when mail is queued, so the mailer sends it at once.
     pub mail_queued: Arc<Notify>,
+    /// Who has a staff WebSocket open (agents' presence).
+    pub presence: crate::jobs::presence::Presence,
     /// (method, route) → what it needs, from `routes::table`.
     pub capabilities: Arc<HashMap<(Method, String), Capability>>,
 }

@@ -2,9 +2,9 @@
 //! route cannot exist without its permission row; the guard enforces the row on every request.
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, auth, groups, me, system, users};
+use super::{AppState, admin, agents, auth, channels, conversations, groups, me, system, users, ws};
 use crate::domain::access::Capability::{self, *};
 
 pub struct Route {
@@ -46,6 +46,29 @@ pub fn table() -> Vec<Route> {
         route(Method::POST, "/api/v1/me/totp/enable", SignedIn, || post(me::totp_enable)),
         route(Method::POST, "/api/v1/me/totp/disable", SignedIn, || post(me::totp_disable)),
         route(Method::GET, "/api/v1/roles", SignedIn, || get(admin::roles)),
+        route(Method::PUT, "/api/v1/me/availability", AgentRole, || put(agents::set_availability)),
+        route(Method::GET, "/api/v1/ws", SignedIn, || get(ws::upgrade)),
+        // Conversations.
+        route(Method::GET, "/api/v1/conversations", Staff, || get(conversations::list)),
+        route(Method::POST, "/api/v1/conversations/next", Dispense, || post(conversations::next)),
+        route(Method::GET, "/api/v1/conversations/{id}", Staff, || get(conversations::show)),
+        route(Method::GET, "/api/v1/conversations/{id}/messages", Staff, || get(conversations::messages)),
+        route(Method::POST, "/api/v1/conversations/{id}/messages", Converse, || post(conversations::post_message)),
+        route(Method::POST, "/api/v1/conversations/{id}/transfer", Transfer, || post(conversations::transfer)),
+        route(Method::POST, "/api/v1/conversations/{id}/assign", Oversee, || post(conversations::assign)),
+        route(Method::POST, "/api/v1/conversations/{id}/finalize", Converse, || post(conversations::finalize)),
+        route(Method::POST, "/api/v1/conversations/{id}/read", Converse, || post(conversations::read)),
+        route(Method::POST, "/api/v1/conversations/{id}/labels", Converse, || post(conversations::add_label)),
+        route(Method::DELETE, "/api/v1/conversations/{id}/labels", Converse, || delete(conversations::remove_label)),
+        route(Method::GET, "/api/v1/agents", Staff, || get(agents::list)),
+        route(Method::PATCH, "/api/v1/agents/{id}", Administer, || patch(agents::update)),
+        route(Method::GET, "/api/v1/stats/panel", Staff, || get(agents::stats)),
+        route(Method::GET, "/api/v1/contacts/{id}", Staff, || get(channels::contact)),
+        route(Method::PATCH, "/api/v1/contacts/{id}", Oversee, || patch(channels::update_contact)),
+        // Channels.
+        route(Method::GET, "/api/v1/channels", Administer, || get(channels::list)),
+        route(Method::POST, "/api/v1/channels", Administer, || post(channels::create)),
+        route(Method::POST, "/api/v1/channels/{id}/messages", ChannelToken, || post(channels::inbound)),
         // Administration.
         route(Method::GET, "/api/v1/users", Administer, || get(users::list)),
         route(Method::POST, "/api/v1/users", Administer, || post(users::create)),
@@ -53,7 +76,7 @@ pub fn table() -> Vec<Route> {
         route(Method::PATCH, "/api/v1/users/{id}", Administer, || patch(users::update)),
         route(Method::DELETE, "/api/v1/users/{id}", Administer, || delete(users::deactivate)),
         route(Method::POST, "/api/v1/users/{id}/invite", Administer, || post(users::invite)),
-        route(Method::GET, "/api/v1/groups", ReadGroups, || get(groups::list)),
+        route(Method::GET, "/api/v1/groups", Staff, || get(groups::list)),
         route(Method::POST, "/api/v1/groups", Administer, || post(groups::create)),
         route(Method::PATCH, "/api/v1/groups/{id}", Administer, || patch(groups::update)),
         route(Method::DELETE, "/api/v1/groups/{id}", Administer, || delete(groups::remove)),

@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 
+use super::{ApiError, AppState};
 use crate::domain::access::{Permission, Role};
 use crate::domain::account::{Group, Language, User};
-use crate::domain::ids::{GroupId, TokenId, UserId};
+use crate::domain::conversation::{Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
+use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, TokenId, UserId};
 use crate::domain::mail::Mail;
 use crate::domain::session::ApiToken;
 
@@ -135,5 +137,140 @@ impl From<Mail> for MailView {
             last_error: mail.last_error,
             status,
         }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Named {
+    pub id: u64,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ContactSummary {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChannelSummary {
+    pub id: ChannelId,
+    pub name: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConversationView {
+    pub id: ConversationId,
+    pub status: Status,
+    pub contact: ContactSummary,
+    pub channel: Option<ChannelSummary>,
+    pub group: Option<Named>,
+    pub assignee: Option<Named>,
+    pub labels: Vec<String>,
+    pub unread: bool,
+    pub last_message_at: u64,
+    pub last_preview: String,
+    pub created_at: u64,
+    pub enqueued_at: Option<u64>,
+    pub assigned_at: Option<u64>,
+    pub finalized_at: Option<u64>,
+    pub finalize_reason: Option<String>,
+    pub previous: Option<ConversationId>,
+}
+
+impl ConversationView {
+    pub async fn one(state: &AppState, conversation: Conversation) -> Result<ConversationView, ApiError> {
+        Ok(Self::many(state, vec![conversation]).await?.remove(0))
+    }
+
+    /// Views of several conversations, reading the names they mention once.
+    pub async fn many(state: &AppState, conversations: Vec<Conversation>) -> Result<Vec<ConversationView>, ApiError> {
+        state
+            .read(move |read| {
+                let (channels, groups, users) = (read.channels()?, read.groups()?, read.users()?);
+                conversations
+                    .into_iter()
+                    .map(|conversation| {
+                        let contact = read.contact(conversation.contact)?.unwrap_or_default();
+                        Ok(ConversationView::build(conversation, contact, &channels, &groups, &users))
+                    })
+                    .collect()
+            })
+            .await
+    }
+
+    fn build(c: Conversation, contact: Contact, channels: &[Channel], groups: &[Group], users: &[User]) -> Self {
+        let channel = channels.iter().find(|ch| ch.id == c.channel);
+        ConversationView {
+            id: c.id,
+            status: c.status,
+            contact: ContactSummary { id: c.contact, name: contact.name, email: contact.email, phone: contact.phone },
+            channel: channel.map(|ch| ChannelSummary { id: ch.id, name: ch.name.clone(), kind: ch.kind }),
+            group: c
+                .group
+                .and_then(|g| groups.iter().find(|group| group.id == g))
+                .map(|g| Named { id: g.id.0, name: g.name.clone() }),
+            assignee: c
+                .assignee
+                .and_then(|a| users.iter().find(|u| u.id == a))
+                .map(|u| Named { id: u.id.0, name: u.full_name() }),
+            labels: c.labels,
+            unread: c.unread,
+            last_message_at: c.last_message_at,
+            last_preview: c.last_preview,
+            created_at: c.created_at,
+            enqueued_at: c.enqueued_at,
+            assigned_at: c.assigned_at,
+            finalized_at: c.finalized_at,
+            finalize_reason: c.finalize_reason,
+            previous: c.previous,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthorView {
+    pub kind: &'static str,
+    pub id: Option<UserId>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub author: AuthorView,
+    pub text: String,
+    pub private: bool,
+    pub created_at: u64,
+}
+
+impl MessageView {
+    pub fn build(message: Message, users: &[User]) -> Self {
+        let author = match message.author {
+            Author::Customer => AuthorView { kind: "customer", id: None, name: None },
+            Author::System => AuthorView { kind: "system", id: None, name: None },
+            Author::Agent(id) => AuthorView {
+                kind: "agent",
+                id: Some(id),
+                name: users.iter().find(|user| user.id == id).map(User::full_name),
+            },
+        };
+        MessageView {
+            id: message.id,
+            conversation_id: message.conversation,
+            author,
+            text: message.text,
+            private: message.private,
+            created_at: message.created_at,
+        }
+    }
+
+    pub async fn many(state: &AppState, messages: Vec<Message>) -> Result<Vec<MessageView>, ApiError> {
+        let users = state.read(|read| read.users()).await?;
+        Ok(messages.into_iter().map(|message| MessageView::build(message, &users)).collect())
     }
 }

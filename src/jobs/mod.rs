@@ -1,3 +1,4 @@
 //! Background work driven by time or by the core: sending the mail in the outbox.
 
 pub mod mailer;
+pub mod presence;

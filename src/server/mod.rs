@@ -21,6 +21,7 @@ use crate::core::{Core, CoreError, EnsureFirstAdmin, NewLink, RecordStart, Recor
 use crate::domain::secret;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
+use crate::jobs::presence::Presence;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::tls::{CertResolver, Tls, TlsError};
@@ -93,6 +94,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         .clone()
         .map(|(files, loaded)| tokio::spawn(crate::tls::watch(Arc::clone(&tls.resolver), files, loaded)));
     let http = settings.http.clone();
+    let routing = settings.routing.clone();
     let mail_queued = Arc::new(Notify::new());
     let (stop, stopped) = watch::channel(false);
     let mailer = Mailer {
@@ -114,6 +116,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         passwords: Passwords::default(),
         public_url: Arc::from(public_url.as_str()),
         mail_queued,
+        presence: Presence::new(core.clone(), clock.clone(), routing.presence_grace, routing.offline_return),
         capabilities: AppState::capability_table(),
     };
     let shared = Arc::new(conn::Listener {

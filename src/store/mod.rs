@@ -2,6 +2,7 @@
 //! read transactions wrapped with domain queries (`Reader`). Only the core writes.
 
 mod codec;
+mod conversations;
 pub mod tables;
 
 use std::path::{Path, PathBuf};

@@ -262,3 +262,33 @@ impl TestServer {
         Staff::from_response(self, accepted).await
     }
 }
+
+pub type Socket = tokio_tungstenite::WebSocketStream<ClientTls>;
+
+impl Staff {
+    /// Opens the staff WebSocket as this user (which makes an agent present).
+    pub async fn socket(&self, server: &TestServer) -> Socket {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let (tls, _) = handshake(server.addr(), &[b"http/1.1"]).await.unwrap();
+        let mut request = format!("wss://localhost:{}/api/v1/ws", server.addr().port()).into_client_request().unwrap();
+        request.headers_mut().insert("cookie", self.cookie.parse().unwrap());
+        let (socket, _) = tokio_tungstenite::client_async(request, tls).await.expect("websocket opens");
+        socket
+    }
+}
+
+/// The next event of `kind` on a socket, within `seconds`.
+pub async fn next_event(socket: &mut Socket, kind: &str, seconds: u64) -> Value {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let message =
+            tokio::time::timeout_at(deadline, socket.next()).await.unwrap_or_else(|_| panic!("no {kind} event"));
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = message {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+}

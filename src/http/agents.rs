@@ -1,0 +1,159 @@
+//! Agents as staff see them (status, load, capacity), one's own availability, an agent's routing
+//! settings, and the live panel figures (R-REP-1).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{Body, Caller, Id};
+use super::{ApiError, AppState};
+use crate::core::{DEFAULT_CAPACITY, SetAgentRouting, SetAvailability};
+use crate::domain::access::Role;
+use crate::domain::account::{Group, User};
+use crate::domain::conversation::{Conversation, Status, panel};
+use crate::domain::ids::{GroupId, UserId};
+use crate::domain::routing::{AgentProfile, AssignMode};
+
+#[derive(Debug, Serialize)]
+pub struct AgentView {
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
+    pub available: bool,
+    pub online: bool,
+    /// Open conversations now held.
+    pub load: usize,
+    /// The cap in force (own, else group's, else the default of 6).
+    pub capacity: u32,
+    pub own_capacity: Option<u32>,
+    pub mode: AssignMode,
+    pub groups: Vec<GroupId>,
+}
+
+fn effective_capacity(profile: &AgentProfile, groups: &[GroupId], all: &[Group]) -> u32 {
+    profile.capacity.unwrap_or_else(|| {
+        let caps = all.iter().filter(|g| groups.contains(&g.id)).filter_map(|g| g.rules.capacity);
+        caps.min().unwrap_or(DEFAULT_CAPACITY)
+    })
+}
+
+fn agent_view(
+    state: &AppState,
+    user: &User,
+    profile: AgentProfile,
+    groups: &[Group],
+    open: &[Conversation],
+) -> AgentView {
+    let member_of: Vec<GroupId> = groups.iter().filter(|g| g.members.contains(&user.id)).map(|g| g.id).collect();
+    AgentView {
+        id: user.id,
+        name: user.full_name(),
+        email: user.email.clone(),
+        available: profile.available,
+        online: state.presence.is_online(user.id),
+        load: open.iter().filter(|c| c.assignee == Some(user.id) && c.status == Status::Assigned).count(),
+        capacity: effective_capacity(&profile, &member_of, groups),
+        own_capacity: profile.capacity,
+        mode: profile.mode,
+        groups: member_of,
+    }
+}
+
+/// `GET /api/v1/agents`: every active agent with status, load and capacity.
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let (users, groups, open, profiles) = state
+        .read(|read| {
+            let users: Vec<User> =
+                read.users()?.into_iter().filter(|u| u.active && u.roles.contains(&Role::Agent)).collect();
+            let profiles = users
+                .iter()
+                .map(|u| read.agent_profile(u.id).map(Option::unwrap_or_default))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((users, read.groups()?, read.open_conversations()?, profiles))
+        })
+        .await?;
+    let views: Vec<AgentView> =
+        users.iter().zip(profiles).map(|(user, profile)| agent_view(&state, user, profile, &groups, &open)).collect();
+    Ok(Json(views).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Availability {
+    available: bool,
+}
+
+/// `PUT /api/v1/me/availability`: "accept new conversations".
+pub async fn set_availability(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(input): Body<Availability>,
+) -> Result<Response, ApiError> {
+    let command = SetAvailability { agent: caller.user.id, available: input.available, at: state.clock.now() };
+    state.core.call(command).await?;
+    Ok(Json(serde_json::json!({ "available": input.available })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingPatch {
+    #[serde(default, with = "crate::http::agents::double_option")]
+    capacity: Option<Option<u32>>,
+    mode: Option<AssignMode>,
+}
+
+/// `PATCH /api/v1/agents/{id}`: an agent's own cap (`null`: none) and assignment mode.
+pub async fn update(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Body(input): Body<RoutingPatch>,
+) -> Result<Response, ApiError> {
+    if input.capacity.flatten().is_some_and(|cap| cap > 100) {
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "capacity: at most 100");
+        error.field = Some("capacity".into());
+        return Err(error);
+    }
+    let command =
+        SetAgentRouting { agent: UserId(id), capacity: input.capacity, mode: input.mode, at: state.clock.now() };
+    let profile = state.core.call(command).await?;
+    Ok(Json(profile).into_response())
+}
+
+pub mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// `GET /api/v1/stats/panel?group=`: today's figures (UTC day), for a group or all.
+pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
+    let group = match uri.query().and_then(|q| q.strip_prefix("group=")) {
+        Some(raw) => Some(GroupId(raw.parse().map_err(|_| {
+            let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "group: must be a group id");
+            error.field = Some("group".into());
+            error
+        })?)),
+        None if uri.query().is_some_and(|q| !q.is_empty()) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "The only filter is group."));
+        }
+        None => None,
+    };
+    let now = state.clock.now();
+    let day_start = now - now % 86_400_000;
+    let (recent, groups, users) =
+        state.read(move |read| Ok((read.conversations_since(day_start)?, read.groups()?, read.users()?))).await?;
+    let is_agent = |id: &UserId| users.iter().any(|u| u.id == *id && u.active && u.roles.contains(&Role::Agent));
+    let online: Vec<UserId> = state.presence.online_users().into_iter().filter(is_agent).collect();
+    let agents_online = match group {
+        Some(group) => {
+            groups.iter().find(|g| g.id == group).map_or(0, |g| g.members.iter().filter(|m| online.contains(m)).count())
+        }
+        None => online.len(),
+    };
+    let in_group = recent.iter().filter(|c| group.is_none_or(|g| c.group == Some(g)));
+    Ok(Json(panel(in_group, day_start, agents_online)).into_response())
+}

@@ -1,0 +1,175 @@
+//! Channels (administrators create them; the widget's snippet and the API channel's token come
+//! from here), the API channel's inbound messages (R-CHAN-3), and contacts (R-CHAN-5).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::extract::{Body, Caller, Id};
+use super::views::{ConversationView, MessageView};
+use super::{ApiError, AppState};
+use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateContact};
+use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES};
+use crate::domain::ids::{ChannelId, ContactId, GroupId};
+use crate::domain::secret::{self, constant_time_eq};
+
+#[derive(Debug, Serialize)]
+pub struct ChannelView {
+    pub id: ChannelId,
+    pub kind: ChannelKind,
+    pub name: String,
+    pub group: Option<GroupId>,
+    /// Web widget: the `<script>` tag a site adds.
+    pub snippet: Option<String>,
+    pub public_key: Option<String>,
+    pub webhook_url: Option<String>,
+    pub created_at: u64,
+}
+
+fn view(state: &AppState, channel: &Channel) -> ChannelView {
+    let widget = channel.kind == ChannelKind::Widget;
+    let snippet = widget.then(|| {
+        format!(
+            "<script src=\"{}/widget.js\" data-channel=\"{}\" async></script>",
+            state.public_url, channel.public_key
+        )
+    });
+    ChannelView {
+        id: channel.id,
+        kind: channel.kind,
+        name: channel.name.clone(),
+        group: channel.group,
+        snippet,
+        public_key: widget.then(|| channel.public_key.clone()),
+        webhook_url: channel.webhook_url.clone(),
+        created_at: channel.created_at,
+    }
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let channels = state.read(|read| read.channels()).await?;
+    Ok(Json(channels.iter().map(|channel| view(&state, channel)).collect::<Vec<_>>()).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewChannel {
+    kind: ChannelKind,
+    name: String,
+    group: Option<GroupId>,
+    webhook_url: Option<String>,
+}
+
+/// Creates a channel. An API channel's token and webhook secret are in this answer only.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(input): Body<NewChannel>,
+) -> Result<Response, ApiError> {
+    let token = (input.kind == ChannelKind::Api).then(|| secret::new_token("ch_"));
+    let webhook_secret = secret::new_token("whsec_");
+    let command = CreateChannel {
+        kind: input.kind,
+        name: input.name,
+        group: input.group,
+        public_key: if input.kind == ChannelKind::Widget { secret::new_token("wk_") } else { String::new() },
+        token_hash: token.as_deref().map(secret::hash),
+        webhook_url: input.webhook_url.filter(|url| !url.trim().is_empty()),
+        webhook_secret: webhook_secret.clone(),
+        actor: caller.actor(),
+        at: state.clock.now(),
+    };
+    let channel = state.core.call(command).await?;
+    let mut body = serde_json::to_value(view(&state, &channel)).map_err(ApiError::internal)?;
+    if let Some(token) = token {
+        body["token"] = json!(token);
+        body["webhook_secret"] = json!(webhook_secret);
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundContact {
+    identifier: String,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inbound {
+    contact: InboundContact,
+    text: String,
+}
+
+/// `POST /api/v1/channels/{id}/messages` with the channel's token: a customer's message from a
+/// program. Answers once it is on disk.
+pub async fn inbound(
+    State(state): State<AppState>,
+    Id(id): Id,
+    headers: HeaderMap,
+    Body(input): Body<Inbound>,
+) -> Result<Response, ApiError> {
+    let channel = state
+        .read(move |read| read.channel(ChannelId(id)))
+        .await?
+        .filter(|channel| channel.kind == ChannelKind::Api)
+        .ok_or_else(|| ApiError::not_found("channel_not_found", "There is no such API channel."))?;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let valid = channel.token_hash.is_some_and(|hash| constant_time_eq(&secret::hash(given.trim()), &hash));
+    if !valid {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "This channel's token is missing or wrong.",
+        ));
+    }
+    let identifier = input.contact.identifier.trim().to_owned();
+    if identifier.is_empty() || identifier.len() > 200 {
+        let mut error =
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "contact.identifier: 1 to 200 characters");
+        error.field = Some("contact.identifier".into());
+        return Err(error);
+    }
+    if input.text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
+        ));
+    }
+    let profile = CustomerProfile { name: input.contact.name, email: input.contact.email, phone: input.contact.phone };
+    let command = CustomerMessage { channel: channel.id, identifier, profile, text: input.text, at: state.clock.now() };
+    let outcome = state.core.call(command).await?;
+    let conversation = ConversationView::one(&state, outcome.conversation).await?;
+    let message = MessageView::many(&state, vec![outcome.message]).await?.remove(0);
+    Ok((StatusCode::CREATED, Json(json!({ "conversation": conversation, "message": message }))).into_response())
+}
+
+pub async fn contact(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
+    let contact = state
+        .read(move |read| read.contact(ContactId(id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found("contact_not_found", "There is no such contact."))?;
+    Ok(Json(contact).into_response())
+}
+
+pub async fn update_contact(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(patch): Body<ContactPatch>,
+) -> Result<Response, ApiError> {
+    let command = UpdateContact { id: ContactId(id), patch, actor: caller.actor(), at: state.clock.now() };
+    let contact = state.core.call(command).await?;
+    Ok(Json(contact).into_response())
+}

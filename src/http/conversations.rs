@@ -1,0 +1,314 @@
+//! Conversations for staff: lists, one conversation, its messages, replies and notes, transfer,
+//! assignment, finalize, read, labels, and the dispenser.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::extract::{Body, Caller, Id};
+use super::guard::Principal;
+use super::views::{ConversationView, MessageView};
+use super::{ApiError, AppState};
+use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, TakeNext, Transfer, TransferTarget};
+use crate::domain::access::Role;
+use crate::domain::conversation::{Conversation, MAX_TEXT_BYTES, Status};
+use crate::domain::ids::{ConversationId, GroupId, UserId};
+
+/// The caller as the core sees them: may they act on any conversation?
+pub fn staff(caller: &Principal) -> Staff {
+    let grants = caller.user.grants();
+    Staff { user: caller.user.id, oversees: grants.has_role(Role::Admin) || grants.has_role(Role::Supervisor) }
+}
+
+/// Supervisors, administrators and stakeholders see every conversation; an agent sees theirs (now
+/// or before) and what waits in the queues they serve.
+pub fn can_see(caller: &Principal, conversation: &Conversation, my_groups: &[GroupId]) -> bool {
+    let grants = caller.user.grants();
+    if [Role::Admin, Role::Supervisor, Role::Stakeholder].iter().any(|role| grants.has_role(*role)) {
+        return true;
+    }
+    conversation.assignee == Some(caller.user.id)
+        || conversation.served_by.contains(&caller.user.id)
+        || (conversation.status == Status::Queued && conversation.group.is_none_or(|g| my_groups.contains(&g)))
+}
+
+pub async fn my_groups(state: &AppState, user: UserId) -> Result<Vec<GroupId>, ApiError> {
+    let groups = state.read(|read| read.groups()).await?;
+    Ok(groups.into_iter().filter(|group| group.members.contains(&user)).map(|group| group.id).collect())
+}
+
+/// A conversation the caller may see, or 404 / 403.
+async fn visible(state: &AppState, caller: &Principal, id: u64) -> Result<Conversation, ApiError> {
+    let conversation = state
+        .read(move |read| read.conversation(ConversationId(id)))
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation_not_found", "There is no such conversation."))?;
+    if !can_see(caller, &conversation, &my_groups(state, caller.user.id).await?) {
+        return Err(ApiError::forbidden("This conversation is not yours to see."));
+    }
+    Ok(conversation)
+}
+
+/// Filters of the list, from the query string.
+#[derive(Debug, Default)]
+struct ListQuery {
+    status: Option<String>,
+    assignee: Option<String>,
+    group: Option<u64>,
+    before: Option<u64>,
+    limit: usize,
+}
+
+fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
+    let mut query = ListQuery { limit: 50, ..ListQuery::default() };
+    let bad = |field: &str, message: String| {
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
+        error.field = Some(field.to_owned());
+        error
+    };
+    for pair in uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let number = |field: &str| value.parse::<u64>().map_err(|_| bad(field, "must be a whole number".into()));
+        match key {
+            "status" if ["open", "queued", "assigned", "finalized", "all"].contains(&value) => {
+                query.status = Some(value.into())
+            }
+            "status" => return Err(bad("status", "one of open, queued, assigned, finalized, all".into())),
+            "assignee" => query.assignee = Some(value.into()),
+            "group" => query.group = Some(number("group")?),
+            "before" => query.before = Some(number("before")?),
+            "limit" => query.limit = number("limit")?.clamp(1, 200) as usize,
+            other => return Err(bad(other, "is not a filter (use status, assignee, group, before, limit)".into())),
+        }
+    }
+    Ok(query)
+}
+
+fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
+    let status = match query.status.as_deref().unwrap_or("open") {
+        "open" => conversation.status != Status::Finalized,
+        "queued" => conversation.status == Status::Queued,
+        "assigned" => conversation.status == Status::Assigned,
+        "finalized" => conversation.status == Status::Finalized,
+        _ => true,
+    };
+    let assignee = match query.assignee.as_deref().unwrap_or("all") {
+        "me" => conversation.assignee == Some(me),
+        "unassigned" => conversation.assignee.is_none(),
+        "all" => true,
+        id => id.parse().is_ok_and(|id| conversation.assignee == Some(UserId(id))),
+    };
+    let group = query.group.is_none_or(|group| conversation.group == Some(GroupId(group)));
+    status && assignee && group
+}
+
+/// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`
+pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
+    let query = parse_list(&uri)?;
+    let groups = my_groups(&state, caller.user.id).await?;
+    let me = caller.user.id;
+    let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
+    let principal = caller.clone();
+    let conversations = state
+        .read(move |read| {
+            let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
+            if open_only {
+                let mut open: Vec<Conversation> = read.open_conversations()?.into_iter().filter(|c| keep(c)).collect();
+                open.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
+                open.truncate(query.limit);
+                Ok(open)
+            } else {
+                read.conversations_newest(query.before, query.limit, keep)
+            }
+        })
+        .await?;
+    let views = ConversationView::many(&state, conversations).await?;
+    Ok(Json(views).into_response())
+}
+
+pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
+    let conversation = visible(&state, &caller, id).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+/// `GET /api/v1/conversations/{id}/messages?before=&limit=`: the newest 20 by default, oldest first.
+pub async fn messages(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    page: super::extract::Page,
+) -> Result<Response, ApiError> {
+    let conversation = visible(&state, &caller, id).await?;
+    let limit = if page.limit == 50 { 20 } else { page.limit };
+    let messages = state.read(move |read| read.messages(conversation.id, page.before, limit)).await?;
+    let views = MessageView::many(&state, messages).await?;
+    Ok(Json(views).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    text: String,
+    #[serde(default)]
+    private: bool,
+}
+
+pub async fn post_message(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<NewMessage>,
+) -> Result<Response, ApiError> {
+    if input.text.len() > MAX_TEXT_BYTES {
+        let mut error = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
+        );
+        error.field = Some("text".into());
+        return Err(error);
+    }
+    visible(&state, &caller, id).await?;
+    let command = AgentMessage {
+        conversation: ConversationId(id),
+        by: staff(&caller),
+        text: input.text,
+        private: input.private,
+        at: state.clock.now(),
+    };
+    let message = state.core.call(command).await?;
+    let view = MessageView::many(&state, vec![message]).await?.remove(0);
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferInput {
+    agent_id: Option<u64>,
+    group_id: Option<u64>,
+    note: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+pub async fn transfer(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<TransferInput>,
+) -> Result<Response, ApiError> {
+    let to = match (input.agent_id, input.group_id) {
+        (Some(agent), None) => TransferTarget::Agent(UserId(agent)),
+        (None, Some(group)) => TransferTarget::Group(GroupId(group)),
+        _ => {
+            let mut error =
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Give either agent_id or group_id.");
+            error.field = Some("agent_id".into());
+            return Err(error);
+        }
+    };
+    visible(&state, &caller, id).await?;
+    let by = staff(&caller);
+    let command = Transfer {
+        conversation: ConversationId(id),
+        to,
+        note: input.note,
+        force: input.force && by.oversees,
+        by,
+        at: state.clock.now(),
+    };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignInput {
+    agent_id: u64,
+    #[serde(default)]
+    force: bool,
+}
+
+/// A supervisor gives a conversation to an agent (past a full slot only with `force`).
+pub async fn assign(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<AssignInput>,
+) -> Result<Response, ApiError> {
+    let command = Transfer {
+        conversation: ConversationId(id),
+        to: TransferTarget::Agent(UserId(input.agent_id)),
+        note: None,
+        force: input.force,
+        by: staff(&caller),
+        at: state.clock.now(),
+    };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FinalizeInput {
+    reason: Option<String>,
+}
+
+pub async fn finalize(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<FinalizeInput>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, id).await?;
+    let command =
+        Finalize { conversation: ConversationId(id), reason: input.reason, by: staff(&caller), at: state.clock.now() };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+pub async fn read(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
+    visible(&state, &caller, id).await?;
+    state.core.call(MarkRead { conversation: ConversationId(id), by: staff(&caller) }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelInput {
+    label: String,
+}
+
+pub async fn add_label(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<LabelInput>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, id).await?;
+    let command = SetLabel { conversation: ConversationId(id), label: input.label, present: true, by: staff(&caller) };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+pub async fn remove_label(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Body(input): Body<LabelInput>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, id).await?;
+    let command = SetLabel { conversation: ConversationId(id), label: input.label, present: false, by: staff(&caller) };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+}
+
+/// The dispenser: 200 with the conversation taken, or 204 when nothing waits.
+pub async fn next(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    match state.core.call(TakeNext { agent: caller.user.id, at: state.clock.now() }).await? {
+        Some(conversation) => Ok(Json(ConversationView::one(&state, conversation).await?).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}

@@ -1,0 +1,162 @@
+//! The staff realtime channel: `GET /api/v1/ws` (WebSocket). Pushes the core's events after each
+//! commit, each filtered by what the recipient may see (the event table below and `can_see`). An
+//! agent's open socket is also their presence.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::conversations::{can_see, my_groups};
+use super::extract::Caller;
+use super::guard::Principal;
+use super::{ApiError, AppState};
+use crate::core::Event;
+use crate::domain::access::{Capability, Role, allows};
+use crate::domain::conversation::{Author, Conversation};
+use crate::domain::ids::GroupId;
+
+/// Every event kind a client can receive, with the capability it needs; conversation events are
+/// further limited to conversations the recipient may see.
+pub const EVENT_KINDS: &[(&str, Capability)] = &[
+    ("message.created", Capability::Staff),
+    ("conversation.created", Capability::Staff),
+    ("conversation.assigned", Capability::Staff),
+    ("conversation.transferred", Capability::Staff),
+    ("conversation.finalized", Capability::Staff),
+    ("conversation.updated", Capability::Staff),
+    ("agent.status", Capability::Staff),
+    ("queue.changed", Capability::Staff),
+];
+
+const PING: Duration = Duration::from_secs(25);
+const BUFFER: usize = 4 * 1024;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let socket = socket.map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket (wss://).")
+    })?;
+    // A browser always sends Origin: only this server's own pages may open the staff socket.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) {
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("");
+        if origin != format!("https://{host}") {
+            return Err(ApiError::forbidden("WebSocket connections are accepted from this server's own pages only."));
+        }
+    }
+    let upgrade = socket.read_buffer_size(BUFFER).write_buffer_size(BUFFER);
+    Ok(upgrade.on_upgrade(move |socket| session(state, caller, socket)).into_response())
+}
+
+async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
+    let _presence = match caller.user.roles.contains(&Role::Agent) {
+        true => Some(state.presence.connect(caller.user.id).await),
+        false => None,
+    };
+    let mut events = state.core.subscribe();
+    let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
+    let mut ping = tokio::time::interval(PING);
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let event = match event {
+                    Ok(event) => event,
+                    // Too slow to keep up: tell the client to reload its lists rather than drop silently.
+                    Err(RecvError::Lagged(_)) => {
+                        if send(&mut socket, json!({ "type": "resync" })).await.is_err() { break; }
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if matches!(event, Event::GroupChanged { .. }) {
+                    groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
+                }
+                if let Some(payload) = payload_for(&caller, &groups, &event)
+                    && send(&mut socket, payload).await.is_err()
+                {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
+            }
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, payload: Value) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(payload.to_string().into())).await
+}
+
+fn conversation_json(conversation: &Conversation) -> Value {
+    json!({
+        "id": conversation.id,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee,
+        "group_id": conversation.group,
+        "contact_id": conversation.contact,
+        "unread": conversation.unread,
+        "last_message_at": conversation.last_message_at,
+        "last_preview": conversation.last_preview,
+    })
+}
+
+/// The message for this recipient, or `None` when they may not see the event.
+pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Option<Value> {
+    let (kind, conversation, extra) = match event {
+        Event::MessageCreated { conversation, message } => {
+            let author = match message.author {
+                Author::Customer => json!({ "kind": "customer" }),
+                Author::System => json!({ "kind": "system" }),
+                Author::Agent(id) => json!({ "kind": "agent", "id": id }),
+            };
+            let message = json!({
+                "id": message.id, "text": message.text, "private": message.private,
+                "created_at": message.created_at, "author": author,
+            });
+            ("message.created", Some(conversation), Some(("message", message)))
+        }
+        Event::ConversationCreated { conversation } => ("conversation.created", Some(conversation), None),
+        Event::ConversationAssigned { conversation } => ("conversation.assigned", Some(conversation), None),
+        Event::ConversationTransferred { conversation, from } => {
+            ("conversation.transferred", Some(conversation), Some(("from", json!(from))))
+        }
+        Event::ConversationFinalized { conversation } => ("conversation.finalized", Some(conversation), None),
+        Event::ConversationUpdated { conversation } => ("conversation.updated", Some(conversation), None),
+        Event::AgentStatus { agent, available, online } => {
+            ("agent.status", None, Some(("agent", json!({ "id": agent, "available": available, "online": online }))))
+        }
+        Event::QueueChanged => ("queue.changed", None, None),
+        Event::ServerStarted { .. } | Event::UserChanged { .. } | Event::GroupChanged { .. } => return None,
+    };
+    let capability = EVENT_KINDS.iter().find(|(name, _)| *name == kind).map(|(_, capability)| *capability)?;
+    if !allows(Some(&caller.user.grants()), capability) {
+        return None;
+    }
+    let mut payload = json!({ "type": kind });
+    if let Some(conversation) = conversation {
+        // A transfer away is still news to the agent it left.
+        let left_me = matches!(event, Event::ConversationTransferred { from, .. } if *from == caller.user.id);
+        if !left_me && !can_see(caller, conversation, groups) {
+            return None;
+        }
+        payload["conversation"] = conversation_json(conversation);
+    }
+    if let Some((key, value)) = extra {
+        payload[key] = value;
+    }
+    Some(payload)
+}

@@ -1,0 +1,200 @@
+//! Conversations over the real API: customers write through an API channel, agents are present
+//! through their WebSocket, and routing, finalize, transfer and the error answers behave as the
+//! spec says.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Desk {
+    server: TestServer,
+    admin: Staff,
+    channel: Value,
+}
+
+impl Desk {
+    async fn open() -> Desk {
+        let server = TestServer::start().await;
+        let admin = server.admin().await;
+        let channel: Value =
+            admin.post("/api/v1/channels", json!({ "kind": "api", "name": "Tienda" })).await.json().await.unwrap();
+        Desk { server, admin, channel }
+    }
+
+    /// An available, present agent with a cap.
+    async fn agent(&self, email: &str, capacity: u32, permissions: &[&str]) -> (Staff, Socket) {
+        let agent = self.server.user(&self.admin, email, &["agent"], permissions).await;
+        let patched =
+            self.admin.patch(&format!("/api/v1/agents/{}", agent.id()), json!({ "capacity": capacity })).await;
+        assert_eq!(patched.status(), StatusCode::OK);
+        let socket = agent.socket(&self.server).await;
+        let available = agent
+            .request(reqwest::Method::PUT, "/api/v1/me/availability")
+            .json(&json!({ "available": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(available.status(), StatusCode::OK);
+        (agent, socket)
+    }
+
+    /// A customer writes through the API channel; returns the answer.
+    async fn customer(&self, who: &str, text: &str) -> reqwest::Response {
+        let url = self.server.url(&format!("/api/v1/channels/{}/messages", self.channel["id"]));
+        let body = json!({ "contact": { "identifier": who, "name": who }, "text": text });
+        self.server
+            .client
+            .post(url)
+            .bearer_auth(self.channel["token"].as_str().unwrap())
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn conversation(&self, id: &Value) -> Value {
+        self.admin.get(&format!("/api/v1/conversations/{id}")).await.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn two_agents_of_two_take_four_of_seven_and_a_freed_slot_takes_the_oldest_waiter() {
+    let desk = Desk::open().await;
+    let (ana, mut ana_socket) = desk.agent("ana@example.com", 2, &[]).await;
+    let (luis, _luis_socket) = desk.agent("luis@example.com", 2, &[]).await;
+    let mut ids = Vec::new();
+    for n in 1..=7 {
+        let response = desk.customer(&format!("cliente{n}"), "Hola, necesito ayuda").await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        ids.push(body["conversation"]["id"].clone());
+    }
+    let assigned: Value = desk.admin.get("/api/v1/conversations?status=assigned").await.json().await.unwrap();
+    assert_eq!(assigned.as_array().unwrap().len(), 4);
+    let per_agent = |id: u64| assigned.as_array().unwrap().iter().filter(|c| c["assignee"]["id"] == id).count();
+    assert_eq!((per_agent(ana.id()), per_agent(luis.id())), (2, 2));
+    let queued: Value = desk.admin.get("/api/v1/conversations?status=queued").await.json().await.unwrap();
+    let mut waiting: Vec<u64> = queued.as_array().unwrap().iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    waiting.sort();
+    assert_eq!(waiting, vec![ids[4].as_u64().unwrap(), ids[5].as_u64().unwrap(), ids[6].as_u64().unwrap()]);
+
+    // Ana finalizes one: the oldest waiter is hers, at once.
+    let mine: Value = ana.get("/api/v1/conversations?assignee=me").await.json().await.unwrap();
+    let first = mine[0]["id"].clone();
+    let started = Instant::now();
+    let done = ana.post(&format!("/api/v1/conversations/{first}/finalize"), json!({ "reason": "resuelto" })).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    // Earlier assignments are on the socket too; wait for this one.
+    loop {
+        let event = next_event(&mut ana_socket, "conversation.assigned", 5).await;
+        if event["conversation"]["id"] == ids[4] {
+            assert_eq!(event["conversation"]["assignee_id"], ana.id());
+            break;
+        }
+    }
+    assert!(started.elapsed() < Duration::from_millis(100), "took {:?}", started.elapsed());
+    assert_eq!(desk.conversation(&ids[4]).await["assignee"]["id"], ana.id());
+
+    // Luis stops accepting: his freed slot stays free and the queue waits.
+    luis.request(reqwest::Method::PUT, "/api/v1/me/availability")
+        .json(&json!({ "available": false }))
+        .send()
+        .await
+        .unwrap();
+    let his: Value = luis.get("/api/v1/conversations?assignee=me").await.json().await.unwrap();
+    luis.post(&format!("/api/v1/conversations/{}/finalize", his[0]["id"]), json!({})).await;
+    assert_eq!(desk.conversation(&ids[5]).await["status"], "queued", "nothing new for an unavailable agent");
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn transfer_to_a_full_agent_is_refused_unless_a_supervisor_forces_it() {
+    let desk = Desk::open().await;
+    let (ana, _a) = desk.agent("ana@example.com", 1, &["transfer"]).await;
+    let (luis, _l) = desk.agent("luis@example.com", 1, &[]).await;
+    desk.customer("c1", "hola").await;
+    desk.customer("c2", "hola").await;
+    let mine: Value = ana.get("/api/v1/conversations?assignee=me").await.json().await.unwrap();
+    let id = mine[0]["id"].clone();
+    let refused = ana
+        .post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "agent_id": luis.id(), "note": "es de ventas" }))
+        .await;
+    assert_eq!(error_code(refused).await, "agent_unavailable");
+    let forced_by_agent = ana
+        .post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "agent_id": luis.id(), "force": true }))
+        .await;
+    assert_eq!(error_code(forced_by_agent).await, "agent_unavailable", "agents cannot force");
+    let supervisor = desk.server.user(&desk.admin, "sup@example.com", &["supervisor"], &[]).await;
+    let forced = supervisor
+        .post(&format!("/api/v1/conversations/{id}/assign"), json!({ "agent_id": luis.id(), "force": true }))
+        .await;
+    assert_eq!(forced.status(), StatusCode::OK);
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], luis.id());
+    // Luis without the transfer permission cannot transfer.
+    let denied = luis.post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "agent_id": ana.id() })).await;
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_answers() {
+    let desk = Desk::open().await;
+    let (ana, _a) = desk.agent("ana@example.com", 2, &[]).await;
+    let (luis, _l) = desk.agent("luis@example.com", 0, &[]).await;
+    let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let id = body["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
+    let unknown = ana.get("/api/v1/conversations/999999").await;
+    assert_eq!(
+        (unknown.status(), error_code(unknown).await.as_str()),
+        (StatusCode::NOT_FOUND, "conversation_not_found")
+    );
+    let not_theirs = luis.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "hola" })).await;
+    assert_eq!(not_theirs.status(), StatusCode::FORBIDDEN);
+    let huge = ana.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "x".repeat(10_001) })).await;
+    assert_eq!((huge.status(), error_code(huge).await.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "text_too_long"));
+    let malformed = ana
+        .request(reqwest::Method::POST, &format!("/api/v1/conversations/{id}/messages"))
+        .header("content-type", "application/json")
+        .body("{\"txt\": 1}")
+        .send()
+        .await
+        .unwrap();
+    let error: Value = malformed.json().await.unwrap();
+    assert_eq!(
+        (error["error"]["code"].as_str(), error["error"]["field"].as_str()),
+        (Some("invalid_input"), Some("txt"))
+    );
+    let reply = ana.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "¿En qué te ayudo?" })).await;
+    assert_eq!(reply.status(), StatusCode::CREATED);
+    let note = ana
+        .post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "cliente frecuente", "private": true }))
+        .await;
+    assert_eq!(note.status(), StatusCode::CREATED);
+    let messages: Value = ana.get(&format!("/api/v1/conversations/{id}/messages")).await.json().await.unwrap();
+    let texts: Vec<&str> = messages.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["hola", "¿En qué te ayudo?", "cliente frecuente"]);
+    assert_eq!(messages[2]["private"], true);
+    ana.post(&format!("/api/v1/conversations/{id}/finalize"), json!({})).await;
+    let late = ana.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "¿sigues ahí?" })).await;
+    assert_eq!((late.status(), error_code(late).await.as_str()), (StatusCode::CONFLICT, "conversation_finalized"));
+    // The customer writing again opens a new conversation linked to the old one.
+    let again: Value = desk.customer("c1", "otra consulta").await.json().await.unwrap();
+    assert_ne!(again["conversation"]["id"], id);
+    assert_eq!(again["conversation"]["previous"], id);
+    let wrong_token = desk
+        .server
+        .client
+        .post(desk.server.url(&format!("/api/v1/channels/{}/messages", desk.channel["id"])))
+        .bearer_auth("ch_wrong")
+        .json(&json!({ "contact": { "identifier": "x" }, "text": "hola" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_token.status(), StatusCode::UNAUTHORIZED);
+    desk.server.stop().await;
+}
