@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::AuthSettings;
-use crate::domain::throttle::{Policy, Throttle};
+use crate::domain::throttle::{Policy, RateLimit, Throttle};
 
 pub use password::Passwords;
 
@@ -17,6 +17,7 @@ pub struct Guard {
     accounts: Mutex<Throttle<String>>,
     addresses: Mutex<Throttle<IpAddr>>,
     mailers: Mutex<Throttle<IpAddr>>,
+    widget: Mutex<RateLimit<IpAddr>>,
 }
 
 /// Must wait this many milliseconds before trying again.
@@ -33,6 +34,8 @@ impl Guard {
             accounts: Mutex::new(Throttle::new(per_account)),
             addresses: Mutex::new(Throttle::new(per_address)),
             mailers: Mutex::new(Throttle::new(mail)),
+            // 60 requests at once, then one a second: a chatting visitor polls every few seconds.
+            widget: Mutex::new(RateLimit::new(60, 1000)),
         }
     }
 
@@ -53,6 +56,11 @@ impl Guard {
     pub fn signed_in(&self, account: &str, address: IpAddr) {
         lock(&self.accounts).succeed(&account.to_owned());
         lock(&self.addresses).succeed(&address);
+    }
+
+    /// A public web-widget request from an address.
+    pub fn begin_widget(&self, address: IpAddr, now: u64) -> Result<(), Wait> {
+        lock(&self.widget).allow(&address, now).map_err(Wait)
     }
 
     /// Counts a request that may send mail (forgot password) from an address.

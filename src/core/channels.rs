@@ -83,3 +83,19 @@ impl Command<Runtime, Event> for UpdateContact {
         Ok(next)
     }
 }
+
+/// A new web-widget visitor (their token's hash is chosen by the caller).
+pub struct CreateVisitor {
+    pub hash: [u8; 32],
+    pub visitor: crate::domain::conversation::Visitor,
+}
+
+impl Command<Runtime, Event> for CreateVisitor {
+    type Output = ();
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let mut table = tx.open_table(crate::store::tables::VISITOR_HASH_TO_VISITOR.definition())?;
+        crate::store::tables::VISITOR_HASH_TO_VISITOR.insert(&mut table, self.hash, &self.visitor)?;
+        Ok(())
+    }
+}

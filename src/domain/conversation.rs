@@ -307,3 +307,16 @@ impl ContactPatch {
         Ok(next)
     }
 }
+
+/// A web-widget visitor, stored under the SHA-256 of their token (kept in the visitor's browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Visitor {
+    pub channel: ChannelId,
+    /// Their identity on the channel, as contacts know it.
+    pub identifier: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub created_at: u64,
+}

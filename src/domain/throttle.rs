@@ -79,6 +79,39 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
     }
 }
 
+/// A token bucket per key: `burst` requests at once, refilled at one every `refill_ms`. For
+/// public endpoints (the web widget), so one address cannot crowd out the others.
+#[derive(Debug)]
+pub struct RateLimit<K> {
+    burst: u32,
+    refill_ms: u64,
+    buckets: HashMap<K, (f64, u64)>,
+}
+
+impl<K: Hash + Eq + Clone> RateLimit<K> {
+    pub fn new(burst: u32, refill_ms: u64) -> Self {
+        RateLimit { burst, refill_ms: refill_ms.max(1), buckets: HashMap::new() }
+    }
+
+    /// Takes one token, or says how many milliseconds until one is back.
+    pub fn allow(&mut self, key: &K, now: u64) -> Result<(), u64> {
+        if self.buckets.len() > 50_000 {
+            let horizon = self.refill_ms.saturating_mul(u64::from(self.burst));
+            self.buckets.retain(|_, (_, at)| now.saturating_sub(*at) < horizon);
+        }
+        let burst = f64::from(self.burst);
+        let (tokens, at) = self.buckets.entry(key.clone()).or_insert((burst, now));
+        *tokens = (*tokens + now.saturating_sub(*at) as f64 / self.refill_ms as f64).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) * self.refill_ms as f64).ceil() as u64)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +149,16 @@ mod tests {
             throttle.begin(&"ana", 0).unwrap();
         }
         assert!(throttle.begin(&"ana", 0).is_err(), "five real attempts still lock");
+    }
+
+    #[test]
+    fn a_rate_limit_allows_a_burst_then_refills() {
+        let mut limit = RateLimit::new(3, 1000);
+        assert!((0..3).all(|_| limit.allow(&"a", 0).is_ok()));
+        assert_eq!(limit.allow(&"a", 0), Err(1000));
+        assert!(limit.allow(&"b", 0).is_ok(), "other keys are not affected");
+        assert!(limit.allow(&"a", 1000).is_ok(), "one token back after a second");
+        assert!(limit.allow(&"a", 1000).is_err());
     }
 
     #[test]

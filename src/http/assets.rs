@@ -19,6 +19,8 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     }
     let path = match uri.path().trim_start_matches('/') {
         "" => "index.html",
+        // The one file other sites load: `<script src="https://…/widget.js">`.
+        "widget.js" => "widget/widget.js",
         path => path,
     };
     let (name, file) = match Web::get(path) {

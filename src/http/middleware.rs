@@ -6,7 +6,7 @@ use std::time::Instant;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
@@ -28,7 +28,19 @@ const FIXED: &[(&str, &str)] = &[
 ];
 
 pub async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    // The widget's endpoints are called from customers' sites: open to any origin (no cookies are
+    // involved; a visitor token travels in the Authorization header).
+    let widget = request.uri().path().starts_with("/widget/v1/");
+    if widget && request.method() == Method::OPTIONS {
+        let mut preflight = StatusCode::NO_CONTENT.into_response();
+        add_cors(preflight.headers_mut());
+        preflight.headers_mut().insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        return preflight;
+    }
     let mut response = next.run(request).await;
+    if widget {
+        add_cors(response.headers_mut());
+    }
     let headers = response.headers_mut();
     for (name, value) in FIXED {
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
@@ -38,6 +50,12 @@ pub async fn security_headers(State(state): State<AppState>, request: Request, n
         headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     }
     response
+}
+
+fn add_cors(headers: &mut axum::http::HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
 }
 
 /// One span per request (method, route, status, time) and one access-log line at its end, under the

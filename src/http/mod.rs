@@ -17,6 +17,7 @@ pub mod routes;
 mod system;
 mod users;
 mod views;
+mod widget;
 pub mod ws;
 
 use std::collections::HashMap;

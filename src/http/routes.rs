@@ -4,7 +4,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, agents, auth, channels, conversations, groups, me, system, users, ws};
+use super::{AppState, admin, agents, auth, channels, conversations, groups, me, system, users, widget, ws};
 use crate::domain::access::Capability::{self, *};
 
 pub struct Route {
@@ -69,6 +69,11 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/api/v1/channels", Administer, || get(channels::list)),
         route(Method::POST, "/api/v1/channels", Administer, || post(channels::create)),
         route(Method::POST, "/api/v1/channels/{id}/messages", ChannelToken, || post(channels::inbound)),
+        // The web widget, for visitors of any site (cross-origin, visitor token).
+        route(Method::POST, "/widget/v1/visitors", Visitor, || post(widget::create_visitor)),
+        route(Method::GET, "/widget/v1/conversation", Visitor, || get(widget::show)),
+        route(Method::POST, "/widget/v1/messages", Visitor, || post(widget::post_message)),
+        route(Method::GET, "/widget/v1/ws", Visitor, || get(widget::socket)),
         // Administration.
         route(Method::GET, "/api/v1/users", Administer, || get(users::list)),
         route(Method::POST, "/api/v1/users", Administer, || post(users::create)),

@@ -3,10 +3,11 @@
 use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION, MESSAGE_KEY_TO_MESSAGE,
+    CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
+    IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, VISITOR_HASH_TO_VISITOR,
 };
 use super::{Reader, StoreError};
-use crate::domain::conversation::{Channel, Contact, Conversation, Message};
+use crate::domain::conversation::{Channel, Contact, Conversation, Message, Visitor};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId};
 
 impl Reader {
@@ -84,6 +85,29 @@ impl Reader {
             recent.push(conversation);
         }
         Ok(recent)
+    }
+
+    pub fn visitor(&self, hash: [u8; 32]) -> Result<Option<Visitor>, StoreError> {
+        let table = self.0.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
+        VISITOR_HASH_TO_VISITOR.get(&table, hash)
+    }
+
+    pub fn contact_by_identity(&self, channel: ChannelId, identifier: &str) -> Result<Option<ContactId>, StoreError> {
+        let index = self.0.open_table(IDENTITY_TO_CONTACT_ID)?;
+        Ok(index.get((channel.0, identifier))?.map(|id| ContactId(id.value())))
+    }
+
+    /// The contact's newest conversation on a channel.
+    pub fn latest_conversation(
+        &self,
+        contact: ContactId,
+        channel: ChannelId,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let index = self.0.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
+        match index.get((contact.0, channel.0))?.map(|id| id.value()) {
+            Some(id) => self.conversation(ConversationId(id)),
+            None => Ok(None),
+        }
     }
 
     pub fn conversation_count(&self) -> Result<u64, StoreError> {

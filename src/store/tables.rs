@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::{BootRecord, StoreError, codec};
 use crate::domain::account::{Group, User};
 use crate::domain::audit::AuditEntry;
-use crate::domain::conversation::{Channel, Contact, Conversation, Message};
+use crate::domain::conversation::{Channel, Contact, Conversation, Message, Visitor};
 use crate::domain::mail::Mail;
 use crate::domain::routing::AgentProfile;
 use crate::domain::secret::Link;
@@ -68,6 +68,9 @@ pub const OPEN_CONVERSATION_IDS: TableDefinition<u64, ()> = TableDefinition::new
 /// Messages by (conversation id, message id): a conversation's messages are one range, in order.
 pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("message_key_to_message");
 
+/// Web-widget visitors by the SHA-256 of their token.
+pub const VISITOR_HASH_TO_VISITOR: Typed<[u8; 32], Visitor> = Typed::new("visitor_hash_to_visitor");
+
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
 
@@ -91,6 +94,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
     tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
+    tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
     Ok(())
 }
 

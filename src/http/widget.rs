@@ -1,0 +1,277 @@
+//! The web chat widget's public endpoints (R-CHAN-1), under `/widget/v1/`: a visitor gets a token
+//! (kept in their browser, so the conversation survives reloads), writes, reads the replies and
+//! their place in the queue, live over a WebSocket or by polling. Rate limited per address; a
+//! visitor token reaches only its own conversation and never anything of staff.
+
+use std::net::IpAddr;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::extract::Body;
+use super::guard::ClientIp;
+use super::{ApiError, AppState};
+use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
+use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
+use crate::domain::secret;
+
+fn too_many(wait_ms: u64) -> ApiError {
+    let seconds = wait_ms.div_ceil(1000).max(1);
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("Too many requests; wait {seconds} s."))
+}
+
+fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
+    state.guard.begin_widget(address, state.clock.now()).map_err(|wait| too_many(wait.0))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVisitor {
+    channel: String,
+    name: Option<String>,
+    email: Option<String>,
+}
+
+/// `POST /widget/v1/visitors {channel, name?, email?}`: a token for a new visitor.
+pub async fn create_visitor(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    Body(input): Body<NewVisitor>,
+) -> Result<Response, ApiError> {
+    limit(&state, address)?;
+    let key = input.channel.clone();
+    let channel = state
+        .read(move |read| read.channel_by_key(&key))
+        .await?
+        .filter(|channel| channel.kind == ChannelKind::Widget)
+        .ok_or_else(|| {
+            ApiError::not_found("channel_not_found", "This chat is not set up on the server (unknown channel key).")
+        })?;
+    let short = |value: Option<String>, field: &str| -> Result<Option<String>, ApiError> {
+        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+            let mut error =
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: at most 100 characters"));
+            error.field = Some(field.to_owned());
+            return Err(error);
+        }
+        Ok(value)
+    };
+    let token = secret::new_token("vt_");
+    let visitor = Visitor {
+        channel: channel.id,
+        identifier: format!("visitor-{}", secret::base64url(&secret::random_bytes::<9>())),
+        name: short(input.name, "name")?,
+        email: short(input.email, "email")?,
+        created_at: state.clock.now(),
+    };
+    state.core.call(CreateVisitor { hash: secret::hash(&token), visitor }).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token, "channel_name": channel.name }))).into_response())
+}
+
+/// The visitor a request's token names.
+async fn visitor(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
+    let hash = secret::hash(token.trim());
+    state.read(move |read| read.visitor(hash)).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_visitor", "This chat session is not known; start a new one.")
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
+/// The visitor's newest conversation, if they have written.
+async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversation>, ApiError> {
+    let (channel, identifier) = (visitor.channel, visitor.identifier.clone());
+    state
+        .read(move |read| match read.contact_by_identity(channel, &identifier)? {
+            Some(contact) => read.latest_conversation(contact, channel),
+            None => Ok(None),
+        })
+        .await
+}
+
+/// What a visitor may see of a message: never internal notes, never staff details beyond a name.
+fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
+    let from = match message.author {
+        Author::Customer => "visitor",
+        Author::Agent(_) => "agent",
+        Author::System => "system",
+    };
+    json!({ "id": message.id, "from": from, "agent_name": agent_name, "text": message.text, "created_at": message.created_at })
+}
+
+async fn position(state: &AppState, conversation: &Conversation) -> Result<Option<usize>, ApiError> {
+    if conversation.status != Status::Queued {
+        return Ok(None);
+    }
+    let mine = conversation.clone();
+    state
+        .read(move |read| {
+            let ahead = read
+                .open_conversations()?
+                .iter()
+                .filter(|c| c.status == Status::Queued && c.group == mine.group && c.enqueued_at < mine.enqueued_at)
+                .count();
+            Ok(Some(ahead + 1))
+        })
+        .await
+}
+
+/// `GET /widget/v1/conversation?after=<message id>`: the conversation, place in line, and the
+/// messages after `after` (all when absent).
+pub async fn show(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    limit(&state, address)?;
+    let visitor = visitor(&state, bearer(&headers)).await?;
+    let after: u64 = uri.query().and_then(|q| q.strip_prefix("after=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let Some(conversation) = current(&state, &visitor).await? else {
+        return Ok(Json(json!({ "conversation": null, "messages": [] })).into_response());
+    };
+    let id = conversation.id;
+    let (messages, users) = state.read(move |read| Ok((read.messages(id, None, 200)?, read.users()?))).await?;
+    let name_of = |message: &Message| match message.author {
+        Author::Agent(agent) => users.iter().find(|u| u.id == agent).map(|u| u.first_name.clone()),
+        _ => None,
+    };
+    let visible: Vec<Value> = messages
+        .iter()
+        .filter(|m| !m.private && m.id.0 > after)
+        .map(|m| public_message(m, name_of(m).as_deref()))
+        .collect();
+    let body = json!({
+        "conversation": { "id": conversation.id, "status": conversation.status, "position": position(&state, &conversation).await? },
+        "messages": visible,
+    });
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorMessage {
+    text: String,
+}
+
+/// `POST /widget/v1/messages {text}`: the visitor writes.
+pub async fn post_message(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    headers: HeaderMap,
+    Body(input): Body<VisitorMessage>,
+) -> Result<Response, ApiError> {
+    limit(&state, address)?;
+    let visitor = visitor(&state, bearer(&headers)).await?;
+    if input.text.len() > MAX_TEXT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
+        ));
+    }
+    let profile = CustomerProfile { name: visitor.name.clone(), email: visitor.email.clone(), phone: None };
+    let command = CustomerMessage {
+        channel: visitor.channel,
+        identifier: visitor.identifier.clone(),
+        profile,
+        text: input.text,
+        at: state.clock.now(),
+    };
+    let outcome = state.core.call(command).await?;
+    let body = json!({
+        "message": public_message(&outcome.message, None),
+        "conversation": {
+            "id": outcome.conversation.id,
+            "status": outcome.conversation.status,
+            "position": position(&state, &outcome.conversation).await?,
+        },
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /widget/v1/ws?token=`: replies and queue moves for this visitor, live. (A browser cannot
+/// set headers on a WebSocket, hence the token in the query.)
+pub async fn socket(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    limit(&state, address)?;
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket.")
+    })?;
+    let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
+    let visitor = visitor(&state, &token).await?;
+    let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
+    Ok(upgrade.on_upgrade(move |socket| visitor_session(state, visitor, socket)).into_response())
+}
+
+async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocket) {
+    let mut events = state.core.subscribe();
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let payload = match event {
+                    Ok(event) => visitor_payload(&state, &visitor, &event).await,
+                    Err(RecvError::Lagged(_)) => Some(json!({ "type": "resync" })),
+                    Err(RecvError::Closed) => break,
+                };
+                if let Some(payload) = payload
+                    && socket.send(WsMessage::Text(payload.to_string().into())).await.is_err()
+                {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// Only this visitor's conversation, only public messages; queue moves as a new position.
+async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> Option<Value> {
+    match event {
+        Event::MessageCreated { conversation, message }
+            if !message.private && conversation.channel == visitor.channel =>
+        {
+            let mine = current(state, visitor).await.ok().flatten()?;
+            if mine.id != conversation.id {
+                return None;
+            }
+            let name = match message.author {
+                Author::Agent(agent) => {
+                    state.read(move |read| read.user(agent)).await.ok().flatten().map(|u| u.first_name)
+                }
+                _ => None,
+            };
+            Some(json!({ "type": "message", "message": public_message(message, name.as_deref()) }))
+        }
+        Event::QueueChanged | Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => {
+            let mine = current(state, visitor).await.ok().flatten()?;
+            let position = position(state, &mine).await.ok().flatten();
+            Some(
+                json!({ "type": "status", "conversation": { "id": mine.id, "status": mine.status, "position": position } }),
+            )
+        }
+        _ => None,
+    }
+}
