@@ -60,7 +60,17 @@
   panel.setAttribute('aria-label', T.title);
   root.append(style, launcher, panel);
 
-  let token = localStorage.getItem(storeKey);
+  // Some pages cannot use storage (sandboxed frames, strict privacy settings): keep it in memory.
+  const storage = (() => {
+    try {
+      localStorage.getItem(storeKey);
+      return localStorage;
+    } catch {
+      const memory = new Map();
+      return { getItem: (k) => memory.get(k) ?? null, setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k) };
+    }
+  })();
+  let token = storage.getItem(storeKey);
   let lastId = 0;
   let socket = null;
   let poller = null;
@@ -103,7 +113,7 @@
 
   const forget = () => {
     token = null;
-    localStorage.removeItem(storeKey);
+    storage.removeItem(storeKey);
     intro.hidden = false;
   };
 
@@ -132,7 +142,7 @@
     if (token) return;
     const data = await call('POST', '/visitors', { channel, name: nameInput.value || undefined, email: emailInput.value || undefined });
     token = data.token;
-    localStorage.setItem(storeKey, token);
+    storage.setItem(storeKey, token);
     intro.hidden = true;
     listen();
   };
