@@ -198,3 +198,80 @@ async fn bad_requests_get_clear_answers() {
     assert_eq!(wrong_token.status(), StatusCode::UNAUTHORIZED);
     desk.server.stop().await;
 }
+
+/// A webhook receiver on 127.0.0.1 that fails its first call, then records signed bodies.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>) {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sink = Arc::clone(&got);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (sink, calls) = (Arc::clone(&sink), Arc::clone(&calls));
+            async move {
+                if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                sink.lock().unwrap().push((headers, body));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+#[tokio::test]
+async fn agent_replies_reach_the_api_channel_webhook_signed_and_retried() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let (url, got) = receiver().await;
+    let channel: Value = admin
+        .post("/api/v1/channels", json!({ "kind": "api", "name": "Bot", "webhook_url": url }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = channel["webhook_secret"].as_str().unwrap().to_owned();
+    let agent = server.user(&admin, "ana@example.com", &["agent"], &[]).await;
+    let _presence = agent.socket(&server).await;
+    agent
+        .request(reqwest::Method::PUT, "/api/v1/me/availability")
+        .json(&json!({ "available": true }))
+        .send()
+        .await
+        .unwrap();
+    let inbound = server
+        .client
+        .post(server.url(&format!("/api/v1/channels/{}/messages", channel["id"])))
+        .bearer_auth(channel["token"].as_str().unwrap())
+        .json(&json!({ "contact": { "identifier": "+56911111111" }, "text": "hola" }))
+        .send()
+        .await
+        .unwrap();
+    let id = inbound.json::<Value>().await.unwrap()["conversation"]["id"].clone();
+    agent.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "una nota", "private": true })).await;
+    agent.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "text": "¡Hola! Soy Ana." })).await;
+    // The first try fails (503); the delivery waits 30 s, which the clock skips.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(got.lock().unwrap().is_empty());
+    server.running.clock.advance(31_000);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the retry never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (headers, body) = got.lock().unwrap()[0].clone();
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["message"]["text"], "¡Hola! Soy Ana.", "only the reply, never the note");
+    assert_eq!(payload["contact"]["identifier"], "+56911111111");
+    let timestamp: u64 = headers["x-centralita-timestamp"].to_str().unwrap().parse().unwrap();
+    let expected = centralita::domain::webhook::signature(&secret, timestamp, &body);
+    assert_eq!(headers["x-centralita-signature"].to_str().unwrap(), expected);
+    assert!(headers.contains_key("x-centralita-delivery"));
+    assert_eq!(got.lock().unwrap().len(), 1, "the note made no delivery");
+    server.stop().await;
+}

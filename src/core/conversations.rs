@@ -11,9 +11,10 @@ use crate::domain::conversation::{
 };
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
 use crate::domain::routing::{Assignment, RoutingError};
+use crate::domain::webhook::Delivery;
 use crate::store::tables::{
     CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
-    IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
+    DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
 };
 
 pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
@@ -288,6 +289,7 @@ impl Command<Runtime, Event> for AgentMessage {
             conversation.first_response_at.get_or_insert(self.at);
             conversation.last_message_at = self.at;
             conversation.last_preview = preview(&message.text);
+            queue_webhook(tx, &conversation, &message, self.at)?;
         }
         save_conversation(tx, &conversation)?;
         events.push(Event::MessageCreated { conversation, message: message.clone() });
@@ -451,4 +453,80 @@ pub fn open_conversations(tx: &WriteTransaction) -> Result<Vec<Conversation>, Ap
     let index = tx.open_table(OPEN_CONVERSATION_IDS)?;
     let ids: Vec<u64> = index.iter()?.map(|row| row.map(|(id, _)| id.value())).collect::<Result<_, _>>()?;
     ids.into_iter().map(|id| load_conversation(tx, ConversationId(id))).collect()
+}
+
+/// An agent's reply on an API channel with a webhook: stored as a delivery in this same
+/// transaction, so it is sent (and retried) even across restarts.
+fn queue_webhook(
+    tx: &WriteTransaction,
+    conversation: &Conversation,
+    message: &Message,
+    at: u64,
+) -> Result<(), ApplyError> {
+    let channel = load_channel(tx, conversation.channel)?;
+    let Some(url) =
+        channel.webhook_url.clone().filter(|_| channel.kind == crate::domain::conversation::ChannelKind::Api)
+    else {
+        return Ok(());
+    };
+    let contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
+    let contact = CONTACT_ID_TO_CONTACT.get(&contacts, conversation.contact.0)?.unwrap_or_default();
+    let identifier = contact.identities.iter().find(|i| i.channel == channel.id).map(|i| i.identifier.clone());
+    let agent = match message.author {
+        Author::Agent(id) => load_user(tx, id).ok().map(|user| user.first_name),
+        _ => None,
+    };
+    let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
+    let id = DELIVERY_ID_TO_DELIVERY.next_key(&table)?;
+    let body = serde_json::json!({
+        "event": "message.created",
+        "delivery_id": id,
+        "channel_id": channel.id,
+        "conversation_id": conversation.id,
+        "contact": { "id": contact.id, "identifier": identifier },
+        "message": { "id": message.id, "text": message.text, "created_at": message.created_at, "agent_name": agent },
+    })
+    .to_string();
+    let delivery = Delivery {
+        id,
+        channel: channel.id,
+        url,
+        body,
+        created_at: at,
+        attempts: 0,
+        next_at: at,
+        delivered_at: None,
+        last_error: None,
+    };
+    DELIVERY_ID_TO_DELIVERY.insert(&mut table, id, &delivery)?;
+    Ok(())
+}
+
+/// The webhook job tried a delivery.
+pub struct DeliveryAttempted {
+    pub id: u64,
+    /// `None`: the receiver answered 2xx.
+    pub error: Option<String>,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for DeliveryAttempted {
+    type Output = ();
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
+        let Some(mut delivery) = DELIVERY_ID_TO_DELIVERY.get(&table, self.id)? else {
+            return Ok(());
+        };
+        delivery.attempts += 1;
+        match self.error {
+            None => delivery.delivered_at = Some(self.at),
+            Some(error) => {
+                delivery.last_error = Some(error);
+                delivery.next_at = self.at + crate::domain::webhook::retry_pause_ms(delivery.attempts);
+            }
+        }
+        DELIVERY_ID_TO_DELIVERY.insert(&mut table, self.id, &delivery)?;
+        Ok(())
+    }
 }

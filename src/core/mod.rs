@@ -23,8 +23,8 @@ pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, Take
 pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateContact};
 pub use conversations::{
-    AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, Finalize, MarkRead, SetLabel, Staff, Transfer,
-    TransferTarget,
+    AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize, MarkRead, SetLabel,
+    Staff, Transfer, TransferTarget,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use outbox::MailAttempted;

@@ -13,3 +13,4 @@ pub mod secret;
 pub mod session;
 pub mod throttle;
 pub mod totp;
+pub mod webhook;

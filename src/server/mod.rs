@@ -22,6 +22,7 @@ use crate::domain::secret;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
 use crate::jobs::presence::Presence;
+use crate::jobs::webhooks::Webhooks;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::tls::{CertResolver, Tls, TlsError};
@@ -57,6 +58,7 @@ pub struct RunningServer {
     pub setup_link: Option<String>,
     resolver: Arc<CertResolver>,
     mailer: JoinHandle<()>,
+    webhooks: JoinHandle<()>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
@@ -73,6 +75,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, StartError> {
 
 /// As `start`, with a clock the caller can move (tests of expiry).
 pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<RunningServer, StartError> {
+    // One crypto provider for every TLS client and server in the process (webhooks use it too).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = bind(settings.listen).await?;
     let addr =
         listener.local_addr().map_err(|err| StartError::Listen { addr: settings.listen, reason: err.to_string() })?;
@@ -105,6 +109,8 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         queued: Arc::clone(&mail_queued),
     };
     let mailer = tokio::spawn(mailer.run(stopped.clone()));
+    let webhooks = Webhooks { store: store.clone(), core: core.clone(), clock: clock.clone() };
+    let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
     let state = AppState {
         guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
@@ -143,6 +149,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         setup_link,
         resolver: tls.resolver,
         mailer,
+        webhooks,
         stop,
         accept,
         tls_watch,
@@ -172,6 +179,7 @@ impl RunningServer {
             tracing::warn!(open, "connections still open after the grace period; stopping anyway");
         }
         let _ = self.mailer.await;
+        let _ = self.webhooks.await;
         self.core.call(RecordStop { seq: self.boot.seq, at: self.clock.now() }).await?;
         let RunningServer { core, store, writer, .. } = self;
         drop((core, store));

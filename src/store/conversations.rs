@@ -110,6 +110,18 @@ impl Reader {
         }
     }
 
+    /// Deliveries not yet delivered whose time has come, oldest first.
+    pub fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<crate::domain::webhook::Delivery>, StoreError> {
+        let table = self.0.open_table(super::tables::DELIVERY_ID_TO_DELIVERY.definition())?;
+        let all = super::tables::DELIVERY_ID_TO_DELIVERY.all(&table)?;
+        Ok(all
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| d.delivered_at.is_none() && d.next_at <= now)
+            .take(limit)
+            .collect())
+    }
+
     pub fn conversation_count(&self) -> Result<u64, StoreError> {
         let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
         Ok(table.len()?)

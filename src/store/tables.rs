@@ -71,6 +71,9 @@ pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("messa
 /// Web-widget visitors by the SHA-256 of their token.
 pub const VISITOR_HASH_TO_VISITOR: Typed<[u8; 32], Visitor> = Typed::new("visitor_hash_to_visitor");
 
+/// Outgoing webhook deliveries, kept until delivered (they survive restarts).
+pub const DELIVERY_ID_TO_DELIVERY: Typed<u64, crate::domain::webhook::Delivery> = Typed::new("delivery_id_to_delivery");
+
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
 
@@ -95,6 +98,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
+    tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
     Ok(())
 }
 
