@@ -70,8 +70,12 @@ test('a visitor and an agent chat live, and a waiting visitor is served when a s
   const api = apiFrom(admin);
   const agent = await api('POST', '/users', { first_name: 'Ana', last_name: 'Ruiz', email: 'ana@example.com', roles: ['agent'], language: 'en' });
   await api('PATCH', `/agents/${agent.id}`, { capacity: 1 });
-  const channel = await api('POST', '/channels', { kind: 'widget', name: 'Tienda' });
-  channelKey = channel.public_key;
+  // The administrator creates the widget channel on its screen and reads the snippet there.
+  await admin.getByRole('link', { name: 'Channels' }).click();
+  await admin.getByLabel('Name').fill('Tienda');
+  await admin.getByRole('button', { name: 'Create channel' }).click();
+  const snippet = await admin.getByTestId('snippet').textContent();
+  channelKey = snippet.match(/data-channel="([^"]+)"/)[1];
   const outbox = await api('GET', '/outbox');
   const link = outbox.find((mail) => mail.to === 'ana@example.com').body.match(/https:\/\/\S+\/invite#token=\S+/)[0].replace(/^https:\/\/[^/]+/, server.base);
 
