@@ -275,3 +275,60 @@ async fn agent_replies_reach_the_api_channel_webhook_signed_and_retried() {
     assert_eq!(got.lock().unwrap().len(), 1, "the note made no delivery");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn routing_is_rebuilt_from_disk_after_a_restart() {
+    let desk = Desk::open().await;
+    let (_ana, socket) = desk.agent("ana@example.com", 1, &[]).await;
+    let first: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let second: Value = desk.customer("c2", "hola").await.json().await.unwrap();
+    assert_eq!(first["conversation"]["status"], "assigned");
+    assert_eq!(second["conversation"]["status"], "queued");
+    drop(socket);
+    let Desk { server, channel, .. } = desk;
+    let dir = server.stop().await;
+    let server = TestServer::start_with(dir, |_| {}).await;
+    let admin = Staff::from_response(&server, server.login("admin@localhost", PASSWORD).await).await;
+    let ana = Staff::from_response(&server, server.login("ana@example.com", PASSWORD).await).await;
+    let desk = Desk { server, admin, channel };
+    // Still Ana's (she is offline after the restart), and the second still waits, first in line.
+    assert_eq!(desk.conversation(&first["conversation"]["id"]).await["assignee"]["id"], ana.id());
+    assert_eq!(desk.conversation(&second["conversation"]["id"]).await["status"], "queued");
+    // When Ana comes back and finalizes, the waiting one is hers: the queue survived the restart.
+    let _socket = ana.socket(&desk.server).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ana.post(&format!("/api/v1/conversations/{}/finalize", first["conversation"]["id"]), json!({})).await;
+    assert_eq!(desk.conversation(&second["conversation"]["id"]).await["assignee"]["id"], ana.id());
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn panel_figures_follow_the_definitions_on_a_scripted_scenario() {
+    let desk = Desk::open().await;
+    let (ana, _socket) = desk.agent("ana@example.com", 1, &[]).await;
+    let clock = desk.server.running.clock.clone();
+    // c1 is served at once (wait 0); c2 and c3 wait.
+    let c1: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    desk.customer("c2", "hola").await;
+    clock.advance(60_000);
+    desk.customer("c3", "hola").await;
+    let panel: Value = ana.get("/api/v1/stats/panel").await.json().await.unwrap();
+    assert_eq!((panel["in_queue"].as_u64(), panel["agents_online"].as_u64()), (Some(2), Some(1)));
+    assert_eq!((panel["unattended"].as_u64(), panel["total_today"].as_u64()), (Some(1), Some(3)));
+    // Ana replies to c1 (no longer unattended), then finalizes it: c2 is hers after 120 s of waiting.
+    ana.post(&format!("/api/v1/conversations/{}/messages", c1["conversation"]["id"]), json!({ "text": "hola" })).await;
+    clock.advance(60_000);
+    ana.post(&format!("/api/v1/conversations/{}/finalize", c1["conversation"]["id"]), json!({})).await;
+    let panel: Value = ana.get("/api/v1/stats/panel").await.json().await.unwrap();
+    assert_eq!(panel["in_queue"], 1);
+    // Real time passes too (milliseconds): allow a second of slack.
+    let max = panel["max_wait_ms"].as_u64().unwrap();
+    assert!((120_000..121_000).contains(&max), "c2 waited two minutes: {max}");
+    let average = panel["average_wait_ms"].as_u64().unwrap();
+    assert!(
+        (60_000..61_000).contains(&average),
+        "(0 + 120 s) / 2 served; c3 still waits and does not count: {average}"
+    );
+    assert_eq!(panel["unattended"], 1, "c2 has no agent reply yet");
+    desk.server.stop().await;
+}

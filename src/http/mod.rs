@@ -63,6 +63,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Woken when mail is queued, so the mailer sends it at once.
     pub mail_queued: Arc<Notify>,
+    /// Turns true when the server stops: long-lived tasks (WebSockets) end on it.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Who has a staff WebSocket open (agents' presence).
     pub presence: crate::jobs::presence::Presence,
     /// (method, route) → what it needs, from `routes::table`.

@@ -225,8 +225,10 @@ pub async fn socket(
 
 async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocket) {
     let mut events = state.core.subscribe();
+    let mut stopping = state.stopping.clone();
     loop {
         tokio::select! {
+            _ = crate::server::stop_requested(&mut stopping) => break,
             event = events.recv() => {
                 let payload = match event {
                     Ok(event) => visitor_payload(&state, &visitor, &event).await,

@@ -65,6 +65,7 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
     let mut events = state.core.subscribe();
     let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
     let mut ping = tokio::time::interval(PING);
+    let mut stopping = state.stopping.clone();
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -90,6 +91,7 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            _ = crate::server::stop_requested(&mut stopping) => break,
             _ = ping.tick() => {
                 if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
             }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::clock::Clock;
 use crate::core::{Core, ReturnWork, SetPresence};
 use crate::domain::ids::UserId;
@@ -21,6 +23,7 @@ struct Inner {
     clock: Clock,
     grace: Duration,
     return_after: Duration,
+    stopping: watch::Receiver<bool>,
 }
 
 /// Held while a connection is open; dropping it counts the connection as closed.
@@ -30,8 +33,14 @@ pub struct Connected {
 }
 
 impl Presence {
-    pub fn new(core: Core, clock: Clock, grace: Duration, return_after: Duration) -> Presence {
-        let inner = Inner { connections: Mutex::new(HashMap::new()), core, clock, grace, return_after };
+    pub fn new(
+        core: Core,
+        clock: Clock,
+        grace: Duration,
+        return_after: Duration,
+        stopping: watch::Receiver<bool>,
+    ) -> Presence {
+        let inner = Inner { connections: Mutex::new(HashMap::new()), core, clock, grace, return_after, stopping };
         Presence { inner: Arc::new(inner) }
     }
 
@@ -73,7 +82,14 @@ impl Presence {
         };
         if last {
             let presence = self.clone();
-            tokio::spawn(async move { presence.offline_after_grace(user).await });
+            let mut stopping = self.inner.stopping.clone();
+            // A stopping server forgets the timer (and its handle on the core) at once.
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = presence.offline_after_grace(user) => {}
+                    _ = crate::server::stop_requested(&mut stopping) => {}
+                }
+            });
         }
     }
 

@@ -22,6 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use super::stop_requested;
 use crate::config::HttpSettings;
 use crate::metrics::Metrics;
 
@@ -267,12 +268,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
-}
-
-/// Resolves once shutdown is asked for (or the server is gone).
-async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone, which is a stop too.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// Runs `f` when dropped, whichever way the scope ends.

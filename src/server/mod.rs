@@ -122,7 +122,14 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         passwords: Passwords::default(),
         public_url: Arc::from(public_url.as_str()),
         mail_queued,
-        presence: Presence::new(core.clone(), clock.clone(), routing.presence_grace, routing.offline_return),
+        presence: Presence::new(
+            core.clone(),
+            clock.clone(),
+            routing.presence_grace,
+            routing.offline_return,
+            stopped.clone(),
+        ),
+        stopping: stopped.clone(),
         capabilities: AppState::capability_table(),
     };
     let shared = Arc::new(conn::Listener {
@@ -191,6 +198,13 @@ impl RunningServer {
         tracing::info!("centralita stopped");
         Ok(())
     }
+}
+
+/// Resolves once shutdown is asked for (or the server is gone). A named future, so that the
+/// watch guard is dropped before any await and tasks stay `Send`.
+pub async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which is a stop too.
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// On an empty database, creates the first administrator and prints the one-time setup link to the
