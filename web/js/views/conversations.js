@@ -94,7 +94,7 @@ async function loadAgents() {
   if (!table) return;
   replace(table, h('table', {},
     h('thead', {}, h('tr', {}, ['field.name', 'conversations.agent_status', 'conversations.load'].map((k) => h('th', {}, t(k))))),
-    h('tbody', {}, view.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, `${a.online ? t('conversations.online') : t('conversations.offline')} · ${a.available ? t('conversations.available') : t('conversations.unavailable')}`), h('td', {}, `${a.load} / ${a.capacity}`))))));
+    h('tbody', {}, view.agents.length ? view.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, `${a.online ? t('conversations.online') : t('conversations.offline')} · ${a.available ? t('conversations.available') : t('conversations.unavailable')}`), h('td', {}, `${a.load} / ${a.capacity}`))) : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('conversations.no_agents'))))));
 }
 
 async function openConversation(id) {
@@ -131,9 +131,12 @@ function renderPane({ keepScroll = false } = {}) {
   replace(view.pane,
     h('div', { class: 'actions' },
       h('h2', {}, c.contact.name || `#${c.contact.id}`),
-      h('span', { class: 'muted small' }, `${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`)),
+      h('span', { class: 'muted small' }, `${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
+      oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null),
+    h('div', { class: 'contact-editor' }),
     log,
     working ? composer(c) : null,
+    working && oversees() && view.agents.length ? assignBox(c) : null,
     working ? actions(c) : null);
   if (!keepScroll) log.scrollTop = log.scrollHeight;
 }
@@ -185,13 +188,56 @@ function actions(c) {
   const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to') },
     view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
     view.groups.map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)));
-  const transfer = canTransfer() ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
+  const transfer = canTransfer() && target.options.length ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
     const [kind, id] = target.value.split(':');
     if (!id) throw Object.assign(new Error(t('conversations.no_target')), {});
     return post(`/conversations/${c.id}/transfer`, kind === 'agent' ? { agent_id: Number(id) } : { group_id: Number(id) });
   }) }, t('conversations.transfer'))) : null;
   const finalize = h('button', { type: 'button', class: 'danger', onclick: () => run(() => post(`/conversations/${c.id}/finalize`, {})) }, t('conversations.finalize'));
   return h('div', { class: 'conv-actions' }, h('div', { class: 'actions' }, transfer, finalize), error);
+}
+
+// Supervisors give a conversation to any agent; past a full slot only when they say so.
+function assignBox(c) {
+  const agent = h('select', { 'aria-label': t('conversations.assign_to') }, view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})`)));
+  const force = h('input', { type: 'checkbox' });
+  const error = h('div', { class: 'error', role: 'alert' });
+  const assign = async () => {
+    try {
+      await post(`/conversations/${c.id}/assign`, { agent_id: Number(agent.value), force: force.checked });
+      error.textContent = '';
+      await loadList();
+      await openConversation(c.id);
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  };
+  return h('div', { class: 'conv-actions' }, h('div', { class: 'actions' }, agent, h('label', {}, force, ' ', t('conversations.force')), h('button', { type: 'button', class: 'secondary', onclick: assign }, t('conversations.assign'))), error);
+}
+
+async function editContact(c) {
+  const contact = await get(`/contacts/${c.contact.id}`);
+  const input = (name, value) => h('input', { type: 'text', name, value: value ?? '' });
+  const fields = { name: input('name', contact.name), email: input('email', contact.email), phone: input('phone', contact.phone) };
+  const notes = h('textarea', { name: 'notes', rows: 2 });
+  notes.value = contact.notes ?? '';
+  const error = h('div', { class: 'error form-error', role: 'alert' });
+  const form = h('form', { class: 'card', novalidate: true },
+    Object.entries(fields).map(([name, el]) => h('div', { class: 'field', 'data-field': name }, h('label', {}, t(`contact.${name}`), el), h('div', { class: 'error' }))),
+    h('div', { class: 'field' }, h('label', {}, t('contact.notes'), notes)), error,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('common.save')), h('button', { type: 'button', class: 'secondary', onclick: () => form.remove() }, t('common.cancel'))));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await api('PATCH', `/contacts/${c.contact.id}`, { name: fields.name.value, email: fields.email.value, phone: fields.phone.value, notes: notes.value });
+      form.remove();
+      await loadList();
+      await openConversation(c.id);
+    } catch (err) {
+      error.textContent = errorText(err);
+    }
+  });
+  replace(view.pane.querySelector('.contact-editor'), form);
 }
 
 async function takeNext() {
