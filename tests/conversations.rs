@@ -332,3 +332,104 @@ async fn panel_figures_follow_the_definitions_on_a_scripted_scenario() {
     assert_eq!(panel["unattended"], 1, "c2 has no agent reply yet");
     desk.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_queue_has_its_own_cap_policy_and_limit() {
+    let desk = Desk::open().await;
+    let (ana, _a) = desk.agent("ana@example.com", 5, &[]).await;
+    let group: Value = desk
+        .admin
+        .post(
+            "/api/v1/groups",
+            json!({ "name": "Ventas", "members": [ana.id()], "rules": { "policy": "round_robin", "max_queue": 1 } }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(group["rules"]["policy"], "round_robin");
+    let bad = desk.admin.patch(&format!("/api/v1/groups/{}", group["id"]), json!({ "rules": { "capacity": 0 } })).await;
+    let error: Value = bad.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "rules.capacity");
+    // Ana goes unavailable; a channel routed to the group fills its queue of one.
+    ana.request(reqwest::Method::PUT, "/api/v1/me/availability")
+        .json(&json!({ "available": false }))
+        .send()
+        .await
+        .unwrap();
+    let channel: Value = desk
+        .admin
+        .post("/api/v1/channels", json!({ "kind": "api", "name": "Ventas web", "group": group["id"] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let send = |who: &'static str| {
+        let (client, url, token) = (
+            desk.server.client.clone(),
+            desk.server.url(&format!("/api/v1/channels/{}/messages", channel["id"])),
+            channel["token"].as_str().unwrap().to_owned(),
+        );
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "contact": { "identifier": who }, "text": "hola" }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(send("v1").await.status(), StatusCode::CREATED);
+    let full = send("v2").await;
+    assert_eq!((full.status(), error_code(full).await.as_str()), (StatusCode::CONFLICT, "queue_full"));
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn staff_get_the_panel_figures_live() {
+    let desk = Desk::open().await;
+    let mut watching = desk.admin.socket(&desk.server).await;
+    desk.customer("c1", "hola").await;
+    // The first figures come on connecting; the next ones after the customer joined the queue.
+    let first = next_event(&mut watching, "stats.panel", 5).await;
+    assert!(first["panel"]["in_queue"].is_u64());
+    loop {
+        let event = next_event(&mut watching, "stats.panel", 5).await;
+        if event["panel"]["in_queue"] == 1 {
+            break;
+        }
+    }
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_offline_too_long_gives_back_their_conversations() {
+    let server = TestServer::start_with(std::sync::Arc::new(tempfile::tempdir().unwrap()), |settings| {
+        settings.routing.presence_grace = Duration::from_secs(1);
+        settings.routing.offline_return = Duration::from_secs(2);
+    })
+    .await;
+    let admin = server.admin().await;
+    let channel: Value =
+        admin.post("/api/v1/channels", json!({ "kind": "api", "name": "Tienda" })).await.json().await.unwrap();
+    let desk = Desk { server, admin, channel };
+    let (ana, ana_socket) = desk.agent("ana@example.com", 2, &[]).await;
+    let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let id = body["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
+    // Ana's panel closes and she does not come back: after 2 s the conversation waits again, and
+    // Luis, online, takes it.
+    drop(ana_socket);
+    let (luis, _luis_socket) = desk.agent("luis@example.com", 2, &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let conversation = desk.conversation(&id).await;
+        if conversation["assignee"]["id"] == luis.id() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never returned: {conversation}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    desk.server.stop().await;
+}

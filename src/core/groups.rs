@@ -17,6 +17,7 @@ use crate::store::tables::GROUP_ID_TO_GROUP;
 pub struct CreateGroup {
     pub name: String,
     pub members: Vec<UserId>,
+    pub rules: GroupRules,
     pub actor: Actor,
     pub at: u64,
 }
@@ -30,7 +31,7 @@ impl Command<Runtime, Event> for CreateGroup {
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
         check_name_free(&GROUP_ID_TO_GROUP.all(&table)?, &name, None)?;
         let id = GroupId(GROUP_ID_TO_GROUP.next_key(&table)?);
-        let group = Group { id, name, members, created_at: self.at, deleted_at: None, rules: Default::default() };
+        let group = Group { id, name, members, created_at: self.at, deleted_at: None, rules: self.rules };
         GROUP_ID_TO_GROUP.insert(&mut table, id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.create", format!("group:{id}"), group.name.clone(), self.at)?;

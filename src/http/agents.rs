@@ -142,6 +142,15 @@ pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, 
         }
         None => None,
     };
+    Ok(Json(panel_figures(&state, group).await?).into_response())
+}
+
+/// Today's panel figures (UTC day) for a group or all: what `GET /stats/panel` answers and the
+/// `stats.panel` event carries.
+pub async fn panel_figures(
+    state: &AppState,
+    group: Option<GroupId>,
+) -> Result<crate::domain::conversation::Panel, ApiError> {
     let now = state.clock.now();
     let day_start = now - now % 86_400_000;
     let (recent, groups, users) =
@@ -155,5 +164,5 @@ pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, 
         None => online.len(),
     };
     let in_group = recent.iter().filter(|c| group.is_none_or(|g| c.group == Some(g)));
-    Ok(Json(panel(in_group, day_start, agents_online)).into_response())
+    Ok(panel(in_group, day_start, agents_online))
 }

@@ -12,6 +12,7 @@ use super::{ApiError, AppState};
 use crate::core::{CreateGroup, DeleteGroup, UpdateGroup};
 use crate::domain::account::Group;
 use crate::domain::ids::{GroupId, UserId};
+use crate::domain::routing::GroupRules;
 
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let (groups, users) = state.read(|read| Ok((read.groups()?, read.users()?))).await?;
@@ -29,6 +30,9 @@ pub struct NewGroup {
     name: String,
     #[serde(default)]
     members: Vec<UserId>,
+    /// Capacity, policy (equitable, round_robin, sticky) and queue limit of the group's queue.
+    #[serde(default)]
+    rules: GroupRules,
 }
 
 pub async fn create(
@@ -36,8 +40,14 @@ pub async fn create(
     Caller(caller): Caller,
     Body(input): Body<NewGroup>,
 ) -> Result<Response, ApiError> {
-    let command =
-        CreateGroup { name: input.name, members: input.members, actor: caller.actor(), at: state.clock.now() };
+    check_rules(&input.rules)?;
+    let command = CreateGroup {
+        name: input.name,
+        members: input.members,
+        rules: input.rules,
+        actor: caller.actor(),
+        at: state.clock.now(),
+    };
     let group = state.core.call(command).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &group).await?)).into_response())
 }
@@ -47,6 +57,24 @@ pub async fn create(
 pub struct GroupPatch {
     name: Option<String>,
     members: Option<Vec<UserId>>,
+    rules: Option<GroupRules>,
+}
+
+/// Caps and limits within reason: 1 to 100 conversations per agent, 1 to 10,000 waiting.
+fn check_rules(rules: &GroupRules) -> Result<(), ApiError> {
+    let bad = |field: &str, message: &str| {
+        let mut error =
+            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
+        error.field = Some(field.to_owned());
+        error
+    };
+    if rules.capacity.is_some_and(|cap| !(1..=100).contains(&cap)) {
+        return Err(bad("rules.capacity", "from 1 to 100"));
+    }
+    if rules.max_queue.is_some_and(|max| !(1..=10_000).contains(&max)) {
+        return Err(bad("rules.max_queue", "from 1 to 10000"));
+    }
+    Ok(())
 }
 
 pub async fn update(
@@ -55,11 +83,14 @@ pub async fn update(
     Id(id): Id,
     Body(input): Body<GroupPatch>,
 ) -> Result<Response, ApiError> {
+    if let Some(rules) = &input.rules {
+        check_rules(rules)?;
+    }
     let command = UpdateGroup {
         id: GroupId(id),
         name: input.name,
         members: input.members,
-        rules: None,
+        rules: input.rules,
         actor: caller.actor(),
         at: state.clock.now(),
     };

@@ -2,7 +2,7 @@
 //! resource). Handlers are thin: parse, check permission, call the store or the core, map the result.
 
 mod admin;
-mod agents;
+pub mod agents;
 mod assets;
 mod auth;
 mod channels;

@@ -77,6 +77,7 @@ pub struct GroupView {
     pub id: GroupId,
     pub name: String,
     pub members: Vec<MemberView>,
+    pub rules: crate::domain::routing::GroupRules,
     pub created_at: u64,
 }
 
@@ -88,7 +89,7 @@ impl GroupView {
             .filter_map(|id| users.iter().find(|user| user.id == *id))
             .map(|user| MemberView { id: user.id, name: user.full_name(), email: user.email.clone() })
             .collect();
-        GroupView { id: group.id, name: group.name.clone(), members, created_at: group.created_at }
+        GroupView { id: group.id, name: group.name.clone(), members, rules: group.rules, created_at: group.created_at }
     }
 }
 

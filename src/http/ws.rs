@@ -32,7 +32,11 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
     ("conversation.updated", Capability::Staff),
     ("agent.status", Capability::Staff),
     ("queue.changed", Capability::Staff),
+    ("stats.panel", Capability::Staff),
 ];
+
+/// The panel figures are sent at most this often, after something moved.
+const PANEL_EVERY: Duration = Duration::from_secs(1);
 
 const PING: Duration = Duration::from_secs(25);
 const BUFFER: usize = 4 * 1024;
@@ -65,6 +69,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
     let mut events = state.core.subscribe();
     let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
     let mut ping = tokio::time::interval(PING);
+    let mut panel_tick = tokio::time::interval(PANEL_EVERY);
+    let mut panel_due = allows(Some(&caller.user.grants()), Capability::Staff);
     let mut stopping = state.stopping.clone();
     loop {
         tokio::select! {
@@ -81,6 +87,9 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 if matches!(event, Event::GroupChanged { .. }) {
                     groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
                 }
+                if moves_the_panel(&event) {
+                    panel_due = allows(Some(&caller.user.grants()), Capability::Staff);
+                }
                 if let Some(payload) = payload_for(&caller, &groups, &event)
                     && send(&mut socket, payload).await.is_err()
                 {
@@ -92,11 +101,30 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             _ = crate::server::stop_requested(&mut stopping) => break,
+            _ = panel_tick.tick(), if panel_due => {
+                panel_due = false;
+                if let Ok(figures) = super::agents::panel_figures(&state, None).await
+                    && send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err()
+                {
+                    break;
+                }
+            }
             _ = ping.tick() => {
                 if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
             }
         }
     }
+}
+
+fn moves_the_panel(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::QueueChanged
+            | Event::ConversationAssigned { .. }
+            | Event::ConversationFinalized { .. }
+            | Event::AgentStatus { .. }
+            | Event::MessageCreated { .. }
+    )
 }
 
 async fn send(socket: &mut WebSocket, payload: Value) -> Result<(), axum::Error> {

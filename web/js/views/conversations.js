@@ -76,7 +76,10 @@ function renderList() {
 }
 
 async function loadFigures() {
-  const p = await get('/stats/panel');
+  renderFigures(await get('/stats/panel'));
+}
+
+function renderFigures(p) {
   const minutes = (ms) => `${Math.round(ms / 60000)} min`;
   replace(view.figures,
     figure(t('panel.average_wait'), minutes(p.average_wait_ms)),
@@ -283,9 +286,9 @@ function connect() {
       await loadList();
       if (view.open?.id === event.conversation?.id) openConversation(view.open.id).catch(() => null);
     }
-    if (['queue.changed', 'agent.status', 'conversation.assigned', 'conversation.finalized'].includes(event.type)) {
-      loadFigures().catch(() => null);
-      if (oversees() || canTransfer()) loadAgents().catch(() => null);
+    if (event.type === 'stats.panel') renderFigures(event.panel);
+    if (['agent.status', 'conversation.assigned', 'conversation.finalized'].includes(event.type)) {
+      loadAgents().catch(() => null);
     }
   };
   socket.onclose = () => {

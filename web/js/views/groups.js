@@ -39,6 +39,11 @@ export async function groupsView(main) {
 function openEditor(editor, users, group, main) {
   const name = h('input', { type: 'text', name: 'name', value: group?.name ?? '', required: true });
   const members = new Set((group?.members ?? []).map((m) => m.id));
+  const rules = group?.rules ?? {};
+  const capacity = h('input', { type: 'number', name: 'capacity', min: 1, max: 100, value: rules.capacity ?? '' });
+  const maxQueue = h('input', { type: 'number', name: 'max_queue', min: 1, max: 10000, value: rules.max_queue ?? '' });
+  const policy = h('select', { name: 'policy' }, ['equitable', 'round_robin', 'sticky'].map((p) => h('option', { value: p }, t(`groups.policy_${p}`))));
+  policy.value = rules.policy ?? 'equitable';
   const boxes = users.filter((user) => user.active).map((user) => h('label', {}, h('input', { type: 'checkbox', value: user.id, checked: members.has(user.id) }), `${user.first_name} ${user.last_name}`));
   const form = h(
     'form',
@@ -46,12 +51,21 @@ function openEditor(editor, users, group, main) {
     h('h2', {}, group ? t('groups.edit_named', { name: group.name }) : t('groups.new')),
     field(t('field.name'), name),
     h('fieldset', { 'data-field': 'members' }, h('legend', {}, t('groups.members')), boxes, h('div', { class: 'error' })),
+    h('fieldset', {}, h('legend', {}, t('groups.routing')),
+      h('div', { 'data-field': 'rules.policy' }, field(t('groups.policy'), policy)),
+      h('div', { 'data-field': 'rules.capacity' }, field(t('groups.capacity'), capacity, t('groups.capacity_help'))),
+      h('div', { 'data-field': 'rules.max_queue' }, field(t('groups.max_queue'), maxQueue, t('groups.max_queue_help')))),
     formError(),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('common.save')), h('button', { type: 'button', class: 'secondary', onclick: () => replace(editor) }, t('common.cancel'))),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const body = { name: name.value, members: [...form.querySelectorAll('fieldset input:checked')].map((box) => Number(box.value)) };
+    const number = (input) => (input.value ? Number(input.value) : null);
+    const body = {
+      name: name.value,
+      members: [...form.querySelectorAll('fieldset input[type=checkbox]:checked')].map((box) => Number(box.value)),
+      rules: { policy: policy.value, capacity: number(capacity), max_queue: number(maxQueue) },
+    };
     try {
       await busy(form, () => (group ? patch(`/groups/${group.id}`, body) : post('/groups', body)));
       await groupsView(main);
