@@ -12,6 +12,7 @@ use crate::store::tables::{CHANNEL_ID_TO_CHANNEL, CONTACT_ID_TO_CONTACT};
 
 pub struct CreateChannel {
     pub kind: ChannelKind,
+    pub mode: crate::domain::routing::AssignMode,
     pub name: String,
     pub group: Option<GroupId>,
     pub public_key: String,
@@ -47,7 +48,7 @@ impl Command<Runtime, Event> for CreateChannel {
             kind: self.kind,
             name,
             group: self.group,
-            mode: Default::default(),
+            mode: self.mode,
             public_key: self.public_key,
             token_hash: self.token_hash,
             webhook_url: self.webhook_url,

@@ -230,6 +230,7 @@ fn new_conversation(
         first_response_at: None,
         served_by: Vec::new(),
         abandoned: false,
+        mode: channel.mode,
     })
 }
 

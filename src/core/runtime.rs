@@ -56,6 +56,7 @@ pub fn ticket(conversation: &Conversation) -> Ticket {
         queue: conversation.group,
         enqueued_at: conversation.enqueued_at.unwrap_or(conversation.created_at),
         contact: conversation.contact,
+        mode: conversation.mode,
     }
 }
 

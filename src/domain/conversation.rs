@@ -57,6 +57,9 @@ pub struct Conversation {
     /// Left the queue without being served.
     #[serde(default)]
     pub abandoned: bool,
+    /// How it is given out: its channel's assignment mode when it was opened.
+    #[serde(default)]
+    pub mode: AssignMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,6 +230,7 @@ mod tests {
             first_response_at: None,
             served_by: vec![],
             abandoned: false,
+            mode: AssignMode::Automatic,
         }
     }
 

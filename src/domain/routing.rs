@@ -81,6 +81,9 @@ pub struct Ticket {
     pub queue: Option<GroupId>,
     pub enqueued_at: u64,
     pub contact: ContactId,
+    /// The channel's assignment mode: automatic conversations are given out by the router,
+    /// manual ones wait for the dispenser, `None` ones for a supervisor (R-CONV-4).
+    pub mode: AssignMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -343,7 +346,7 @@ impl Routing {
             .queues
             .iter()
             .filter(|(queue, _)| self.serves(this, **queue))
-            .filter_map(|(_, line)| line.first().copied())
+            .filter_map(|(_, line)| self.first_in(line, |mode| mode != AssignMode::None))
             .min();
         let Some((_, conversation)) = oldest else {
             return Ok(None);
@@ -370,7 +373,9 @@ impl Routing {
             let next = self
                 .queues
                 .iter()
-                .filter_map(|(queue, line)| line.first().map(|head| (*head, *queue)))
+                .filter_map(|(queue, line)| {
+                    self.first_in(line, |mode| mode == AssignMode::Automatic).map(|head| (head, *queue))
+                })
                 .filter_map(|(head, queue)| self.choose(queue, head.1, now).map(|agent| (head, agent)))
                 .min_by_key(|(head, _)| *head);
             let Some(((_, conversation), agent)) = next else {
@@ -384,6 +389,15 @@ impl Routing {
             self.give(conversation, agent, ticket, now);
             made.push(Assignment { conversation, agent });
         }
+    }
+
+    /// The oldest entry of a queue whose channel mode `wanted` accepts.
+    fn first_in(
+        &self,
+        line: &BTreeSet<(u64, ConversationId)>,
+        wanted: impl Fn(AssignMode) -> bool,
+    ) -> Option<(u64, ConversationId)> {
+        line.iter().find(|(_, id)| self.waiting.get(id).is_some_and(|ticket| wanted(ticket.mode))).copied()
     }
 
     /// The agent the queue's policy picks for a conversation, among the eligible.

@@ -14,6 +14,7 @@ use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateContact};
 use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES};
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
+use crate::domain::routing::AssignMode;
 use crate::domain::secret::{self, constant_time_eq};
 
 #[derive(Debug, Serialize)]
@@ -22,6 +23,7 @@ pub struct ChannelView {
     pub kind: ChannelKind,
     pub name: String,
     pub group: Option<GroupId>,
+    pub mode: AssignMode,
     /// Web widget: the `<script>` tag a site adds.
     pub snippet: Option<String>,
     pub public_key: Option<String>,
@@ -42,6 +44,7 @@ fn view(state: &AppState, channel: &Channel) -> ChannelView {
         kind: channel.kind,
         name: channel.name.clone(),
         group: channel.group,
+        mode: channel.mode,
         snippet,
         public_key: widget.then(|| channel.public_key.clone()),
         webhook_url: channel.webhook_url.clone(),
@@ -58,6 +61,9 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct NewChannel {
     kind: ChannelKind,
+    /// automatic (default), manual (agents take them with the dispenser) or none (a supervisor assigns).
+    #[serde(default)]
+    mode: AssignMode,
     name: String,
     group: Option<GroupId>,
     webhook_url: Option<String>,
@@ -73,6 +79,7 @@ pub async fn create(
     let webhook_secret = secret::new_token("whsec_");
     let command = CreateChannel {
         kind: input.kind,
+        mode: input.mode,
         name: input.name,
         group: input.group,
         public_key: if input.kind == ChannelKind::Widget { secret::new_token("wk_") } else { String::new() },

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 use super::*;
 
 fn ticket(queue: Option<u64>, at: u64, contact: u64) -> Ticket {
-    Ticket { queue: queue.map(GroupId), enqueued_at: at, contact: ContactId(contact) }
+    Ticket { queue: queue.map(GroupId), enqueued_at: at, contact: ContactId(contact), mode: AssignMode::Automatic }
 }
 
 fn agent(routing: &mut Routing, id: u64, groups: &[u64], capacity: Option<u32>) {
@@ -68,6 +68,21 @@ fn unavailable_offline_and_manual_agents_get_nothing_new() {
     routing.enqueue(ConversationId(2), ticket(None, 3, 2), 3).unwrap();
     let back = routing.set_available(UserId(1), true, 4).unwrap();
     assert_eq!(back, vec![Assignment { conversation: ConversationId(2), agent: UserId(1) }]);
+}
+
+#[test]
+fn manual_and_unrouted_channels_wait_for_a_person() {
+    let mut routing = Routing::new(6);
+    agent(&mut routing, 1, &[], None);
+    let manual = Ticket { mode: AssignMode::Manual, ..ticket(None, 1, 1) };
+    let unrouted = Ticket { mode: AssignMode::None, ..ticket(None, 2, 2) };
+    assert!(routing.enqueue(ConversationId(1), manual, 1).unwrap().is_empty(), "manual: not given out");
+    assert!(routing.enqueue(ConversationId(2), unrouted, 2).unwrap().is_empty());
+    let automatic = routing.enqueue(ConversationId(3), ticket(None, 3, 3), 3).unwrap();
+    assert_eq!(automatic[0].conversation, ConversationId(3), "an automatic one behind them is not blocked");
+    assert_eq!(routing.take_next(UserId(1), 4).unwrap().unwrap().conversation, ConversationId(1));
+    assert_eq!(routing.take_next(UserId(1), 5).unwrap(), None, "the dispenser never takes unrouted ones");
+    assert_eq!(routing.assign_to(ConversationId(2), UserId(1), false, 6).unwrap()[0].conversation, ConversationId(2));
 }
 
 #[test]

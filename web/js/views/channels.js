@@ -11,7 +11,7 @@ export async function channelsView(main, created) {
   const cards = channels.map((c) =>
     h('section', { class: 'card', 'data-channel': c.id },
       h('h2', {}, c.name, ' ', h('span', { class: 'badge' }, t(`channels.kind_${c.kind}`))),
-      h('p', { class: 'muted' }, `${t('channels.routes_to')}: ${groupName(c.group)} · ${t('common.created')}: ${formatTime(c.created_at, language())}`),
+      h('p', { class: 'muted' }, `${t('channels.routes_to')}: ${groupName(c.group)} · ${t(`channels.mode_${c.mode}`)} · ${t('common.created')}: ${formatTime(c.created_at, language())}`),
       c.snippet ? [h('p', {}, t('channels.snippet_help')), h('pre', { class: 'mail', 'data-testid': 'snippet' }, c.snippet)] : null,
       c.kind === 'api' ? [h('p', {}, t('channels.api_help')), h('pre', { class: 'mail' }, `POST ${location.origin}/api/v1/channels/${c.id}/messages\nAuthorization: Bearer ch_…\n{"contact": {"identifier": "…"}, "text": "…"}`), c.webhook_url ? h('p', { class: 'muted' }, `${t('channels.webhook')}: ${c.webhook_url}`) : null] : null));
   const secrets = created?.token
@@ -24,14 +24,15 @@ function createForm(main, groups) {
   const kind = h('select', { name: 'kind' }, h('option', { value: 'widget' }, t('channels.kind_widget')), h('option', { value: 'api' }, t('channels.kind_api')));
   const name = h('input', { type: 'text', name: 'name', required: true });
   const group = h('select', { name: 'group' }, h('option', { value: '' }, t('channels.general_queue')), groups.map((g) => h('option', { value: g.id }, g.name)));
+  const mode = h('select', { name: 'mode' }, ['automatic', 'manual', 'none'].map((m) => h('option', { value: m }, t(`channels.mode_${m}`))));
   const webhook = h('input', { type: 'url', name: 'webhook_url', placeholder: 'https://…' });
   const webhookField = field(t('channels.webhook'), webhook, t('channels.webhook_help'));
   webhookField.hidden = true;
   kind.addEventListener('change', () => (webhookField.hidden = kind.value !== 'api'));
-  const form = h('form', { class: 'card', novalidate: true }, h('h2', {}, t('channels.new')), field(t('channels.kind'), kind), field(t('field.name'), name), field(t('channels.routes_to'), group), webhookField, formError(), h('button', { type: 'submit' }, t('channels.create')));
+  const form = h('form', { class: 'card', novalidate: true }, h('h2', {}, t('channels.new')), field(t('channels.kind'), kind), field(t('field.name'), name), field(t('channels.routes_to'), group), field(t('channels.mode'), mode), webhookField, formError(), h('button', { type: 'submit' }, t('channels.create')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const body = { kind: kind.value, name: name.value, group: group.value ? Number(group.value) : null };
+    const body = { kind: kind.value, name: name.value, group: group.value ? Number(group.value) : null, mode: mode.value };
     if (kind.value === 'api' && webhook.value.trim()) body.webhook_url = webhook.value.trim();
     try {
       const created = await busy(form, () => post('/channels', body));
