@@ -97,7 +97,23 @@ async function loadAgents() {
   if (!table) return;
   replace(table, h('table', {},
     h('thead', {}, h('tr', {}, ['field.name', 'conversations.agent_status', 'conversations.load'].map((k) => h('th', {}, t(k))))),
-    h('tbody', {}, view.agents.length ? view.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, `${a.online ? t('conversations.online') : t('conversations.offline')} · ${a.available ? t('conversations.available') : t('conversations.unavailable')}`), h('td', {}, `${a.load} / ${a.capacity}`))) : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('conversations.no_agents'))))));
+    h('tbody', {}, view.agents.length ? view.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, `${a.online ? t('conversations.online') : t('conversations.offline')} · ${a.available ? t('conversations.available') : t('conversations.unavailable')}`), h('td', {}, `${a.load} / ${a.capacity}`, roles().includes('admin') ? agentSettings(a) : null))) : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('conversations.no_agents'))))));
+}
+
+// Administrators set an agent's own cap and assignment mode right from the table.
+function agentSettings(agent) {
+  const cap = h('input', { type: 'number', min: 1, max: 100, value: agent.own_capacity ?? '', 'aria-label': t('conversations.own_capacity'), class: 'narrow-input' });
+  const mode = h('select', { 'aria-label': t('conversations.mode') }, ['automatic', 'manual', 'none'].map((m) => h('option', { value: m }, t(`conversations.mode_${m}`))));
+  mode.value = agent.mode;
+  const save = async () => {
+    try {
+      await api('PATCH', `/agents/${agent.id}`, { capacity: cap.value ? Number(cap.value) : null, mode: mode.value });
+      await loadAgents();
+    } catch (err) {
+      alert(errorText(err));
+    }
+  };
+  return h('div', { class: 'actions small' }, cap, mode, h('button', { type: 'button', class: 'secondary', onclick: save }, t('common.save')));
 }
 
 async function openConversation(id) {
@@ -135,7 +151,8 @@ function renderPane({ keepScroll = false } = {}) {
     h('div', { class: 'actions' },
       h('h2', {}, c.contact.name || `#${c.contact.id}`),
       h('span', { class: 'muted small' }, `${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
-      oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null),
+      oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null,
+      c.previous ? h('button', { type: 'button', class: 'link', onclick: () => openConversation(c.previous).catch((err) => alert(errorText(err))) }, t('conversations.previous')) : null),
     h('div', { class: 'contact-editor' }),
     log,
     working ? composer(c) : null,
