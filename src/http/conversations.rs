@@ -287,10 +287,7 @@ pub async fn add_label(
     Id(id): Id,
     Body(input): Body<LabelInput>,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, id).await?;
-    let command = SetLabel { conversation: ConversationId(id), label: input.label, present: true, by: staff(&caller) };
-    let conversation = state.core.call(command).await?;
-    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+    set_label(&state, &caller, id, input.label, true).await
 }
 
 pub async fn remove_label(
@@ -299,10 +296,20 @@ pub async fn remove_label(
     Id(id): Id,
     Body(input): Body<LabelInput>,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, id).await?;
-    let command = SetLabel { conversation: ConversationId(id), label: input.label, present: false, by: staff(&caller) };
+    set_label(&state, &caller, id, input.label, false).await
+}
+
+async fn set_label(
+    state: &AppState,
+    caller: &Principal,
+    id: u64,
+    label: String,
+    present: bool,
+) -> Result<Response, ApiError> {
+    visible(state, caller, id).await?;
+    let command = SetLabel { conversation: ConversationId(id), label, present, by: staff(caller) };
     let conversation = state.core.call(command).await?;
-    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+    Ok(Json(ConversationView::one(state, conversation).await?).into_response())
 }
 
 /// The dispenser: 200 with the conversation taken, or 204 when nothing waits.
