@@ -154,6 +154,7 @@ function renderPane({ keepScroll = false } = {}) {
       oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null,
       c.previous ? h('button', { type: 'button', class: 'link', onclick: () => openConversation(c.previous).catch((err) => alert(errorText(err))) }, t('conversations.previous')) : null),
     h('div', { class: 'contact-editor' }),
+    labels(c, working),
     log,
     working ? composer(c) : null,
     working && oversees() && view.agents.length ? assignBox(c) : null,
@@ -215,6 +216,26 @@ function actions(c) {
   }) }, t('conversations.transfer'))) : null;
   const finalize = h('button', { type: 'button', class: 'danger', onclick: () => run(() => post(`/conversations/${c.id}/finalize`, {})) }, t('conversations.finalize'));
   return h('div', { class: 'conv-actions' }, h('div', { class: 'actions' }, transfer, finalize), error);
+}
+
+// Labels: shown to all staff; added and removed by whoever works the conversation.
+function labels(c, working) {
+  const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => openConversation(c.id)).catch((err) => alert(errorText(err)));
+  const chips = c.labels.map((label) => h('span', { class: 'badge label' }, label, working ? h('button', { type: 'button', class: 'link', 'aria-label': `${t('conversations.remove_label')} ${label}`, onclick: () => remove(label) }, ' ×') : null));
+  if (!working) return chips.length ? h('div', { class: 'actions' }, chips) : null;
+  const input = h('input', { type: 'text', maxlength: 40, placeholder: t('conversations.add_label'), 'aria-label': t('conversations.add_label'), class: 'narrow-input' });
+  const form = h('form', { class: 'actions' }, chips, input, h('button', { type: 'submit', class: 'secondary' }, '+'));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!input.value.trim()) return;
+    try {
+      await post(`/conversations/${c.id}/labels`, { label: input.value });
+      await openConversation(c.id);
+    } catch (err) {
+      alert(errorText(err));
+    }
+  });
+  return form;
 }
 
 // Supervisors give a conversation to any agent; past a full slot only when they say so.
