@@ -15,6 +15,7 @@ use crate::domain::webhook::Delivery;
 use crate::store::tables::{
     CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
     DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
+    PENDING_DELIVERY_IDS,
 };
 
 pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
@@ -500,6 +501,7 @@ fn queue_webhook(
         last_error: None,
     };
     DELIVERY_ID_TO_DELIVERY.insert(&mut table, id, &delivery)?;
+    tx.open_table(PENDING_DELIVERY_IDS)?.insert(id, ())?;
     Ok(())
 }
 
@@ -521,7 +523,10 @@ impl Command<Runtime, Event> for DeliveryAttempted {
         };
         delivery.attempts += 1;
         match self.error {
-            None => delivery.delivered_at = Some(self.at),
+            None => {
+                delivery.delivered_at = Some(self.at);
+                tx.open_table(PENDING_DELIVERY_IDS)?.remove(self.id)?;
+            }
             Some(error) => {
                 delivery.last_error = Some(error);
                 delivery.next_at = self.at + crate::domain::webhook::retry_pause_ms(delivery.attempts);

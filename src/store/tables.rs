@@ -74,6 +74,9 @@ pub const VISITOR_HASH_TO_VISITOR: Typed<[u8; 32], Visitor> = Typed::new("visito
 /// Outgoing webhook deliveries, kept until delivered (they survive restarts).
 pub const DELIVERY_ID_TO_DELIVERY: Typed<u64, crate::domain::webhook::Delivery> = Typed::new("delivery_id_to_delivery");
 
+/// Ids of deliveries not yet delivered, so the sender never reads the delivered history.
+pub const PENDING_DELIVERY_IDS: TableDefinition<u64, ()> = TableDefinition::new("pending_delivery_ids");
+
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
 
@@ -99,6 +102,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
     tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
+    tx.open_table(PENDING_DELIVERY_IDS)?;
     Ok(())
 }
 
