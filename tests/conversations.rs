@@ -144,7 +144,7 @@ async fn transfer_to_a_full_agent_is_refused_unless_a_supervisor_forces_it() {
 async fn bad_requests_get_clear_answers() {
     let desk = Desk::open().await;
     let (ana, _a) = desk.agent("ana@example.com", 2, &[]).await;
-    let (luis, _l) = desk.agent("luis@example.com", 0, &[]).await;
+    let (luis, _l) = desk.agent("luis@example.com", 1, &[]).await;
     let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
     let id = body["conversation"]["id"].clone();
     assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
@@ -431,5 +431,30 @@ async fn an_agent_offline_too_long_gives_back_their_conversations() {
         assert!(Instant::now() < deadline, "never returned: {conversation}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_coming_online_hears_of_the_conversation_given_to_them_at_once() {
+    let desk = Desk::open().await;
+    let (ana, socket) = desk.agent("ana@example.com", 1, &[]).await;
+    drop(socket);
+    // Offline after the grace period: a customer waits.
+    desk.server
+        .running
+        .core
+        .call(centralita::core::SetPresence {
+            agent: centralita::domain::ids::UserId(ana.id()),
+            online: false,
+            at: desk.server.running.clock.now(),
+        })
+        .await
+        .unwrap();
+    let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    assert_eq!(body["conversation"]["status"], "queued");
+    // Her panel connects: the same socket gets the assignment its connection caused.
+    let mut back = ana.socket(&desk.server).await;
+    let event = next_event(&mut back, "conversation.assigned", 5).await;
+    assert_eq!(event["conversation"]["id"], body["conversation"]["id"]);
     desk.server.stop().await;
 }

@@ -204,6 +204,9 @@ impl Command<Runtime, Event> for SetAgentRouting {
         events: &mut Vec<Event>,
     ) -> Result<AgentProfile, ApplyError> {
         let user = load_user(tx, self.agent)?;
+        if !routable(&user) {
+            return Err(Rejection::conflict("not_an_agent", "Only active agents have routing settings.").into());
+        }
         let mut profile = load_profile(tx, self.agent)?;
         if let Some(capacity) = self.capacity {
             profile.capacity = capacity;

@@ -110,8 +110,8 @@ pub async fn update(
     Id(id): Id,
     Body(input): Body<RoutingPatch>,
 ) -> Result<Response, ApiError> {
-    if input.capacity.flatten().is_some_and(|cap| cap > 100) {
-        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "capacity: at most 100");
+    if input.capacity.flatten().is_some_and(|cap| !(1..=100).contains(&cap)) {
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "capacity: from 1 to 100");
         error.field = Some("capacity".into());
         return Err(error);
     }

@@ -111,7 +111,14 @@ fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
         Author::Agent(_) => "agent",
         Author::System => "system",
     };
-    json!({ "id": message.id, "from": from, "agent_name": agent_name, "text": message.text, "created_at": message.created_at })
+    json!({
+        "id": message.id,
+        "conversation_id": message.conversation,
+        "from": from,
+        "agent_name": agent_name,
+        "text": message.text,
+        "created_at": message.created_at,
+    })
 }
 
 async fn position(state: &AppState, conversation: &Conversation) -> Result<Option<usize>, ApiError> {

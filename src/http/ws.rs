@@ -62,11 +62,13 @@ pub async fn upgrade(
 }
 
 async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
+    // Subscribe first: coming online can assign a conversation at once, and that event must reach
+    // this very socket.
+    let mut events = state.core.subscribe();
     let _presence = match caller.user.roles.contains(&Role::Agent) {
         true => Some(state.presence.connect(caller.user.id).await),
         false => None,
     };
-    let mut events = state.core.subscribe();
     let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
     let mut ping = tokio::time::interval(PING);
     let mut panel_tick = tokio::time::interval(PANEL_EVERY);

@@ -102,5 +102,12 @@ test('a visitor and an agent chat live, and a waiting visitor is served when a s
   await desk.getByRole('button', { name: 'Finalize' }).click();
   await desk.locator('.conv-item', { hasText: 'Necesito ayuda con mi pedido' }).waitFor({ timeout: 5000 });
   await second.page.getByText('You are number 1 in line').waitFor({ state: 'hidden', timeout: 5000 });
+
+  // The first visitor, whose chat ended, writes again: a new conversation, their message shown,
+  // and they wait (the agent is busy with the second visitor).
+  await first.page.getByText('This chat has ended').waitFor({ timeout: 5000 });
+  await write(first.page, 'Otra pregunta más');
+  await first.page.getByText('Otra pregunta más').waitFor({ timeout: 5000 });
+  await first.page.getByText('You are number 1 in line').waitFor({ timeout: 5000 });
   assert.deepEqual([...deskProblems, ...first.problems, ...second.problems], []);
 });

@@ -9,10 +9,10 @@
   const base = new URL(script.src).origin;
   const channel = script.dataset.channel;
   const storeKey = `centralita:${base}:${channel}`;
-  const es = !(navigator.language || 'es').toLowerCase().startsWith('en');
+  const es = (navigator.language || 'es').toLowerCase().startsWith('es');
   const T = es
-    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados. Inténtalo en unos minutos.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar' }
-    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy. Please try again in a few minutes.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close' };
+    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados. Inténtalo en unos minutos.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.' }
+    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy. Please try again in a few minutes.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.' };
 
   const host = document.createElement('div');
   host.setAttribute('data-centralita-widget', '');
@@ -42,6 +42,8 @@
     input, textarea { font: inherit; border: 1px solid #d8dce3; border-radius: 6px; padding: 8px; }
     textarea { flex: 1; resize: none; height: 38px; }
     button.send { border: 0; border-radius: 6px; background: #1f6feb; color: #fff; padding: 0 14px; font: inherit; cursor: pointer; }
+    button.start { padding: 8px 14px; }
+    .hint { margin: 0; font-size: 12px; color: #5b6476; }
   `;
   const launcher = el('button', { className: 'launcher', type: 'button', textContent: T.open });
   const log = el('div', { className: 'log', role: 'log' });
@@ -52,8 +54,8 @@
   closeButton.setAttribute('aria-label', T.close);
   const nameInput = el('input', { placeholder: T.name, autocomplete: 'name' });
   const emailInput = el('input', { placeholder: T.email, type: 'email', autocomplete: 'email' });
-  const intro = el('form', { className: 'intro' }, nameInput, emailInput, el('button', { className: 'send', type: 'submit', textContent: T.start }));
-  const text = el('textarea', { placeholder: T.placeholder, rows: 1 });
+  const intro = el('form', { className: 'intro' }, el('p', { className: 'hint', textContent: T.intro }), nameInput, emailInput, el('button', { className: 'send start', type: 'submit', textContent: T.start }));
+  const text = el('textarea', { placeholder: T.placeholder, rows: 1, maxLength: 10000 });
   text.setAttribute('aria-label', T.placeholder);
   const composer = el('form', {}, text, el('button', { className: 'send', type: 'submit', textContent: T.send }));
   const panel = el('section', { className: 'panel', hidden: true }, el('header', {}, el('span', { textContent: T.title }), closeButton), log, status, intro, composer);
@@ -72,6 +74,7 @@
   })();
   let token = storage.getItem(storeKey);
   let lastId = 0;
+  let conversationId = null;
   let socket = null;
   let poller = null;
   const seen = new Set();
@@ -85,25 +88,41 @@
     return data;
   };
 
+  // Message ids count within a conversation; a returning visitor's new conversation starts again.
   const show = (message) => {
-    if (seen.has(message.id)) return;
-    seen.add(message.id);
-    lastId = Math.max(lastId, message.id);
+    const key = `${message.conversation_id}:${message.id}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (message.conversation_id === conversationId) lastId = Math.max(lastId, message.id);
     const who = message.from === 'visitor' ? T.you : message.agent_name || '';
     log.append(el('div', { className: `msg ${message.from}` }, el('span', { className: 'who', textContent: who }), message.text));
     log.scrollTop = log.scrollHeight;
   };
 
+  const follow = (conversation) => {
+    if (conversation && conversation.id !== conversationId) {
+      conversationId = conversation.id;
+      lastId = 0;
+    }
+  };
+
   const showStatus = (conversation) => {
+    follow(conversation);
     const waiting = conversation && conversation.status === 'queued' && conversation.position;
-    status.hidden = !waiting;
+    const ended = conversation && conversation.status === 'finalized';
+    status.hidden = !waiting && !ended;
     if (waiting) status.textContent = T.position(conversation.position);
+    if (ended) status.textContent = T.ended;
   };
 
   const refresh = async () => {
     if (!token) return;
     try {
-      const data = await call('GET', `/conversation?after=${lastId}`);
+      let data = await call('GET', `/conversation?after=${lastId}`);
+      if (data.conversation && data.conversation.id !== conversationId) {
+        follow(data.conversation);
+        data = await call('GET', '/conversation?after=0');
+      }
       data.messages.forEach(show);
       showStatus(data.conversation);
     } catch (err) {
@@ -166,11 +185,14 @@
       await start();
       const data = await call('POST', '/messages', { text: value });
       text.value = '';
-      show(data.message);
+      const changed = data.conversation.id !== conversationId;
       showStatus(data.conversation);
+      show(data.message);
+      if (changed) refresh();
     } catch (err) {
       status.hidden = false;
-      status.textContent = err.code === 'queue_full' ? T.busy : err.message || T.error;
+      const known = { queue_full: T.busy, text_too_long: T.tooLong, rate_limited: T.slow };
+      status.textContent = known[err.code] || T.error;
     }
   });
 

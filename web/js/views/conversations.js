@@ -31,7 +31,7 @@ export async function conversationsView(main) {
   view.pane = pane;
   replace(
     main,
-    h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, oversees() || session.me.permissions.includes('dispenser') ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
+    h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, isAgent() && (oversees() || session.me.permissions.includes('dispenser')) ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
     figures,
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
     oversees() ? h('section', { class: 'card' }, h('h2', {}, t('conversations.agents')), h('div', { 'data-testid': 'agents-table' })) : null,
@@ -324,11 +324,16 @@ function connect() {
       await loadList();
       if (view.open?.id === event.conversation?.id) openConversation(view.open.id).catch(() => null);
     }
-    if (event.type === 'stats.panel') renderFigures(event.panel);
-    if (['agent.status', 'conversation.assigned', 'conversation.finalized'].includes(event.type)) {
-      loadAgents().catch(() => null);
+    if (event.type === 'stats.panel') {
+      renderFigures(event.panel);
+      // Loads and slots moved: refresh the agents, and the transfer and assign pickers with them.
+      await loadAgents().catch(() => null);
+      if (view.open) renderPane({ keepScroll: true });
     }
   };
+  // Whatever happened before this socket opened (a conversation given the moment we came online)
+  // is in a fresh list.
+  socket.onopen = () => loadList().catch(() => null);
   socket.onclose = () => {
     socket = null;
     setTimeout(() => {
