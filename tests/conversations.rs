@@ -273,6 +273,18 @@ async fn agent_replies_reach_the_api_channel_webhook_signed_and_retried() {
     assert_eq!(headers["x-centralita-signature"].to_str().unwrap(), expected);
     assert!(headers.contains_key("x-centralita-delivery"));
     assert_eq!(got.lock().unwrap().len(), 1, "the note made no delivery");
+    // Finalizing tells the program too.
+    agent.post(&format!("/api/v1/conversations/{id}/finalize"), json!({ "reason": "resuelto" })).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no finalize webhook");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let finalized: Value = serde_json::from_str(&got.lock().unwrap()[1].1).unwrap();
+    assert_eq!(
+        (finalized["event"].as_str(), finalized["reason"].as_str()),
+        (Some("conversation.finalized"), Some("resuelto"))
+    );
     server.stop().await;
 }
 

@@ -116,3 +116,49 @@ async fn the_widget_answers_preflights_and_limits_each_address() {
     assert_eq!(script.headers()["content-type"], "text/javascript; charset=utf-8");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn channels_can_be_edited_rotated_and_switched_off() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let api: Value =
+        admin.post("/api/v1/channels", json!({ "kind": "api", "name": "Bot" })).await.json().await.unwrap();
+    let bad = admin.post("/api/v1/channels", json!({ "kind": "api", "name": "x", "webhook_url": "https://" })).await;
+    assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "webhook_url");
+    let inbound = |token: String| {
+        let (client, url) = (server.client.clone(), server.url(&format!("/api/v1/channels/{}/messages", api["id"])));
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({ "contact": { "identifier": "a" }, "text": "hola" }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let old = api["token"].as_str().unwrap().to_owned();
+    assert_eq!(inbound(old.clone()).await, StatusCode::CREATED);
+    let rotated: Value =
+        admin.post(&format!("/api/v1/channels/{}/rotate", api["id"]), json!({})).await.json().await.unwrap();
+    let new = rotated["token"].as_str().unwrap().to_owned();
+    assert_eq!(inbound(old).await, StatusCode::UNAUTHORIZED, "the old token died at once");
+    assert_eq!(inbound(new.clone()).await, StatusCode::CREATED);
+    let renamed: Value = admin
+        .patch(&format!("/api/v1/channels/{}", api["id"]), json!({ "name": "Bot 2", "mode": "manual" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((renamed["name"].as_str(), renamed["mode"].as_str()), (Some("Bot 2"), Some("manual")));
+    assert_eq!(admin.delete(&format!("/api/v1/channels/{}", api["id"])).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(inbound(new).await, StatusCode::NOT_FOUND, "a switched-off channel takes nothing");
+    let key = widget_channel(&admin).await;
+    let widget: Value = admin.get("/api/v1/channels").await.json().await.unwrap();
+    let widget_id = widget.as_array().unwrap().iter().find(|c| c["public_key"] == key.as_str()).unwrap()["id"].clone();
+    admin.delete(&format!("/api/v1/channels/{widget_id}")).await;
+    let refused = server.post("/widget/v1/visitors", json!({ "channel": key })).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}

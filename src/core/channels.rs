@@ -31,16 +31,7 @@ impl Command<Runtime, Event> for CreateChannel {
         if let Some(group) = self.group {
             super::groups::check_group_exists(tx, group)?;
         }
-        if let Some(url) = &self.webhook_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            let mut rejection = Rejection::from(crate::domain::account::Invalid::new(
-                "webhook_url",
-                "must be an http:// or https:// address",
-            ));
-            rejection.field = Some("webhook_url");
-            return Err(rejection.into());
-        }
+        check_webhook_url(self.webhook_url.as_deref())?;
         let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
         let id = ChannelId(CHANNEL_ID_TO_CHANNEL.next_key(&table)?);
         let channel = Channel {
@@ -54,12 +45,83 @@ impl Command<Runtime, Event> for CreateChannel {
             webhook_url: self.webhook_url,
             webhook_secret: self.webhook_secret,
             created_at: self.at,
+            disabled_at: None,
         };
         CHANNEL_ID_TO_CHANNEL.insert(&mut table, id.0, &channel)?;
         drop(table);
         audit(tx, &self.actor, "channel.create", format!("channel:{id}"), channel.name.clone(), self.at)?;
         Ok(channel)
     }
+}
+
+/// A change to a channel: names and routing, new secrets, or switching it off.
+pub struct UpdateChannel {
+    pub id: ChannelId,
+    pub name: Option<String>,
+    pub group: Option<Option<GroupId>>,
+    pub mode: Option<crate::domain::routing::AssignMode>,
+    pub webhook_url: Option<Option<String>>,
+    /// New token hash (API channels) and webhook secret, when rotating.
+    pub rotate: Option<(Option<[u8; 32]>, String)>,
+    pub disable: bool,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for UpdateChannel {
+    type Output = Channel;
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Channel, ApplyError> {
+        let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+        let mut channel = CHANNEL_ID_TO_CHANNEL
+            .get(&table, self.id.0)?
+            .filter(|channel| channel.disabled_at.is_none())
+            .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel."))?;
+        if let Some(name) = &self.name {
+            channel.name = clean_name("name", name).map_err(Rejection::from)?;
+        }
+        if let Some(group) = self.group {
+            if let Some(group) = group {
+                super::groups::check_group_exists(tx, group)?;
+            }
+            channel.group = group;
+        }
+        if let Some(mode) = self.mode {
+            channel.mode = mode;
+        }
+        if let Some(url) = self.webhook_url {
+            check_webhook_url(url.as_deref())?;
+            channel.webhook_url = url;
+        }
+        if let Some((token_hash, secret)) = self.rotate {
+            if channel.kind == ChannelKind::Api {
+                channel.token_hash = token_hash;
+            }
+            channel.webhook_secret = secret;
+        }
+        if self.disable {
+            channel.disabled_at = Some(self.at);
+        }
+        CHANNEL_ID_TO_CHANNEL.insert(&mut table, self.id.0, &channel)?;
+        drop(table);
+        let action = if self.disable { "channel.disable" } else { "channel.update" };
+        audit(tx, &self.actor, action, format!("channel:{}", self.id), channel.name.clone(), self.at)?;
+        Ok(channel)
+    }
+}
+
+/// A webhook address must be http(s) with a host.
+fn check_webhook_url(url: Option<&str>) -> Result<(), ApplyError> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).unwrap_or("");
+    if host.is_empty() || host.starts_with('/') || url.chars().any(char::is_whitespace) {
+        let invalid =
+            crate::domain::account::Invalid::new("webhook_url", "must be an http:// or https:// address with a host");
+        return Err(Rejection::from(invalid).into());
+    }
+    Ok(())
 }
 
 pub struct UpdateContact {

@@ -115,6 +115,11 @@ impl Command<Runtime, Event> for CustomerMessage {
     ) -> Result<CustomerOutcome, ApplyError> {
         let text = check_text(&self.text).map_err(Rejection::from)?;
         let channel = load_channel(tx, self.channel)?;
+        if channel.disabled_at.is_some() {
+            return Err(
+                Rejection::new(RejectKind::Gone, "channel_disabled", "This channel has been switched off.").into()
+            );
+        }
         let contact = find_or_create_contact(tx, &channel, &self.identifier, &self.profile, self.at)?;
         let current = latest_conversation(tx, contact.id, channel.id)?.filter(|c| c.status != Status::Finalized);
         let (mut conversation, created) = match current {
@@ -291,7 +296,7 @@ impl Command<Runtime, Event> for AgentMessage {
             conversation.first_response_at.get_or_insert(self.at);
             conversation.last_message_at = self.at;
             conversation.last_preview = preview(&message.text);
-            queue_webhook(tx, &conversation, &message, self.at)?;
+            queue_webhook(tx, &conversation, Hook::Message(&message), self.at)?;
         }
         save_conversation(tx, &conversation)?;
         events.push(Event::MessageCreated { conversation, message: message.clone() });
@@ -390,6 +395,7 @@ impl Command<Runtime, Event> for Finalize {
         conversation.finalize_reason = reason;
         conversation.unread = false;
         save_conversation(tx, &conversation)?;
+        queue_webhook(tx, &conversation, Hook::Finalized, self.at)?;
         events.push(Event::ConversationFinalized { conversation: conversation.clone() });
         write_assignments(tx, &assignments, self.at, events)?;
         Ok(conversation)
@@ -457,12 +463,18 @@ pub fn open_conversations(tx: &WriteTransaction) -> Result<Vec<Conversation>, Ap
     ids.into_iter().map(|id| load_conversation(tx, ConversationId(id))).collect()
 }
 
-/// An agent's reply on an API channel with a webhook: stored as a delivery in this same
-/// transaction, so it is sent (and retried) even across restarts.
+/// What a webhook tells: a reply was sent, or the conversation ended.
+enum Hook<'a> {
+    Message(&'a Message),
+    Finalized,
+}
+
+/// An agent's reply, or the end of a conversation, on an API channel with a webhook: stored as a
+/// delivery in this same transaction, so it is sent (and retried) even across restarts.
 fn queue_webhook(
     tx: &WriteTransaction,
     conversation: &Conversation,
-    message: &Message,
+    hook: Hook<'_>,
     at: u64,
 ) -> Result<(), ApplyError> {
     let channel = load_channel(tx, conversation.channel)?;
@@ -474,26 +486,33 @@ fn queue_webhook(
     let contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
     let contact = CONTACT_ID_TO_CONTACT.get(&contacts, conversation.contact.0)?.unwrap_or_default();
     let identifier = contact.identities.iter().find(|i| i.channel == channel.id).map(|i| i.identifier.clone());
-    let agent = match message.author {
-        Author::Agent(id) => load_user(tx, id).ok().map(|user| user.first_name),
-        _ => None,
-    };
     let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
     let id = DELIVERY_ID_TO_DELIVERY.next_key(&table)?;
-    let body = serde_json::json!({
-        "event": "message.created",
+    let mut body = serde_json::json!({
         "delivery_id": id,
         "channel_id": channel.id,
         "conversation_id": conversation.id,
         "contact": { "id": contact.id, "identifier": identifier },
-        "message": { "id": message.id, "text": message.text, "created_at": message.created_at, "agent_name": agent },
-    })
-    .to_string();
+    });
+    match hook {
+        Hook::Message(message) => {
+            let agent = match message.author {
+                Author::Agent(id) => load_user(tx, id).ok().map(|user| user.first_name),
+                _ => None,
+            };
+            body["event"] = "message.created".into();
+            body["message"] = serde_json::json!({ "id": message.id, "text": message.text, "created_at": message.created_at, "agent_name": agent });
+        }
+        Hook::Finalized => {
+            body["event"] = "conversation.finalized".into();
+            body["reason"] = conversation.finalize_reason.clone().into();
+        }
+    }
     let delivery = Delivery {
         id,
         channel: channel.id,
         url,
-        body,
+        body: body.to_string(),
         created_at: at,
         attempts: 0,
         next_at: at,

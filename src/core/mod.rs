@@ -21,7 +21,7 @@ pub use accounts::{
 };
 pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, TakeNext};
 pub use boot::{RecordStart, RecordStop, StartReport};
-pub use channels::{CreateChannel, CreateVisitor, UpdateContact};
+pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{
     AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize, MarkRead, SetLabel,
     Staff, Transfer, TransferTarget,

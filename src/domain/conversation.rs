@@ -135,6 +135,9 @@ pub struct Channel {
     #[serde(default)]
     pub webhook_secret: String,
     pub created_at: u64,
+    /// Switched off: its widget and token stop working; its conversations stay.
+    #[serde(default)]
+    pub disabled_at: Option<u64>,
 }
 
 /// A message text: trimmed of trailing space, not empty, at most 10 kB.

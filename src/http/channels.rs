@@ -11,7 +11,7 @@ use serde_json::json;
 use super::extract::{Body, Caller, Id};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
-use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateContact};
+use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
 use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES};
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
 use crate::domain::routing::AssignMode;
@@ -29,6 +29,7 @@ pub struct ChannelView {
     pub public_key: Option<String>,
     pub webhook_url: Option<String>,
     pub created_at: u64,
+    pub disabled_at: Option<u64>,
 }
 
 fn view(state: &AppState, channel: &Channel) -> ChannelView {
@@ -49,6 +50,7 @@ fn view(state: &AppState, channel: &Channel) -> ChannelView {
         public_key: widget.then(|| channel.public_key.clone()),
         webhook_url: channel.webhook_url.clone(),
         created_at: channel.created_at,
+        disabled_at: channel.disabled_at,
     }
 }
 
@@ -100,6 +102,73 @@ pub async fn create(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    name: Option<String>,
+    #[serde(default, with = "super::agents::double_option")]
+    group: Option<Option<GroupId>>,
+    mode: Option<AssignMode>,
+    #[serde(default, with = "super::agents::double_option")]
+    webhook_url: Option<Option<String>>,
+}
+
+fn update_command(caller: &Caller, state: &AppState, id: u64) -> UpdateChannel {
+    UpdateChannel {
+        id: ChannelId(id),
+        name: None,
+        group: None,
+        mode: None,
+        webhook_url: None,
+        rotate: None,
+        disable: false,
+        actor: caller.0.actor(),
+        at: state.clock.now(),
+    }
+}
+
+/// `PATCH /api/v1/channels/{id}`: name, group, assignment mode, webhook address.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Body(patch): Body<ChannelPatch>,
+) -> Result<Response, ApiError> {
+    let command = UpdateChannel {
+        name: patch.name,
+        group: patch.group,
+        mode: patch.mode,
+        webhook_url: patch.webhook_url.map(|url| url.filter(|u| !u.trim().is_empty())),
+        ..update_command(&caller, &state, id)
+    };
+    let channel = state.core.call(command).await?;
+    Ok(Json(view(&state, &channel)).into_response())
+}
+
+/// `POST /api/v1/channels/{id}/rotate`: a new token (API channels) and webhook secret, shown once;
+/// the old ones stop working at once.
+pub async fn rotate(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Response, ApiError> {
+    let token = secret::new_token("ch_");
+    let webhook_secret = secret::new_token("whsec_");
+    let command = UpdateChannel {
+        rotate: Some((Some(secret::hash(&token)), webhook_secret.clone())),
+        ..update_command(&caller, &state, id)
+    };
+    let channel = state.core.call(command).await?;
+    let mut body = serde_json::to_value(view(&state, &channel)).map_err(ApiError::internal)?;
+    if channel.kind == ChannelKind::Api {
+        body["token"] = json!(token);
+    }
+    body["webhook_secret"] = json!(webhook_secret);
+    Ok(Json(body).into_response())
+}
+
+/// `DELETE /api/v1/channels/{id}`: switches the channel off (its conversations stay).
+pub async fn disable(State(state): State<AppState>, caller: Caller, Id(id): Id) -> Result<Response, ApiError> {
+    state.core.call(UpdateChannel { disable: true, ..update_command(&caller, &state, id) }).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InboundContact {
     identifier: String,
     name: Option<String>,
@@ -125,7 +194,7 @@ pub async fn inbound(
     let channel = state
         .read(move |read| read.channel(ChannelId(id)))
         .await?
-        .filter(|channel| channel.kind == ChannelKind::Api)
+        .filter(|channel| channel.kind == ChannelKind::Api && channel.disabled_at.is_none())
         .ok_or_else(|| ApiError::not_found("channel_not_found", "There is no such API channel."))?;
     let given = headers
         .get(header::AUTHORIZATION)

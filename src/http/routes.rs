@@ -68,6 +68,9 @@ pub fn table() -> Vec<Route> {
         // Channels.
         route(Method::GET, "/api/v1/channels", Administer, || get(channels::list)),
         route(Method::POST, "/api/v1/channels", Administer, || post(channels::create)),
+        route(Method::PATCH, "/api/v1/channels/{id}", Administer, || patch(channels::update)),
+        route(Method::DELETE, "/api/v1/channels/{id}", Administer, || delete(channels::disable)),
+        route(Method::POST, "/api/v1/channels/{id}/rotate", Administer, || post(channels::rotate)),
         route(Method::POST, "/api/v1/channels/{id}/messages", ChannelToken, || post(channels::inbound)),
         // The web widget, for visitors of any site (cross-origin, visitor token).
         route(Method::POST, "/widget/v1/visitors", Visitor, || post(widget::create_visitor)),

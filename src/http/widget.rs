@@ -51,7 +51,7 @@ pub async fn create_visitor(
     let channel = state
         .read(move |read| read.channel_by_key(&key))
         .await?
-        .filter(|channel| channel.kind == ChannelKind::Widget)
+        .filter(|channel| channel.kind == ChannelKind::Widget && channel.disabled_at.is_none())
         .ok_or_else(|| {
             ApiError::not_found("channel_not_found", "This chat is not set up on the server (unknown channel key).")
         })?;
@@ -70,7 +70,10 @@ pub async fn create_visitor(
         channel: channel.id,
         identifier: format!("visitor-{}", secret::base64url(&secret::random_bytes::<9>())),
         name: short(input.name, "name")?,
-        email: short(input.email, "email")?,
+        email: match short(input.email, "email")? {
+            Some(email) => Some(crate::domain::account::normalize_email(&email).map_err(ApiError::from)?),
+            None => None,
+        },
         created_at: state.clock.now(),
     };
     state.core.call(CreateVisitor { hash: secret::hash(&token), visitor }).await?;
