@@ -133,3 +133,32 @@ fn open(data_dir: &std::path::Path) -> Result<(Core, std::thread::JoinHandle<()>
     };
     Core::spawn(store, Arc::clone(&Metrics::new().core)).map_err(|err| fail(err.to_string()))
 }
+
+/// `rules check`: one line per file (its hooks, or its error at file:line:column) and whether all
+/// compiled.
+pub fn check_rules(dir: &std::path::Path) -> Result<(String, bool), CliError> {
+    let engine = crate::rules::engine();
+    let results = crate::rules::compile_dir(&engine, dir).map_err(|err| CliError {
+        message: format!("cannot read the rules folder {}: {err}", dir.display()),
+        code: 2,
+    })?;
+    let mut report = String::new();
+    let mut all_good = true;
+    for result in &results {
+        match result {
+            Ok(rule) if rule.hooks.is_empty() => report.push_str(&format!(
+                "ok     {} (no hooks: on_message, should_close, assign, permit)\n",
+                rule.path.display()
+            )),
+            Ok(rule) => report.push_str(&format!("ok     {} ({})\n", rule.path.display(), rule.hooks.join(", "))),
+            Err(err) => {
+                all_good = false;
+                report.push_str(&format!("error  {err}\n"));
+            }
+        }
+    }
+    if results.is_empty() {
+        report.push_str(&format!("no *.rhai files in {}\n", dir.display()));
+    }
+    Ok((report, all_good))
+}

@@ -25,10 +25,25 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Rhai rule scripts.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+    },
     /// Manage users on a stopped server (recovery and scripts).
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Compile every *.rhai in DIR (default: rules) and report each file's hooks or its error
+    /// with line and column; exit 1 if any file fails.
+    Check {
+        #[arg(default_value = "rules")]
+        dir: PathBuf,
     },
 }
 
@@ -111,6 +126,14 @@ fn main() -> ExitCode {
             Err(message) => fail(&message, 2),
         },
         Command::Config { action: ConfigAction::Example } => print_out(&config::example()),
+        Command::Rules { action: RulesAction::Check { dir } } => match centralita::cli::check_rules(&dir) {
+            Ok((report, true)) => print_out(&report),
+            Ok((report, false)) => {
+                let _ = print_out(&report);
+                ExitCode::from(1)
+            }
+            Err(err) => fail(&err.message, err.code),
+        },
         Command::User { action } => match centralita::cli::run_user(user_request(action)) {
             Ok(message) => print_out(&format!("{message}\n")),
             Err(err) => fail(&err.message, err.code),

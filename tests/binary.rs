@@ -279,3 +279,18 @@ async fn the_first_start_prints_the_setup_link_once() {
     assert!(!second.log_contains("/invite#token="), "the link is printed once");
     second.terminate().await;
 }
+
+#[tokio::test]
+async fn rules_check_reports_a_broken_file_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.rhai"), "fn on_message(c, m) { [] }\n").unwrap();
+    std::fs::write(dir.path().join("broken.rhai"), "fn permit(u, a, r, d) {\n    let x = ;\n}\n").unwrap();
+    let output = Command::new(BIN).args(["rules", "check"]).arg(dir.path()).output().await.unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("good.rhai (on_message)"), "{report}");
+    assert!(report.contains("broken.rhai:2:"), "{report}");
+    std::fs::remove_file(dir.path().join("broken.rhai")).unwrap();
+    let output = Command::new(BIN).args(["rules", "check"]).arg(dir.path()).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}

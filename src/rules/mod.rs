@@ -1,0 +1,135 @@
+//! Rules: Rhai scripts an administrator drops in the rules folder. One sandboxed engine (no
+//! modules, no `eval`, bounded operations, call depth, expression depth, string, array and map
+//! sizes, and a wall-clock deadline per call), scripts compiled once, hooks found by name.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rhai::{AST, Dynamic, Engine, EvalAltResult, Position, Scope};
+
+/// The hooks a rule file may define (R-RULE-2 … R-RULE-5).
+pub const HOOKS: [&str; 4] = ["on_message", "should_close", "assign", "permit"];
+
+/// Default wall-clock budget of one hook call.
+pub const CALL_DEADLINE: Duration = Duration::from_millis(50);
+
+thread_local! {
+    /// When the call running on this thread must stop; checked by the engine's progress callback.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Builds the sandboxed engine. Build it once (it costs ~200 µs) and share it.
+pub fn engine() -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(2_000_000)
+        .set_max_call_levels(32)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(64 * 1024)
+        .set_max_array_size(10_000)
+        .set_max_map_size(10_000)
+        .set_max_variables(256)
+        .set_max_functions(128)
+        .set_max_modules(0);
+    engine.disable_symbol("eval");
+    // Rhai's core package can block a thread with `sleep`; a rule never may.
+    engine.register_fn("sleep", |_: rhai::INT| -> Result<(), Box<EvalAltResult>> {
+        Err("sleep is not allowed in rules".into())
+    });
+    engine.register_fn("sleep", |_: rhai::FLOAT| -> Result<(), Box<EvalAltResult>> {
+        Err("sleep is not allowed in rules".into())
+    });
+    engine.on_progress(|_| {
+        let late = DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() > at));
+        late.then(|| Dynamic::from("deadline"))
+    });
+    engine.on_print(|text| tracing::info!(target: "centralita::rules", "{text}"));
+    engine.on_debug(|text, source, position| {
+        tracing::debug!(target: "centralita::rules", source = source.unwrap_or(""), line = position.line().unwrap_or(0), "{text}")
+    });
+    engine
+}
+
+/// Where a rule error is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RuleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+fn located(file: &Path, position: Position, message: String) -> RuleError {
+    RuleError { file: file.to_path_buf(), line: position.line(), column: position.position(), message }
+}
+
+/// One compiled rule file and the hooks it defines.
+#[derive(Debug, Clone)]
+pub struct RuleFile {
+    pub path: PathBuf,
+    pub ast: AST,
+    pub hooks: Vec<&'static str>,
+}
+
+/// Compiles one file; a syntax error comes back with its line and column.
+pub fn compile(engine: &Engine, path: &Path) -> Result<RuleFile, RuleError> {
+    let source = std::fs::read_to_string(path).map_err(|err| RuleError {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        message: err.to_string(),
+    })?;
+    let ast = engine.compile(&source).map_err(|err| located(path, err.1, err.0.to_string()))?;
+    let hooks = HOOKS.into_iter().filter(|hook| ast.iter_functions().any(|f| f.name == *hook)).collect();
+    Ok(RuleFile { path: path.to_path_buf(), ast, hooks })
+}
+
+/// Every `*.rhai` in a folder, sorted by name, each compiled or with its error.
+pub fn compile_dir(engine: &Engine, dir: &Path) -> Result<Vec<Result<RuleFile, RuleError>>, std::io::Error> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rhai"))
+        .collect();
+    paths.sort();
+    Ok(paths.iter().map(|path| compile(engine, path)).collect())
+}
+
+/// Calls a hook with a fresh scope under the wall-clock deadline. A runtime error or a limit hit
+/// comes back as a `RuleError` (the caller then applies the built-in behaviour).
+pub fn call(
+    engine: &Engine,
+    file: &RuleFile,
+    hook: &str,
+    args: impl rhai::FuncArgs,
+    deadline: Duration,
+) -> Result<Dynamic, RuleError> {
+    DEADLINE.with(|cell| cell.set(Some(Instant::now() + deadline)));
+    let result = engine.call_fn::<Dynamic>(&mut Scope::new(), &file.ast, hook, args);
+    DEADLINE.with(|cell| cell.set(None));
+    result.map_err(|err| {
+        let message = match *err {
+            EvalAltResult::ErrorTerminated(..) => {
+                format!("stopped after {} ms (the time limit of a rule)", deadline.as_millis())
+            }
+            ref other => other.to_string(),
+        };
+        located(&file.path, err.position(), message)
+    })
+}
+
+#[cfg(test)]
+mod tests;
