@@ -267,15 +267,21 @@ pub struct UserPatch {
     pub totp_required: Option<bool>,
 }
 
+/// Sets the names a patch gives, checked.
+fn apply_names(next: &mut User, first: &Option<String>, last: &Option<String>) -> Result<(), Invalid> {
+    if let Some(name) = first {
+        next.first_name = clean_name("first_name", name)?;
+    }
+    if let Some(name) = last {
+        next.last_name = clean_name("last_name", name)?;
+    }
+    Ok(())
+}
+
 impl UserPatch {
     pub fn apply(&self, user: &User, now: u64) -> Result<User, Invalid> {
         let mut next = user.clone();
-        if let Some(name) = &self.first_name {
-            next.first_name = clean_name("first_name", name)?;
-        }
-        if let Some(name) = &self.last_name {
-            next.last_name = clean_name("last_name", name)?;
-        }
+        apply_names(&mut next, &self.first_name, &self.last_name)?;
         if let Some(email) = &self.email {
             next.email = normalize_email(email)?;
         }
@@ -308,12 +314,7 @@ pub struct ProfilePatch {
 impl ProfilePatch {
     pub fn apply(&self, user: &User, now: u64) -> Result<User, Invalid> {
         let mut next = user.clone();
-        if let Some(name) = &self.first_name {
-            next.first_name = clean_name("first_name", name)?;
-        }
-        if let Some(name) = &self.last_name {
-            next.last_name = clean_name("last_name", name)?;
-        }
+        apply_names(&mut next, &self.first_name, &self.last_name)?;
         if let Some(language) = self.language {
             next.language = language;
         }
@@ -325,8 +326,8 @@ impl ProfilePatch {
     }
 }
 
-/// Tells a field set to `null` from a field left out.
-mod double_option {
+/// Tells a field set to `null` from a field left out (`#[serde(default, with = …)]`).
+pub mod double_option {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {

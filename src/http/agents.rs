@@ -99,7 +99,7 @@ pub async fn set_availability(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingPatch {
-    #[serde(default, with = "crate::http::agents::double_option")]
+    #[serde(default, with = "crate::domain::account::double_option")]
     capacity: Option<Option<u32>>,
     mode: Option<AssignMode>,
 }
@@ -111,9 +111,7 @@ pub async fn update(
     Body(input): Body<RoutingPatch>,
 ) -> Result<Response, ApiError> {
     if input.capacity.flatten().is_some_and(|cap| !(1..=100).contains(&cap)) {
-        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "capacity: from 1 to 100");
-        error.field = Some("capacity".into());
-        return Err(error);
+        return Err(ApiError::invalid_field("capacity", "from 1 to 100"));
     }
     let command =
         SetAgentRouting { agent: UserId(id), capacity: input.capacity, mode: input.mode, at: state.clock.now() };
@@ -121,22 +119,10 @@ pub async fn update(
     Ok(Json(profile).into_response())
 }
 
-pub mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
 /// `GET /api/v1/stats/panel?group=`: today's figures (UTC day), for a group or all.
 pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
     let group = match uri.query().and_then(|q| q.strip_prefix("group=")) {
-        Some(raw) => Some(GroupId(raw.parse().map_err(|_| {
-            let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "group: must be a group id");
-            error.field = Some("group".into());
-            error
-        })?)),
+        Some(raw) => Some(GroupId(raw.parse().map_err(|_| ApiError::invalid_field("group", "must be a group id"))?)),
         None if uri.query().is_some_and(|q| !q.is_empty()) => {
             return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "The only filter is group."));
         }

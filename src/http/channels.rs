@@ -104,10 +104,10 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatch {
     name: Option<String>,
-    #[serde(default, with = "super::agents::double_option")]
+    #[serde(default, with = "crate::domain::account::double_option")]
     group: Option<Option<GroupId>>,
     mode: Option<AssignMode>,
-    #[serde(default, with = "super::agents::double_option")]
+    #[serde(default, with = "crate::domain::account::double_option")]
     webhook_url: Option<Option<String>>,
 }
 
@@ -211,10 +211,7 @@ pub async fn inbound(
     }
     let identifier = input.contact.identifier.trim().to_owned();
     if identifier.is_empty() || identifier.len() > 200 {
-        let mut error =
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "contact.identifier: 1 to 200 characters");
-        error.field = Some("contact.identifier".into());
-        return Err(error);
+        return Err(ApiError::invalid_field("contact.identifier", "1 to 200 characters"));
     }
     if input.text.len() > MAX_TEXT_BYTES {
         return Err(ApiError::new(

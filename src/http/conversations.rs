@@ -63,11 +63,7 @@ struct ListQuery {
 
 fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
     let mut query = ListQuery { limit: 50, ..ListQuery::default() };
-    let bad = |field: &str, message: String| {
-        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
-        error.field = Some(field.to_owned());
-        error
-    };
+    let bad = |field: &str, message: String| ApiError::invalid_field(field, message);
     for pair in uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let number = |field: &str| value.parse::<u64>().map_err(|_| bad(field, "must be a whole number".into()));
@@ -162,13 +158,8 @@ pub async fn post_message(
     Body(input): Body<NewMessage>,
 ) -> Result<Response, ApiError> {
     if input.text.len() > MAX_TEXT_BYTES {
-        let mut error = ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "text_too_long",
-            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
-        );
-        error.field = Some("text".into());
-        return Err(error);
+        let message = format!("A message is at most {MAX_TEXT_BYTES} bytes.");
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long", message).on_field("text"));
     }
     visible(&state, &caller, id).await?;
     let command = AgentMessage {
@@ -203,10 +194,8 @@ pub async fn transfer(
         (Some(agent), None) => TransferTarget::Agent(UserId(agent)),
         (None, Some(group)) => TransferTarget::Group(GroupId(group)),
         _ => {
-            let mut error =
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Give either agent_id or group_id.");
-            error.field = Some("agent_id".into());
-            return Err(error);
+            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Give either agent_id or group_id.");
+            return Err(error.on_field("agent_id"));
         }
     };
     visible(&state, &caller, id).await?;

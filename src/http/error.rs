@@ -33,6 +33,17 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// 400 `invalid_input` for one field, the message reading "field: what is wrong".
+    pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}")).on_field(field)
+    }
+
+    /// Names the input field at fault.
+    pub fn on_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
     pub fn not_signed_in() -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in first.")
     }

@@ -118,11 +118,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
         let mut page = Page { before: None, limit: 50 };
         for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let bad = |field: &str, message: &str| {
-                let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
-                error.field = Some(field.to_owned());
-                error
-            };
+            let bad = |field: &str, message: &str| ApiError::invalid_field(field, message);
             match key {
                 "before" => page.before = Some(value.parse().map_err(|_| bad("before", "must be a whole number"))?),
                 "limit" => {

@@ -62,12 +62,7 @@ pub struct GroupPatch {
 
 /// Caps and limits within reason: 1 to 100 conversations per agent, 1 to 10,000 waiting.
 fn check_rules(rules: &GroupRules) -> Result<(), ApiError> {
-    let bad = |field: &str, message: &str| {
-        let mut error =
-            ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}"));
-        error.field = Some(field.to_owned());
-        error
-    };
+    let bad = ApiError::invalid_field;
     if rules.capacity.is_some_and(|cap| !(1..=100).contains(&cap)) {
         return Err(bad("rules.capacity", "from 1 to 100"));
     }

@@ -52,9 +52,8 @@ async fn check_current_password(
         ));
     }
     if !state.passwords.verify(password, caller.user.password_hash.clone()).await {
-        let mut error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
-        error.field = Some("current_password".into());
-        return Err(error);
+        let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
+        return Err(error.on_field("current_password"));
     }
     state.guard.signed_in(&caller.user.email, caller.address);
     Ok(())

@@ -58,10 +58,7 @@ pub async fn create_visitor(
     let short = |value: Option<String>, field: &str| -> Result<Option<String>, ApiError> {
         let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
-            let mut error =
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: at most 100 characters"));
-            error.field = Some(field.to_owned());
-            return Err(error);
+            return Err(ApiError::invalid_field(field, "at most 100 characters"));
         }
         Ok(value)
     };
