@@ -138,6 +138,7 @@ impl Command<Runtime, Event> for CustomerMessage {
         };
         let message = append_message(tx, conversation.id, Author::Customer, text, false, self.at)?;
         conversation.last_message_at = self.at;
+        conversation.last_customer_at = Some(self.at);
         conversation.last_preview = preview(&message.text);
         conversation.unread = true;
         save_conversation(tx, &conversation)?;
@@ -237,6 +238,7 @@ fn new_conversation(
         served_by: Vec::new(),
         abandoned: false,
         mode: channel.mode,
+        last_customer_at: None,
     })
 }
 

@@ -60,6 +60,9 @@ pub struct Conversation {
     /// How it is given out: its channel's assignment mode when it was opened.
     #[serde(default)]
     pub mode: AssignMode,
+    /// When the customer last wrote (rules measure their silence from it).
+    #[serde(default)]
+    pub last_customer_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +237,7 @@ mod tests {
             served_by: vec![],
             abandoned: false,
             mode: AssignMode::Automatic,
+            last_customer_at: None,
         }
     }
 

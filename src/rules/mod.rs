@@ -1,8 +1,16 @@
 //! Rules: Rhai scripts an administrator drops in the rules folder. One sandboxed engine (no
 //! modules, no `eval`, bounded operations, call depth, expression depth, string, array and map
 //! sizes, and a wall-clock deadline per call), scripts compiled once, hooks found by name.
+//! `set` keeps the loaded files (hot reload, counters), `actions` reads what hooks return, `data`
+//! builds the plain maps hooks receive.
 
-use std::cell::Cell;
+pub mod actions;
+pub mod data;
+mod set;
+
+pub use set::{FileOutcome, HookStatus, Rules, RulesStatus, dry_run_file};
+
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -17,6 +25,12 @@ pub const CALL_DEADLINE: Duration = Duration::from_millis(50);
 thread_local! {
     /// When the call running on this thread must stop; checked by the engine's progress callback.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The rule file whose hook runs on this thread, for its log lines.
+    static CURRENT_FILE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn current_file() -> String {
+    CURRENT_FILE.with(|file| file.borrow().clone())
 }
 
 /// Builds the sandboxed engine. Build it once (it costs ~200 µs) and share it.
@@ -44,11 +58,25 @@ pub fn engine() -> Engine {
         let late = DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() > at));
         late.then(|| Dynamic::from("deadline"))
     });
-    engine.on_print(|text| tracing::info!(target: "centralita::rules", "{text}"));
-    engine.on_debug(|text, source, position| {
-        tracing::debug!(target: "centralita::rules", source = source.unwrap_or(""), line = position.line().unwrap_or(0), "{text}")
+    engine.on_print(|text| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"));
+    engine.on_debug(|text, _, position| {
+        tracing::debug!(target: "centralita::rules", rule = %current_file(), line = position.line().unwrap_or(0), "{text}")
     });
+    engine.register_fn("log_info", |text: &str| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"));
+    engine.register_fn("log_warn", |text: &str| tracing::warn!(target: "centralita::rules", rule = %current_file(), "{text}"));
+    engine.register_fn("local_hour", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).0);
+    engine.register_fn("local_weekday", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).1);
     engine
+}
+
+/// Hour (0–23) and ISO weekday (1 = Monday … 7 = Sunday) of a time in milliseconds since the
+/// epoch, shifted by a UTC offset in minutes: what a rule needs for business hours.
+pub fn local(ms: rhai::INT, offset_minutes: rhai::INT) -> (rhai::INT, rhai::INT) {
+    let minutes = ms.div_euclid(60_000).saturating_add(offset_minutes);
+    let hour = minutes.div_euclid(60).rem_euclid(24);
+    // 1970-01-01 was a Thursday (ISO weekday 4).
+    let weekday = (minutes.div_euclid(24 * 60) + 3).rem_euclid(7) + 1;
+    (hour, weekday)
 }
 
 /// Where a rule error is.
@@ -58,6 +86,8 @@ pub struct RuleError {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub message: String,
+    /// The call was stopped by the time or operations limit (a runaway, not a mistake in data).
+    pub stopped: bool,
 }
 
 impl std::fmt::Display for RuleError {
@@ -74,13 +104,15 @@ impl std::fmt::Display for RuleError {
 }
 
 fn located(file: &Path, position: Position, message: String) -> RuleError {
-    RuleError { file: file.to_path_buf(), line: position.line(), column: position.position(), message }
+    RuleError { file: file.to_path_buf(), line: position.line(), column: position.position(), message, stopped: false }
 }
 
 /// One compiled rule file and the hooks it defines.
 #[derive(Debug, Clone)]
 pub struct RuleFile {
     pub path: PathBuf,
+    /// The file name, as logs and the Rules screen show it.
+    pub name: String,
     pub ast: AST,
     pub hooks: Vec<&'static str>,
 }
@@ -92,10 +124,20 @@ pub fn compile(engine: &Engine, path: &Path) -> Result<RuleFile, RuleError> {
         line: None,
         column: None,
         message: err.to_string(),
+        stopped: false,
     })?;
-    let ast = engine.compile(&source).map_err(|err| located(path, err.1, err.0.to_string()))?;
+    compile_source(engine, path, &source)
+}
+
+/// Compiles a file's text already read.
+pub fn compile_source(engine: &Engine, path: &Path, source: &str) -> Result<RuleFile, RuleError> {
+    let ast = engine.compile(source).map_err(|err| located(path, err.1, err.0.to_string()))?;
     let hooks = HOOKS.into_iter().filter(|hook| ast.iter_functions().any(|f| f.name == *hook)).collect();
-    Ok(RuleFile { path: path.to_path_buf(), ast, hooks })
+    Ok(RuleFile { path: path.to_path_buf(), name: file_name(path), ast, hooks })
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
 }
 
 /// Every `*.rhai` in a folder, sorted by name, each compiled or with its error.
@@ -118,16 +160,18 @@ pub fn call(
     deadline: Duration,
 ) -> Result<Dynamic, RuleError> {
     DEADLINE.with(|cell| cell.set(Some(Instant::now() + deadline)));
+    CURRENT_FILE.with(|name| name.borrow_mut().clone_from(&file.name));
     let result = engine.call_fn::<Dynamic>(&mut Scope::new(), &file.ast, hook, args);
     DEADLINE.with(|cell| cell.set(None));
     result.map_err(|err| {
+        let stopped = matches!(*err, EvalAltResult::ErrorTerminated(..) | EvalAltResult::ErrorTooManyOperations(..));
         let message = match *err {
             EvalAltResult::ErrorTerminated(..) => {
                 format!("stopped after {} ms (the time limit of a rule)", deadline.as_millis())
             }
             ref other => other.to_string(),
         };
-        located(&file.path, err.position(), message)
+        RuleError { stopped, ..located(&file.path, err.position(), message) }
     })
 }
 
