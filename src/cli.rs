@@ -162,3 +162,18 @@ pub fn check_rules(dir: &std::path::Path) -> Result<(String, bool), CliError> {
     }
     Ok((report, all_good))
 }
+
+/// `rules test`: one hook of one file against a JSON fixture; the answer as pretty JSON. A
+/// missing or malformed fixture is exit 2, a failing rule exit 1.
+pub fn test_rule(file: &std::path::Path, hook: &str, fixture: &std::path::Path) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(fixture).map_err(|err| CliError {
+        message: format!("cannot read the fixture {}: {err}", fixture.display()),
+        code: 2,
+    })?;
+    let fixture: serde_json::Value = serde_json::from_str(&text).map_err(|err| CliError {
+        message: format!("the fixture {} is not JSON: {err}", fixture.display()),
+        code: 2,
+    })?;
+    let answer = crate::rules::dry_run_file(file, hook, &fixture).map_err(|message| CliError { message, code: 1 })?;
+    Ok(serde_json::to_string_pretty(&answer).unwrap_or_else(|_| answer.to_string()))
+}

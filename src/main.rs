@@ -45,6 +45,19 @@ enum RulesAction {
         #[arg(default_value = "rules")]
         dir: PathBuf,
     },
+    /// Run one hook of FILE against a JSON fixture and print its answer as JSON (the actions for
+    /// on_message), without a server. Exit 1 if the rule fails.
+    Test {
+        file: PathBuf,
+        /// on_message, should_close, assign or permit.
+        #[arg(long)]
+        hook: String,
+        /// JSON with the hook's arguments by name: conversation and message (on_message),
+        /// conversation and now (should_close), conversation and candidates (assign), user, action,
+        /// resource and decision (permit).
+        #[arg(long, value_name = "F.json")]
+        fixture: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -108,6 +121,9 @@ struct SettingsArgs {
     /// Log format: text or json.
     #[arg(long, value_name = "FORMAT")]
     log_format: Option<String>,
+    /// Folder of Rhai rule scripts (default: `rules` beside the config file, or ./rules).
+    #[arg(long, value_name = "DIR")]
+    rules_dir: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -134,6 +150,12 @@ fn main() -> ExitCode {
             }
             Err(err) => fail(&err.message, err.code),
         },
+        Command::Rules { action: RulesAction::Test { file, hook, fixture } } => {
+            match centralita::cli::test_rule(&file, &hook, &fixture) {
+                Ok(answer) => print_out(&format!("{answer}\n")),
+                Err(err) => fail(&err.message, err.code),
+            }
+        }
         Command::User { action } => match centralita::cli::run_user(user_request(action)) {
             Ok(message) => print_out(&format!("{message}\n")),
             Err(err) => fail(&err.message, err.code),
@@ -180,11 +202,15 @@ fn load_settings(args: &SettingsArgs) -> Result<Settings, String> {
     };
     let file = path.as_deref().zip(text.as_deref()).map(|(path, text)| ConfigFile { path, text });
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let flags: Vec<(&str, String)> =
-        [("listen", args.listen.clone()), ("data_dir", args.data_dir.clone()), ("log.format", args.log_format.clone())]
-            .into_iter()
-            .filter_map(|(key, value)| value.map(|value| (key, value)))
-            .collect();
+    let flags: Vec<(&str, String)> = [
+        ("listen", args.listen.clone()),
+        ("data_dir", args.data_dir.clone()),
+        ("log.format", args.log_format.clone()),
+        ("rules.dir", args.rules_dir.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| value.map(|value| (key, value)))
+    .collect();
     config::resolve(file, &env, &flags).map_err(|err| err.to_string())
 }
 

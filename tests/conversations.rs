@@ -10,57 +10,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Desk {
-    server: TestServer,
-    admin: Staff,
-    channel: Value,
-}
-
-impl Desk {
-    async fn open() -> Desk {
-        let server = TestServer::start().await;
-        let admin = server.admin().await;
-        let channel: Value =
-            admin.post("/api/v1/channels", json!({ "kind": "api", "name": "Tienda" })).await.json().await.unwrap();
-        Desk { server, admin, channel }
-    }
-
-    /// An available, present agent with a cap.
-    async fn agent(&self, email: &str, capacity: u32, permissions: &[&str]) -> (Staff, Socket) {
-        let agent = self.server.user(&self.admin, email, &["agent"], permissions).await;
-        let patched =
-            self.admin.patch(&format!("/api/v1/agents/{}", agent.id()), json!({ "capacity": capacity })).await;
-        assert_eq!(patched.status(), StatusCode::OK);
-        let socket = agent.socket(&self.server).await;
-        let available = agent
-            .request(reqwest::Method::PUT, "/api/v1/me/availability")
-            .json(&json!({ "available": true }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(available.status(), StatusCode::OK);
-        (agent, socket)
-    }
-
-    /// A customer writes through the API channel; returns the answer.
-    async fn customer(&self, who: &str, text: &str) -> reqwest::Response {
-        let url = self.server.url(&format!("/api/v1/channels/{}/messages", self.channel["id"]));
-        let body = json!({ "contact": { "identifier": who, "name": who }, "text": text });
-        self.server
-            .client
-            .post(url)
-            .bearer_auth(self.channel["token"].as_str().unwrap())
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn conversation(&self, id: &Value) -> Value {
-        self.admin.get(&format!("/api/v1/conversations/{id}")).await.json().await.unwrap()
-    }
-}
-
 #[tokio::test]
 async fn two_agents_of_two_take_four_of_seven_and_a_freed_slot_takes_the_oldest_waiter() {
     let desk = Desk::open().await;

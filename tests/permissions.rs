@@ -90,6 +90,8 @@ const EXPECTED: &[(&str, &str, Rule)] = &[
     ("DELETE", "/api/v1/groups/{id}", Rule::Admin),
     ("GET", "/api/v1/outbox", Rule::Admin),
     ("GET", "/api/v1/audit", Rule::Admin),
+    ("GET", "/api/v1/rules", Rule::Admin),
+    ("POST", "/api/v1/rules/dry-run", Rule::Admin),
 ];
 
 fn table() -> BTreeSet<(String, String)> {

@@ -142,6 +142,20 @@ pub const KEYS: &[Key] = &[
         example: None,
     },
     Key {
+        name: "rules.dir",
+        kind: Kind::Text,
+        default: None,
+        doc: "Folder of Rhai rule scripts (*.rhai), reloaded within 2 s of a change. Unset: the folder `rules` beside the configuration file, or ./rules without one.",
+        example: Some("/etc/centralita/rules"),
+    },
+    Key {
+        name: "rules.sweep_secs",
+        kind: Kind::Number { min: 1, max: 3600 },
+        default: Some("30"),
+        doc: "How often open conversations idle for a minute or more are offered to the rules' should_close hook.",
+        example: None,
+    },
+    Key {
         name: "http.max_connections",
         kind: Kind::Number { min: 1, max: 1_000_000 },
         default: Some("4096"),

@@ -26,6 +26,13 @@ pub struct Settings {
     pub routing: RoutingSettings,
     pub smtp: SmtpSettings,
     pub metrics_token: Option<String>,
+    pub rules: RulesSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesSettings {
+    pub dir: PathBuf,
+    pub sweep: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,12 +146,17 @@ pub fn resolve(
     flags: &[(&str, String)],
 ) -> Result<Settings, ConfigError> {
     let mut merged = defaults();
-    if let Some(file) = file {
-        merged.extend(file_layer(&file)?);
+    if let Some(file) = &file {
+        merged.extend(file_layer(file)?);
     }
     merged.extend(env_layer(env)?);
     merged.extend(flag_layer(flags)?);
-    Settings::from_layer(&merged)
+    let mut settings = Settings::from_layer(&merged)?;
+    if settings.rules.dir.as_os_str().is_empty() {
+        let beside = file.and_then(|file| file.path.parent().map(|dir| dir.join("rules")));
+        settings.rules.dir = beside.unwrap_or_else(|| PathBuf::from("rules"));
+    }
+    Ok(settings)
 }
 
 fn defaults() -> Layer {
@@ -328,6 +340,10 @@ impl Settings {
             },
             smtp: SmtpSettings { url: read.optional_text("smtp.url"), from },
             metrics_token: read.optional_text("metrics.token"),
+            rules: RulesSettings {
+                dir: read.optional_text("rules.dir").map(PathBuf::from).unwrap_or_default(),
+                sweep: read.seconds("rules.sweep_secs")?,
+            },
         })
     }
 
@@ -366,6 +382,8 @@ impl Settings {
             ("auth.lockout_secs", self.auth.lockout_wait.as_secs().to_string()),
             ("routing.presence_grace_secs", self.routing.presence_grace.as_secs().to_string()),
             ("routing.offline_return_secs", self.routing.offline_return.as_secs().to_string()),
+            ("rules.dir", path(&self.rules.dir)),
+            ("rules.sweep_secs", self.rules.sweep.as_secs().to_string()),
             ("smtp.url", if self.smtp.url.is_some() { "(set)" } else { "(unset)" }.to_owned()),
             ("smtp.from", text(&self.smtp.from)),
             ("metrics.token", if self.metrics_token.is_some() { "(set)" } else { "(unset)" }.to_owned()),

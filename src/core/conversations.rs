@@ -136,6 +136,10 @@ impl Command<Runtime, Event> for CustomerMessage {
                 (new_conversation(tx, &contact, &channel, self.at)?, true)
             }
         };
+        if created && let Some(chooser) = &state.rule_chooser {
+            // The router may ask the rules' `assign` about this conversation before it is committed.
+            chooser.remember(&conversation, &contact, &channel);
+        }
         let message = append_message(tx, conversation.id, Author::Customer, text, false, self.at)?;
         conversation.last_message_at = self.at;
         conversation.last_customer_at = Some(self.at);
@@ -144,10 +148,11 @@ impl Command<Runtime, Event> for CustomerMessage {
         save_conversation(tx, &conversation)?;
         if created {
             events.push(Event::ConversationCreated { conversation: conversation.clone() });
-            let assignments = state
-                .routing
-                .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
-                .map_err(routing_rejection)?;
+            let assignments = state.routing.enqueue(conversation.id, super::runtime::ticket(&conversation), self.at);
+            if let Some(chooser) = &state.rule_chooser {
+                chooser.forget();
+            }
+            let assignments = assignments.map_err(routing_rejection)?;
             events.push(Event::QueueChanged);
             write_assignments(tx, &assignments, self.at, events)?;
             conversation = load_conversation(tx, conversation.id)?;
@@ -343,20 +348,7 @@ impl Command<Runtime, Event> for Transfer {
             }
             TransferTarget::Group(group) => {
                 super::groups::check_group_exists(tx, group)?;
-                let released = state.routing.release(conversation.id, self.at).map_err(routing_rejection)?;
-                conversation.group = Some(group);
-                conversation.status = Status::Queued;
-                conversation.assignee = None;
-                conversation.enqueued_at = Some(self.at);
-                save_conversation(tx, &conversation)?;
-                let mut made = released;
-                made.extend(
-                    state
-                        .routing
-                        .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
-                        .map_err(routing_rejection)?,
-                );
-                made
+                requeue(state, tx, &mut conversation, group, self.at)?
             }
         };
         if let Some(note) = note {
@@ -368,6 +360,27 @@ impl Command<Runtime, Event> for Transfer {
         events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
         Ok(conversation)
     }
+}
+
+/// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
+/// assignments routing then made. The group must exist.
+pub fn requeue(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    conversation: &mut Conversation,
+    group: GroupId,
+    at: u64,
+) -> Result<Vec<Assignment>, ApplyError> {
+    let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
+    conversation.group = Some(group);
+    conversation.status = Status::Queued;
+    conversation.assignee = None;
+    conversation.enqueued_at = Some(at);
+    save_conversation(tx, conversation)?;
+    made.extend(
+        state.routing.enqueue(conversation.id, super::runtime::ticket(conversation), at).map_err(routing_rejection)?,
+    );
+    Ok(made)
 }
 
 /// Closes a conversation with an optional reason; the agent's slot takes the next waiting one.
@@ -390,18 +403,52 @@ impl Command<Runtime, Event> for Finalize {
         let mut conversation = load_conversation(tx, self.conversation)?;
         check_may_act(&conversation, self.by)?;
         let reason = self.reason.as_deref().map(clean_label).transpose().map_err(Rejection::from)?;
-        let assignments = state.routing.release(conversation.id, self.at).unwrap_or_default();
-        conversation.abandoned = conversation.assigned_at.is_none();
-        conversation.status = Status::Finalized;
-        conversation.finalized_at = Some(self.at);
-        conversation.finalize_reason = reason;
-        conversation.unread = false;
-        save_conversation(tx, &conversation)?;
-        queue_webhook(tx, &conversation, Hook::Finalized, self.at)?;
-        events.push(Event::ConversationFinalized { conversation: conversation.clone() });
-        write_assignments(tx, &assignments, self.at, events)?;
+        finish(state, tx, events, &mut conversation, reason, self.at)?;
         Ok(conversation)
     }
+}
+
+/// Finalizes a conversation already checked: its slot goes to the next waiting one, the API
+/// channel's webhook hears of it.
+pub fn finish(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    events: &mut Vec<Event>,
+    conversation: &mut Conversation,
+    reason: Option<String>,
+    at: u64,
+) -> Result<(), ApplyError> {
+    let assignments = state.routing.release(conversation.id, at).unwrap_or_default();
+    conversation.abandoned = conversation.assigned_at.is_none();
+    conversation.status = Status::Finalized;
+    conversation.finalized_at = Some(at);
+    conversation.finalize_reason = reason;
+    conversation.unread = false;
+    save_conversation(tx, conversation)?;
+    queue_webhook(tx, conversation, Hook::Finalized, at)?;
+    events.push(Event::ConversationFinalized { conversation: conversation.clone() });
+    write_assignments(tx, &assignments, at, events)
+}
+
+/// A message from the system (a rule's reply or note): public ones reach the customer (and an API
+/// channel's webhook) like an agent's reply.
+pub fn system_message(
+    tx: &WriteTransaction,
+    events: &mut Vec<Event>,
+    conversation: &mut Conversation,
+    text: String,
+    private: bool,
+    at: u64,
+) -> Result<(), ApplyError> {
+    let message = append_message(tx, conversation.id, Author::System, text, private, at)?;
+    if !private {
+        conversation.last_message_at = at;
+        conversation.last_preview = preview(&message.text);
+        queue_webhook(tx, conversation, Hook::Message(&message), at)?;
+    }
+    save_conversation(tx, conversation)?;
+    events.push(Event::MessageCreated { conversation: conversation.clone(), message });
+    Ok(())
 }
 
 /// The agent opened the conversation: the unread dot goes.

@@ -9,6 +9,7 @@ mod conversations;
 mod groups;
 mod outbox;
 mod records;
+mod rules;
 mod runtime;
 mod sessions;
 mod writer;
@@ -28,6 +29,7 @@ pub use conversations::{
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use outbox::MailAttempted;
+pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, RevokeApiToken, StartTotp,

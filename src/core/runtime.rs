@@ -17,6 +17,8 @@ pub const DEFAULT_CAPACITY: u32 = 6;
 pub struct Runtime {
     pub(crate) last_boot: u64,
     pub(crate) routing: Routing,
+    /// The rules' `assign` hook, once installed; survives a reload of the state.
+    pub(crate) rule_chooser: Option<std::sync::Arc<super::rules::RuleChooser>>,
 }
 
 impl State for Runtime {
@@ -36,7 +38,15 @@ impl State for Runtime {
         for conversation in read.open_conversations()? {
             restore(&mut routing, &conversation);
         }
-        Ok(Runtime { last_boot, routing })
+        Ok(Runtime { last_boot, routing, rule_chooser: None })
+    }
+
+    fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
+        let mut fresh = Runtime::load(store)?;
+        fresh.routing.set_chooser(self.routing.chooser());
+        fresh.rule_chooser = self.rule_chooser.take();
+        *self = fresh;
+        Ok(())
     }
 }
 

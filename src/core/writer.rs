@@ -25,6 +25,15 @@ pub trait State: Send + 'static {
     fn load(store: &Store) -> Result<Self, StoreError>
     where
         Self: Sized;
+
+    /// Rebuilds the state from disk after a failed commit, keeping what does not live on disk.
+    fn reload(&mut self, store: &Store) -> Result<(), StoreError>
+    where
+        Self: Sized,
+    {
+        *self = Self::load(store)?;
+        Ok(())
+    }
 }
 
 /// A change to the system. `apply` must make all its checks before its first write, so that a
@@ -175,9 +184,8 @@ fn run_batch<S: State, E>(
         }
         Err(err) => {
             tracing::error!(error = %err, commands = size, "a batch failed to commit; reloading state from disk");
-            match S::load(store) {
-                Ok(fresh) => *state = fresh,
-                Err(err) => tracing::error!(error = %err, "reloading state after a failed commit failed"),
+            if let Err(err) = state.reload(store) {
+                tracing::error!(error = %err, "reloading state after a failed commit failed");
             }
             Err(CoreError::Storage(Arc::new(err)))
         }

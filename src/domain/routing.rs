@@ -92,6 +92,43 @@ pub struct Assignment {
     pub agent: UserId,
 }
 
+/// An agent the router could give a conversation to now, as an assignment policy sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: UserId,
+    /// Conversations open now.
+    pub load: usize,
+    pub capacity: u32,
+    pub groups: Vec<GroupId>,
+    pub last_assigned_at: u64,
+}
+
+/// What a policy outside the router (a rule) decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// No decision: the group's built-in policy picks.
+    Builtin,
+    /// This candidate.
+    Agent(UserId),
+    /// Nobody now: the conversation stays queued.
+    Leave,
+}
+
+/// An assignment policy that can overrule the built-in ones (the rules' `assign` hook).
+pub trait Chooser: Send + Sync {
+    fn choose(&self, conversation: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice;
+}
+
+/// The router's optional `Chooser`.
+#[derive(Clone, Default)]
+pub struct ChooserSlot(Option<std::sync::Arc<dyn Chooser>>);
+
+impl std::fmt::Debug for ChooserSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ChooserSlot(set)" } else { "ChooserSlot(none)" })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RoutingError {
     #[error("the queue is full")]
@@ -116,11 +153,21 @@ pub struct Routing {
     waiting: HashMap<ConversationId, Ticket>,
     assigned: HashMap<ConversationId, (UserId, Ticket)>,
     last_served: HashMap<ContactId, (UserId, u64)>,
+    chooser: ChooserSlot,
 }
 
 impl Routing {
     pub fn new(default_capacity: u32) -> Self {
         Routing { default_capacity, ..Routing::default() }
+    }
+
+    /// A policy consulted before the built-in ones; `None` removes it.
+    pub fn set_chooser(&mut self, chooser: Option<std::sync::Arc<dyn Chooser>>) {
+        self.chooser = ChooserSlot(chooser);
+    }
+
+    pub fn chooser(&self) -> Option<std::sync::Arc<dyn Chooser>> {
+        self.chooser.0.clone()
     }
 
     pub fn agent(&self, id: UserId) -> Option<&Agent> {
@@ -370,14 +417,17 @@ impl Routing {
     fn dispatch(&mut self, now: u64) -> Vec<Assignment> {
         let mut made = Vec::new();
         loop {
-            let next = self
+            let mut heads: Vec<_> = self
                 .queues
                 .iter()
                 .filter_map(|(queue, line)| {
                     self.first_in(line, |mode| mode == AssignMode::Automatic).map(|head| (head, *queue))
                 })
-                .filter_map(|(head, queue)| self.choose(queue, head.1, now).map(|agent| (head, agent)))
-                .min_by_key(|(head, _)| *head);
+                .collect();
+            heads.sort_unstable();
+            // Oldest head first, so a policy is only asked about the conversation that is next.
+            let next =
+                heads.into_iter().find_map(|(head, queue)| self.choose(queue, head.1, now).map(|agent| (head, agent)));
             let Some(((_, conversation), agent)) = next else {
                 return made;
             };
@@ -404,6 +454,11 @@ impl Routing {
     fn choose(&self, queue: Option<GroupId>, conversation: ConversationId, now: u64) -> Option<UserId> {
         let policy = queue.map(|group| self.group_rules(group).policy).unwrap_or_default();
         let candidates = self.agents.iter().filter(|(_, agent)| self.eligible(agent, queue));
+        match self.ask_chooser(conversation, candidates.clone()) {
+            Choice::Agent(agent) => return Some(agent),
+            Choice::Leave => return None,
+            Choice::Builtin => {}
+        }
         if policy == Policy::Sticky {
             let contact = self.waiting.get(&conversation)?.contact;
             if let Some((previous, at)) = self.last_served.get(&contact)
@@ -420,6 +475,34 @@ impl Routing {
             }
         }
         .map(|(id, _)| *id)
+    }
+
+    /// The outside policy's pick among the eligible agents, if there is a policy and anyone to
+    /// pick. An agent that is not a candidate is never given the conversation.
+    fn ask_chooser<'a>(
+        &self,
+        conversation: ConversationId,
+        eligible: impl Iterator<Item = (&'a UserId, &'a Agent)>,
+    ) -> Choice {
+        let (Some(chooser), Some(ticket)) = (&self.chooser.0, self.waiting.get(&conversation)) else {
+            return Choice::Builtin;
+        };
+        let candidates: Vec<Candidate> = eligible
+            .map(|(id, agent)| Candidate {
+                id: *id,
+                load: agent.open.len(),
+                capacity: self.capacity(agent),
+                groups: agent.settings.groups.iter().copied().collect(),
+                last_assigned_at: agent.last_assigned_at,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Choice::Builtin;
+        }
+        match chooser.choose(conversation, ticket, &candidates) {
+            Choice::Agent(agent) if !candidates.iter().any(|c| c.id == agent) => Choice::Builtin,
+            choice => choice,
+        }
     }
 }
 

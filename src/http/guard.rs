@@ -79,7 +79,14 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
         Ok(principal) => principal,
         Err(err) => return err.into_response(),
     };
-    if let Err(err) = check(principal.as_ref(), capability, &method, &route, request.headers()) {
+    let mut allowed = allows(principal.as_ref().map(|p| p.user.grants()).as_ref(), capability);
+    if let Some(principal) = &principal
+        && capability != Capability::Public
+        && state.rules.has("permit")
+    {
+        allowed = permit(&state, principal, &method, &route, request.uri().path(), allowed).await;
+    }
+    if let Err(err) = check(principal.as_ref(), allowed, capability, &method, &route, request.headers()) {
         // Read what the client sent before refusing: answering mid-upload makes some HTTP/2
         // clients (curl) report a stream error instead of the answer.
         let _ = axum::body::to_bytes(request.into_body(), super::BODY_LIMIT).await;
@@ -106,14 +113,36 @@ async fn unlisted(state: &AppState, route: &str, method: &Method, request: Reque
 /// The API's catch-all routes, which only answer "no such route".
 pub const CATCH_ALL: [&str; 2] = ["/api", "/api/{*rest}"];
 
+/// The rules' `permit` hook, after the role check (R-RULE-5): it may turn the decision around for
+/// this user, action (`METHOD /route`) and resource. A failing rule leaves the decision as it was.
+async fn permit(
+    state: &AppState,
+    principal: &Principal,
+    method: &Method,
+    route: &str,
+    path: &str,
+    allowed: bool,
+) -> bool {
+    let user = principal.user.clone();
+    let action = format!("{method} {route}");
+    let resource = crate::rules::data::resource(route, path);
+    let store = state.store.clone();
+    let decided = state.rules.blocking(move |rules| {
+        let groups = store.read().and_then(|read| read.groups()).unwrap_or_default();
+        rules.permit(crate::rules::data::user(&user, &groups), &action, resource, allowed)
+    });
+    decided.await.unwrap_or(allowed)
+}
+
 fn check(
     principal: Option<&Principal>,
+    allowed: bool,
     capability: Capability,
     method: &Method,
     route: &str,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    if !allows(principal.map(|p| p.user.grants()).as_ref(), capability) {
+    if !allowed {
         return Err(match principal {
             None => ApiError::not_signed_in(),
             Some(_) => ApiError::forbidden("Your roles do not allow this."),

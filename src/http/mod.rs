@@ -14,6 +14,7 @@ pub mod guard;
 mod me;
 mod middleware;
 pub mod routes;
+mod rules;
 mod system;
 mod users;
 mod views;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub presence: crate::jobs::presence::Presence,
     /// (method, route) → what it needs, from `routes::table`.
     pub capabilities: Arc<HashMap<(Method, String), Capability>>,
+    /// The rules in force.
+    pub rules: crate::rules::Rules,
 }
 
 impl AppState {

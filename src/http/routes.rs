@@ -4,7 +4,7 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, agents, auth, channels, conversations, groups, me, system, users, widget, ws};
+use super::{AppState, admin, agents, auth, channels, conversations, groups, me, rules, system, users, widget, ws};
 use crate::domain::access::Capability::{self, *};
 
 pub struct Route {
@@ -90,5 +90,7 @@ pub fn table() -> Vec<Route> {
         route(Method::DELETE, "/api/v1/groups/{id}", Administer, || delete(groups::remove)),
         route(Method::GET, "/api/v1/outbox", Administer, || get(admin::outbox)),
         route(Method::GET, "/api/v1/audit", Administer, || get(admin::audit)),
+        route(Method::GET, "/api/v1/rules", Administer, || get(rules::status)),
+        route(Method::POST, "/api/v1/rules/dry-run", Administer, || post(rules::dry_run)),
     ]
 }

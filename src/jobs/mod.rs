@@ -2,4 +2,5 @@
 
 pub mod mailer;
 pub mod presence;
+pub mod rules;
 pub mod webhooks;

@@ -73,9 +73,9 @@ pub fn parse_close(value: Dynamic) -> Result<Option<Option<String>>, String> {
         return Ok(close.then_some(None));
     }
     let kind = value.type_name();
-    let map = value
-        .try_cast::<Map>()
-        .ok_or_else(|| format!("should_close must return true, false or #{{close: true, message: \"…\"}}, not {kind}"))?;
+    let map = value.try_cast::<Map>().ok_or_else(|| {
+        format!("should_close must return true, false or #{{close: true, message: \"…\"}}, not {kind}")
+    })?;
     if let Some(unknown) = map.keys().find(|key| !["close", "message"].contains(&key.as_str())) {
         return Err(format!("unknown key `{unknown}` in should_close's answer (expected close and message)"));
     }
@@ -92,17 +92,32 @@ pub fn parse_close(value: Dynamic) -> Result<Option<Option<String>>, String> {
     Ok(close.then_some(message))
 }
 
-/// `assign`'s result: `()` leaves the conversation queued; otherwise an agent id (or the candidate
-/// map itself), which must be one of `candidates`.
-pub fn parse_assign(value: Dynamic, candidates: &[u64]) -> Result<Option<u64>, String> {
+/// What `assign` picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// This candidate.
+    Agent(u64),
+    /// Nobody now: the conversation stays queued (`()`).
+    Leave,
+    /// The group's built-in policy decides (`"default"`).
+    Default,
+}
+
+/// `assign`'s result: a candidate's id (or the candidate map itself), `()` to leave the
+/// conversation queued, or `"default"` for the built-in policy. An id must be one of `candidates`.
+pub fn parse_assign(value: Dynamic, candidates: &[u64]) -> Result<Pick, String> {
     if value.is_unit() {
-        return Ok(None);
+        return Ok(Pick::Leave);
+    }
+    if value.clone().into_string().is_ok_and(|text| text == "default") {
+        return Ok(Pick::Default);
     }
     let id = match value.as_int() {
         Ok(id) => id,
         Err(kind) => {
             let map = value.try_cast::<Map>().ok_or_else(|| {
-                format!("assign must return a candidate's id, a candidate, or () to leave it queued, not {kind}")
+                format!("assign must return a candidate's id, a candidate, () or \"default\", not {kind}")
             })?;
             map.get("id").and_then(|id| id.as_int().ok()).ok_or("the map assign returned has no integer `id`")?
         }
@@ -111,7 +126,7 @@ pub fn parse_assign(value: Dynamic, candidates: &[u64]) -> Result<Option<u64>, S
     if !candidates.contains(&id) {
         return Err(format!("assign returned agent {id}, who is not among the candidates (free and eligible agents)"));
     }
-    Ok(Some(id))
+    Ok(Pick::Agent(id))
 }
 
 /// `permit`'s result: the decision, true or false.
@@ -158,9 +173,10 @@ mod tests {
 
     #[test]
     fn an_assignment_must_name_a_candidate() {
-        assert_eq!(parse_assign(eval("()"), &[1, 2]).unwrap(), None);
-        assert_eq!(parse_assign(eval("2"), &[1, 2]).unwrap(), Some(2));
-        assert_eq!(parse_assign(eval("#{id: 1, load: 0}"), &[1, 2]).unwrap(), Some(1));
+        assert_eq!(parse_assign(eval("()"), &[1, 2]).unwrap(), Pick::Leave);
+        assert_eq!(parse_assign(eval("\"default\""), &[1, 2]).unwrap(), Pick::Default);
+        assert_eq!(parse_assign(eval("2"), &[1, 2]).unwrap(), Pick::Agent(2));
+        assert_eq!(parse_assign(eval("#{id: 1, load: 0}"), &[1, 2]).unwrap(), Pick::Agent(1));
         assert!(parse_assign(eval("7"), &[1, 2]).unwrap_err().contains("not among the candidates"));
         assert!(parse_assign(eval("-1"), &[1, 2]).is_err());
         assert!(parse_assign(eval("\"ana\""), &[1, 2]).is_err());

@@ -144,6 +144,27 @@ pub fn user(user: &User, groups: &[Group]) -> Dynamic {
     plain(&view)
 }
 
+/// What `permit` is asked about: the route's kind (`conversations`), the path's `{…}` parameters
+/// by name, and `id` (a number when it is one) for routes about one thing.
+pub fn resource(route: &str, path: &str) -> Dynamic {
+    let mut map = rhai::Map::new();
+    let mut params = rhai::Map::new();
+    let segments = route.trim_start_matches("/api/v1").split('/').zip(path.trim_start_matches("/api/v1").split('/'));
+    for (pattern, actual) in segments {
+        if let Some(name) = pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            let value =
+                actual.parse::<rhai::INT>().map_or_else(|_| Dynamic::from(actual.to_owned()), Dynamic::from_int);
+            params.insert(name.trim_start_matches('*').into(), value);
+        }
+    }
+    let kind = route.trim_start_matches("/api/v1/").split('/').next().unwrap_or("");
+    map.insert("kind".into(), Dynamic::from(kind.to_owned()));
+    map.insert("route".into(), Dynamic::from(route.to_owned()));
+    map.insert("id".into(), params.get("id").cloned().unwrap_or(Dynamic::UNIT));
+    map.insert("params".into(), Dynamic::from_map(params));
+    Dynamic::from_map(map)
+}
+
 /// The API names of roles or permissions ("agent", "transfer").
 fn names<T: Serialize>(items: &[T]) -> Vec<String> {
     items.iter().filter_map(|item| serde_json::to_value(item).ok()?.as_str().map(str::to_owned)).collect()

@@ -8,7 +8,7 @@ pub mod actions;
 pub mod data;
 mod set;
 
-pub use set::{FileOutcome, HookStatus, Rules, RulesStatus, dry_run_file};
+pub use set::{DryRun, FileOutcome, HookStatus, Outcome, Rules, RulesStatus, dry_run_file};
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
@@ -62,8 +62,14 @@ pub fn engine() -> Engine {
     engine.on_debug(|text, _, position| {
         tracing::debug!(target: "centralita::rules", rule = %current_file(), line = position.line().unwrap_or(0), "{text}")
     });
-    engine.register_fn("log_info", |text: &str| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"));
-    engine.register_fn("log_warn", |text: &str| tracing::warn!(target: "centralita::rules", rule = %current_file(), "{text}"));
+    engine.register_fn(
+        "log_info",
+        |text: &str| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"),
+    );
+    engine.register_fn(
+        "log_warn",
+        |text: &str| tracing::warn!(target: "centralita::rules", rule = %current_file(), "{text}"),
+    );
     engine.register_fn("local_hour", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).0);
     engine.register_fn("local_weekday", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).1);
     engine

@@ -15,7 +15,7 @@ use rhai::{Dynamic, Engine};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use super::actions::{Action, parse_actions, parse_assign, parse_close, parse_permit};
+use super::actions::{Action, Pick, parse_actions, parse_assign, parse_close, parse_permit};
 use super::data::{self, Candidate};
 use super::{CALL_DEADLINE, HOOKS, RuleError, RuleFile, call, compile_source, file_name};
 
@@ -183,7 +183,13 @@ impl Rules {
         previous: Option<Arc<RuleFile>>,
     ) -> Loaded {
         let compiled = source
-            .map_err(|message| RuleError { file: path.to_path_buf(), line: None, column: None, message, stopped: false })
+            .map_err(|message| RuleError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                message,
+                stopped: false,
+            })
             .and_then(|source| compile_source(&self.inner.engine, path, &source));
         let changed_at = now_ms();
         match compiled {
@@ -272,6 +278,16 @@ impl Rules {
         }
     }
 
+    /// What a hook asked for was refused by the core (an unknown group, an empty reply): counted
+    /// as the hook's error, since the rule is what must change.
+    pub fn refused(&self, file: &str, hook: &'static str, message: &str) {
+        let mut stats = self.counters();
+        let counters = stats.entry((file.to_owned(), hook)).or_default();
+        counters.errors += 1;
+        counters.last_error = Some(format!("refused: {message}"));
+        counters.last_error_at = Some(now_ms());
+    }
+
     /// `on_message` of every file: the actions each asked for, in order.
     pub fn on_message(&self, conversation: Dynamic, message: Dynamic) -> Vec<FileOutcome<Vec<Action>>> {
         self.run("on_message", &[conversation, message], true, parse_actions)
@@ -280,25 +296,27 @@ impl Rules {
     /// `should_close`: the first file that wants the conversation closed, with its message.
     pub fn should_close(&self, conversation: Dynamic, now: u64) -> Option<(String, Option<String>)> {
         let now = Dynamic::from_int(i64::try_from(now).unwrap_or(i64::MAX));
-        self.run("should_close", &[conversation, now], true, parse_close)
-            .into_iter()
-            .find_map(|outcome| match outcome.result {
-                Outcome::Answer(Some(message)) => Some((outcome.file, message)),
-                _ => None,
-            })
+        self.run("should_close", &[conversation, now], true, parse_close).into_iter().find_map(|outcome| match outcome
+            .result
+        {
+            Outcome::Answer(Some(message)) => Some((outcome.file, message)),
+            _ => None,
+        })
     }
 
-    /// `assign`: the first file that answers decides (`Some(None)`: leave it queued); `None` when
-    /// no file answers, and the built-in policy applies.
-    pub fn assign(&self, conversation: Dynamic, candidates: &[Candidate]) -> Option<Option<u64>> {
+    /// `assign`: the first file that picks an agent or leaves the conversation queued decides;
+    /// `Pick::Default` when none does (no hook, errors, or every file said "default").
+    pub fn assign(&self, conversation: Dynamic, candidates: &[Candidate]) -> Pick {
         let ids: Vec<u64> = candidates.iter().map(|c| c.id).collect();
         let args = [conversation, data::candidates(candidates)];
-        self.run("assign", &args, true, |value| parse_assign(value, &ids)).into_iter().find_map(|outcome| {
-            match outcome.result {
-                Outcome::Answer(choice) => Some(choice),
-                Outcome::Error(_) => None,
-            }
-        })
+        let outcomes = self.run("assign", &args, true, |value| parse_assign(value, &ids));
+        outcomes
+            .into_iter()
+            .find_map(|outcome| match outcome.result {
+                Outcome::Answer(Pick::Default) | Outcome::Error(_) => None,
+                Outcome::Answer(pick) => Some(pick),
+            })
+            .unwrap_or(Pick::Default)
     }
 
     /// `permit`: the role check's decision passed through every file in turn; a file that fails
@@ -409,8 +427,8 @@ fn read_sources(dir: &Path) -> Vec<(PathBuf, Result<String, String>)> {
 }
 
 /// `rules test`: one hook of one file against a JSON fixture, without a server. Returns the
-/// answer as JSON: the actions for `on_message`, `{close, message}` for `should_close`, the agent
-/// id (or null) for `assign`, the decision for `permit`.
+/// answer as JSON: the actions for `on_message`, `{close, message}` for `should_close`,
+/// `{"agent": id}`, `"leave"` or `"default"` for `assign`, the decision for `permit`.
 pub fn dry_run_file(path: &Path, hook: &str, fixture: &serde_json::Value) -> Result<serde_json::Value, String> {
     if !HOOKS.contains(&hook) {
         return Err(format!("unknown hook `{hook}` (the hooks are {})", HOOKS.join(", ")));
@@ -440,7 +458,8 @@ pub fn dry_run_file(path: &Path, hook: &str, fixture: &serde_json::Value) -> Res
                 .as_array()
                 .map(|list| list.iter().filter_map(|c| c["id"].as_u64()).collect())
                 .unwrap_or_default();
-            parse_assign(run(vec![arg("conversation")?, candidates])?, &ids).map(|id| serde_json::json!(id))
+            let pick = parse_assign(run(vec![arg("conversation")?, candidates])?, &ids)?;
+            Ok(serde_json::to_value(pick).unwrap_or_default())
         }
         _ => {
             let args = vec![arg("user")?, arg("action")?, arg("resource")?, arg("decision")?];

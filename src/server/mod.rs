@@ -17,13 +17,15 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::{Core, CoreError, EnsureFirstAdmin, NewLink, RecordStart, RecordStop, StartReport};
+use crate::core::{Core, CoreError, EnsureFirstAdmin, InstallRules, NewLink, RecordStart, RecordStop, StartReport};
 use crate::domain::secret;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
 use crate::jobs::presence::Presence;
+use crate::jobs::rules::RuleJobs;
 use crate::jobs::webhooks::Webhooks;
 use crate::metrics::Metrics;
+use crate::rules::Rules;
 use crate::store::{Store, StoreError};
 use crate::tls::{CertResolver, Tls, TlsError};
 
@@ -56,9 +58,12 @@ pub struct RunningServer {
     pub public_url: String,
     /// The first administrator's one-time setup link, when this start created them.
     pub setup_link: Option<String>,
+    /// The rules in force (hot-reloaded from `rules.dir`).
+    pub rules: Rules,
     resolver: Arc<CertResolver>,
     mailer: JoinHandle<()>,
     webhooks: JoinHandle<()>,
+    rule_jobs: JoinHandle<()>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
@@ -89,6 +94,8 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     report_previous_run(&boot, opened.millis);
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
+    let rules = load_rules(&settings.rules.dir);
+    core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;
 
     let max_connections = u32::try_from(settings.http.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max_connections as usize));
@@ -111,6 +118,14 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     let mailer = tokio::spawn(mailer.run(stopped.clone()));
     let webhooks = Webhooks { store: store.clone(), core: core.clone(), clock: clock.clone() };
     let webhooks = tokio::spawn(webhooks.run(stopped.clone()));
+    let rule_jobs = RuleJobs {
+        rules: rules.clone(),
+        store: store.clone(),
+        core: core.clone(),
+        clock: clock.clone(),
+        sweep: settings.rules.sweep,
+    };
+    let rule_jobs = tokio::spawn(rule_jobs.run(stopped.clone()));
     let state = AppState {
         guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
@@ -131,6 +146,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         ),
         stopping: stopped.clone(),
         capabilities: AppState::capability_table(),
+        rules: rules.clone(),
     };
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),
@@ -154,9 +170,11 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         clock,
         public_url,
         setup_link,
+        rules,
         resolver: tls.resolver,
         mailer,
         webhooks,
+        rule_jobs,
         stop,
         accept,
         tls_watch,
@@ -187,6 +205,7 @@ impl RunningServer {
         }
         let _ = self.mailer.await;
         let _ = self.webhooks.await;
+        let _ = self.rule_jobs.await;
         self.core.call(RecordStop { seq: self.boot.seq, at: self.clock.now() }).await?;
         let RunningServer { core, store, writer, .. } = self;
         drop((core, store));
@@ -221,6 +240,19 @@ async fn ensure_first_admin(core: &Core, email: &str, public_url: &str, now: u64
         );
         url
     }))
+}
+
+/// Loads the rules folder and says in the log what is in force.
+fn load_rules(dir: &Path) -> Rules {
+    let rules = Rules::load(Some(dir.to_path_buf()));
+    let status = rules.status();
+    let broken = status.files.iter().filter(|file| file.error.is_some()).count();
+    if !dir.is_dir() {
+        tracing::info!(dir = %dir.display(), "no rules folder; rules start working when one appears");
+    } else {
+        tracing::info!(dir = %dir.display(), files = status.files.len(), broken, "rules loaded");
+    }
+    rules
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

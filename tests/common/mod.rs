@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+mod desk;
+#[allow(unused_imports)] // Not every test binary has a desk.
+pub use desk::Desk;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +33,8 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.data_dir = data_dir.to_path_buf();
     settings.http.shutdown_grace = Duration::from_secs(2);
+    // No rules unless a test writes some here.
+    settings.rules.dir = data_dir.join("rules");
     settings
 }
 

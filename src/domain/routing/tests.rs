@@ -34,6 +34,42 @@ fn two_agents_of_two_slots_take_four_of_seven_and_three_wait_in_order() {
     assert_eq!(next, vec![Assignment { conversation: ConversationId(5), agent: UserId(2) }]);
 }
 
+/// A policy that answers from a function of the contact, and records what it was shown.
+struct Fixed(fn(u64) -> Choice, std::sync::Mutex<Vec<Vec<Candidate>>>);
+
+impl Chooser for Fixed {
+    fn choose(&self, _: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice {
+        self.1.lock().unwrap().push(candidates.to_vec());
+        (self.0)(ticket.contact.0)
+    }
+}
+
+#[test]
+fn an_outside_policy_picks_among_candidates_or_leaves_the_conversation_queued() {
+    let mut routing = Routing::new(1);
+    let policy = std::sync::Arc::new(Fixed(
+        |contact| match contact {
+            1 => Choice::Agent(UserId(2)),
+            2 => Choice::Leave,
+            3 => Choice::Agent(UserId(99)),
+            _ => Choice::Builtin,
+        },
+        std::sync::Mutex::default(),
+    ));
+    routing.set_chooser(Some(policy.clone()));
+    agent(&mut routing, 1, &[], None);
+    agent(&mut routing, 2, &[], None);
+    let picked = routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
+    assert_eq!(picked, vec![Assignment { conversation: ConversationId(1), agent: UserId(2) }]);
+    assert_eq!(policy.1.lock().unwrap()[0].len(), 2, "both agents were candidates");
+    assert!(routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap().is_empty(), "left queued");
+    routing.release(ConversationId(2), 3).unwrap();
+    let unknown = routing.enqueue(ConversationId(3), ticket(None, 4, 3), 4).unwrap();
+    assert_eq!(unknown[0].agent, UserId(1), "not a candidate: the built-in policy decides");
+    let shown = policy.1.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(shown.iter().map(|c| c.id).collect::<Vec<_>>(), vec![UserId(1)], "full agents are not candidates");
+}
+
 #[test]
 fn equitable_spreads_and_breaks_ties_by_longest_idle() {
     let mut routing = Routing::new(6);

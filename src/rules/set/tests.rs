@@ -95,7 +95,7 @@ fn the_dry_run_of_a_file_reads_a_fixture() {
         "candidates": [{"id": 4}, {"id": 9}],
     });
     assert_eq!(dry_run_file(&path, "on_message", &fixture).unwrap(), serde_json::json!([{"label": "precio"}]));
-    assert_eq!(dry_run_file(&path, "assign", &fixture).unwrap(), serde_json::json!(9));
+    assert_eq!(dry_run_file(&path, "assign", &fixture).unwrap(), serde_json::json!({"agent": 9}));
     assert!(dry_run_file(&path, "permit", &fixture).unwrap_err().contains("does not define"));
     assert!(dry_run_file(&path, "nope", &fixture).unwrap_err().contains("unknown hook"));
 }

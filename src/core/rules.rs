@@ -1,0 +1,262 @@
+//! What rules ask for, as commands: `on_message`'s actions and `should_close`'s closures go
+//! through the writer with the same checks as a person's, and the `assign` hook is the router's
+//! outside policy (`RuleChooser`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use redb::WriteTransaction;
+
+use super::conversations::{finish, load_conversation, requeue, save_conversation, system_message};
+use super::{ApplyError, Command, Event, Rejection, Runtime};
+use crate::domain::account::Group;
+use crate::domain::conversation::{Channel, Contact, Conversation, Status, check_text, clean_label};
+use crate::domain::ids::{ConversationId, GroupId, UserId};
+use crate::domain::routing::{Candidate, Choice, Chooser, Ticket};
+use crate::rules::Rules;
+use crate::rules::actions::{Action, Pick};
+use crate::rules::data::{self, ConversationFacts};
+use crate::store::tables::GROUP_ID_TO_GROUP;
+use crate::store::{Reader, Store};
+
+/// Installs the rules: from now on the router asks their `assign` hook first.
+pub struct InstallRules {
+    pub rules: Rules,
+    pub store: Store,
+}
+
+impl Command<Runtime, Event> for InstallRules {
+    type Output = ();
+
+    fn apply(self, state: &mut Runtime, _: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+        let chooser = Arc::new(RuleChooser { rules: self.rules, store: self.store, fresh: Mutex::default() });
+        state.routing.set_chooser(Some(Arc::clone(&chooser) as Arc<dyn Chooser>));
+        state.rule_chooser = Some(chooser);
+        Ok(())
+    }
+}
+
+/// The rules' `assign` hook as a routing policy. Runs on the writer thread (a plain thread, not
+/// the async reactor), under the rule deadline.
+pub struct RuleChooser {
+    rules: Rules,
+    store: Store,
+    /// A conversation being opened in the current transaction, not yet readable from the store.
+    fresh: Mutex<Option<(Conversation, Contact, Channel)>>,
+}
+
+impl std::fmt::Debug for RuleChooser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RuleChooser")
+    }
+}
+
+impl RuleChooser {
+    pub fn remember(&self, conversation: &Conversation, contact: &Contact, channel: &Channel) {
+        *self.slot() = Some((conversation.clone(), contact.clone(), channel.clone()));
+    }
+
+    pub fn forget(&self) {
+        *self.slot() = None;
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(Conversation, Contact, Channel)>> {
+        self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn facts(&self, read: &Reader, id: ConversationId) -> Option<(Conversation, Contact, Channel)> {
+        if let Some(fresh) = self.slot().as_ref().filter(|(c, _, _)| c.id == id) {
+            return Some(fresh.clone());
+        }
+        let conversation = read.conversation(id).ok()??;
+        let contact = read.contact(conversation.contact).ok()??;
+        let channel = read.channel(conversation.channel).ok()??;
+        Some((conversation, contact, channel))
+    }
+}
+
+impl Chooser for RuleChooser {
+    fn choose(&self, id: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice {
+        if !self.rules.has("assign") {
+            return Choice::Builtin;
+        }
+        let Ok(read) = self.store.read() else { return Choice::Builtin };
+        let Some((conversation, contact, channel)) = self.facts(&read, id) else { return Choice::Builtin };
+        let groups = read.groups().unwrap_or_default();
+        let group = group_name(&groups, ticket.queue);
+        let facts = ConversationFacts { conversation: &conversation, contact: &contact, channel: &channel, group };
+        let list: Vec<data::Candidate> = candidates.iter().map(|c| candidate(&read, &groups, c)).collect();
+        match self.rules.assign(data::conversation(&facts), &list) {
+            Pick::Default => Choice::Builtin,
+            Pick::Leave => Choice::Leave,
+            Pick::Agent(agent) => Choice::Agent(UserId(agent)),
+        }
+    }
+}
+
+pub fn group_name(groups: &[Group], id: Option<GroupId>) -> Option<&str> {
+    let id = id?;
+    groups.iter().find(|group| group.id == id).map(|group| group.name.as_str())
+}
+
+fn candidate(read: &Reader, groups: &[Group], c: &Candidate) -> data::Candidate {
+    let user = read.user(c.id).ok().flatten();
+    data::Candidate {
+        id: c.id.0,
+        name: user.as_ref().map(|u| format!("{} {}", u.first_name, u.last_name).trim().to_owned()).unwrap_or_default(),
+        email: user.map(|u| u.email).unwrap_or_default(),
+        load: c.load as u64,
+        capacity: u64::from(c.capacity),
+        groups: c.groups.iter().filter_map(|g| group_name(groups, Some(*g)).map(str::to_owned)).collect(),
+        skills: Vec::new(),
+        last_assigned_at: c.last_assigned_at,
+    }
+}
+
+/// What a rule's `on_message` asked for, applied together: every action is checked before the
+/// first is written, so a bad one (an unknown group, an empty reply) changes nothing.
+pub struct ApplyRuleActions {
+    pub conversation: ConversationId,
+    pub actions: Vec<Action>,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for ApplyRuleActions {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        if conversation.status == Status::Finalized {
+            return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
+        }
+        let groups: Vec<Group> = GROUP_ID_TO_GROUP
+            .all(&tx.open_table(GROUP_ID_TO_GROUP.definition())?)?
+            .into_iter()
+            .map(|(_, group)| group)
+            .collect();
+        let mut checked = self.actions.iter().map(|action| check(action, &groups)).collect::<Result<Vec<_>, _>>()?;
+        // Finalizing ends what a conversation can take, so it comes last.
+        checked.sort_by_key(|action| matches!(action, Checked::Finalize(_)));
+        let mut changed = false;
+        for action in checked {
+            match action {
+                Checked::Message(text, private) => {
+                    system_message(tx, events, &mut conversation, text, private, self.at)?;
+                }
+                Checked::Label(label) => {
+                    if !conversation.labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
+                        conversation.labels.push(label);
+                        changed = true;
+                    }
+                }
+                Checked::Group(group) if conversation.group != Some(group) => {
+                    let made = requeue(state, tx, &mut conversation, group, self.at)?;
+                    events.push(Event::QueueChanged);
+                    super::conversations::write_assignments(tx, &made, self.at, events)?;
+                    conversation = load_conversation(tx, conversation.id)?;
+                    changed = true;
+                }
+                Checked::Group(_) => {}
+                Checked::Finalize(reason) => {
+                    save_conversation(tx, &conversation)?;
+                    finish(state, tx, events, &mut conversation, reason, self.at)?;
+                    return Ok(conversation);
+                }
+            }
+        }
+        save_conversation(tx, &conversation)?;
+        if changed {
+            events.push(Event::ConversationUpdated { conversation: conversation.clone() });
+        }
+        Ok(conversation)
+    }
+}
+
+enum Checked {
+    Message(String, bool),
+    Label(String),
+    Group(GroupId),
+    Finalize(Option<String>),
+}
+
+fn check(action: &Action, groups: &[Group]) -> Result<Checked, Rejection> {
+    Ok(match action {
+        Action::Reply(text) => Checked::Message(check_text(text)?, false),
+        Action::Note(text) => Checked::Message(check_text(text)?, true),
+        Action::Label(label) => Checked::Label(clean_label(label)?),
+        Action::Group(name) => {
+            let group = groups
+                .iter()
+                .find(|group| group.deleted_at.is_none() && group.name.eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| Rejection::not_found("group_not_found", format!("There is no group named {name:?}.")))?;
+            Checked::Group(group.id)
+        }
+        Action::Finalize(reason) if reason.trim().is_empty() => Checked::Finalize(None),
+        Action::Finalize(reason) => Checked::Finalize(Some(clean_label(reason)?)),
+    })
+}
+
+/// A rule's `should_close` said yes: the conversation closes, after an optional message, unless
+/// someone wrote since the sweep looked at it.
+pub struct CloseIdle {
+    pub conversation: ConversationId,
+    pub message: Option<String>,
+    /// `last_message_at` when the rule was asked.
+    pub seen: u64,
+    pub rule: String,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for CloseIdle {
+    /// Whether it was closed.
+    type Output = bool;
+
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<bool, ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        if conversation.status == Status::Finalized || conversation.last_message_at != self.seen {
+            return Ok(false);
+        }
+        let message = self.message.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
+        let reason = clean_label(&format!("closed by rule {}", self.rule.trim_end_matches(".rhai")))
+            .unwrap_or_else(|_| "closed by a rule".to_owned());
+        if let Some(text) = message {
+            system_message(tx, events, &mut conversation, text, false, self.at)?;
+        }
+        finish(state, tx, events, &mut conversation, Some(reason), self.at)?;
+        Ok(true)
+    }
+}
+
+/// A conversation with everything a rule sees of it, read in one transaction.
+pub fn facts_of(read: &Reader, id: ConversationId) -> Result<Option<RuleView>, crate::store::StoreError> {
+    let Some(conversation) = read.conversation(id)? else { return Ok(None) };
+    let contact = read.contact(conversation.contact)?.unwrap_or_default();
+    let Some(channel) = read.channel(conversation.channel)? else { return Ok(None) };
+    let groups = read.groups()?;
+    let group = group_name(&groups, conversation.group).map(str::to_owned);
+    Ok(Some(RuleView { conversation, contact, channel, group }))
+}
+
+/// Owned facts about a conversation, ready to become a rule's map.
+#[derive(Debug, Clone)]
+pub struct RuleView {
+    pub conversation: Conversation,
+    pub contact: Contact,
+    pub channel: Channel,
+    pub group: Option<String>,
+}
+
+impl RuleView {
+    pub fn to_map(&self) -> rhai::Dynamic {
+        data::conversation(&ConversationFacts {
+            conversation: &self.conversation,
+            contact: &self.contact,
+            channel: &self.channel,
+            group: self.group.as_deref(),
+        })
+    }
+}
