@@ -4,7 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -293,4 +293,67 @@ async fn rules_check_reports_a_broken_file_with_line_and_column() {
     std::fs::remove_file(dir.path().join("broken.rhai")).unwrap();
     let output = Command::new(BIN).args(["rules", "check"]).arg(dir.path()).output().await.unwrap();
     assert_eq!(output.status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn the_shipped_rules_compile_and_answer_their_fixtures() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(BIN).args(["rules", "check"]).arg(root.join("rules")).output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let cases = [
+        ("auto_reply.rhai", "on_message", "message.json"),
+        ("close_idle.rhai", "should_close", "idle_night.json"),
+        ("vip.rhai", "assign", "vip.json"),
+        ("ventas_orders.rhai", "permit", "void_order.json"),
+    ];
+    let mut answers = Vec::new();
+    for (file, hook, fixture) in cases {
+        let output = Command::new(BIN)
+            .args(["rules", "test"])
+            .arg(root.join("rules").join(file))
+            .args(["--hook", hook, "--fixture"])
+            .arg(root.join("rules/fixtures").join(fixture))
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&output.stderr));
+        answers.push(serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap());
+    }
+    assert_eq!(answers[0][1], serde_json::json!({ "label": "horario" }));
+    assert_eq!(answers[0].as_array().unwrap().len(), 4, "both topics answered and labelled");
+    assert_eq!(answers[1]["close"], true, "Tuesday 00:00 in UTC-3 is outside business hours");
+    assert_eq!(answers[2], serde_json::json!({ "agent": 5 }), "the VIP goes to Ana, not the freer Bruno");
+    assert_eq!(answers[3], serde_json::json!(true), "an agent of ventas may void her own order");
+}
+
+#[tokio::test]
+async fn rules_test_explains_a_wrong_hook_fixture_or_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("r.rhai");
+    std::fs::write(&rule, "fn on_message(c, m) { #{reply: m.text, oops: 1} }").unwrap();
+    let fixture = dir.path().join("f.json");
+    std::fs::write(&fixture, r#"{"conversation": {}, "message": {"text": "hola"}}"#).unwrap();
+    let run = |hook: &'static str, fixture: PathBuf| {
+        let rule = rule.clone();
+        async move {
+            let output = Command::new(BIN)
+                .args(["rules", "test"])
+                .arg(&rule)
+                .args(["--hook", hook, "--fixture"])
+                .arg(fixture)
+                .output()
+                .await
+                .unwrap();
+            (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    };
+    let (code, message) = run("on_message", fixture.clone()).await;
+    assert_eq!(code, Some(1));
+    assert!(message.contains("unknown action `oops`"), "{message}");
+    let (code, message) = run("permit", fixture.clone()).await;
+    assert_eq!(code, Some(1));
+    assert!(message.contains("does not define `permit`"), "{message}");
+    let (code, message) = run("on_message", dir.path().join("missing.json")).await;
+    assert_eq!(code, Some(2));
+    assert!(message.contains("cannot read the fixture"), "{message}");
 }
