@@ -9,9 +9,9 @@ import { chromium } from 'playwright-core';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const binary = process.env.CENTRALITA_BIN ?? join(root, 'target', 'debug', 'centralita');
 
-export async function startServer() {
+export async function startServer({ args = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'centralita-e2e-'));
-  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

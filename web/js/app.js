@@ -8,6 +8,7 @@ import { profileView } from './views/profile.js';
 import { usersView } from './views/users.js';
 import { groupsView } from './views/groups.js';
 import { outboxView, auditView } from './views/admin.js';
+import { rulesView } from './views/rules.js';
 import { channelsView } from './views/channels.js';
 
 export const session = { me: null };
@@ -24,6 +25,7 @@ const routes = {
   '/admin/users': { view: usersView, allow: isAdmin, title: 'nav.users', nav: true },
   '/admin/groups': { view: groupsView, allow: isAdmin, title: 'nav.groups', nav: true },
   '/admin/channels': { view: (main) => channelsView(main), allow: isAdmin, title: 'nav.channels', nav: true },
+  '/admin/rules': { view: rulesView, allow: isAdmin, title: 'nav.rules', nav: true },
   '/admin/outbox': { view: outboxView, allow: isAdmin, title: 'nav.outbox', nav: true },
   '/admin/audit': { view: auditView, allow: isAdmin, title: 'nav.audit', nav: true },
   '/profile': { view: profileView, title: 'nav.profile', nav: true },

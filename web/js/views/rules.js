@@ -1,0 +1,85 @@
+// Rules: the Rhai scripts of the rules folder as the server has them loaded — each file's state,
+// its hooks with calls and errors, the compile error with line and column — and a dry run of the
+// rules against a conversation, which changes nothing.
+import { get, post } from '../api.js';
+import { t, language } from '../i18n.js';
+import { h, replace, field, showError, formatTime } from '../dom.js';
+
+export async function rulesView(main) {
+  const files = h('div', { id: 'rule-files' });
+  const refresh = h('button', { type: 'button', class: 'secondary' }, t('rules.refresh'));
+  const help = h('p', { class: 'muted' });
+  const load = async () => {
+    const status = await get('/rules');
+    help.textContent = t('rules.help', { dir: status.dir ?? '—', ms: status.deadline_ms });
+    replace(files, status.files.length === 0 ? h('p', { class: 'card empty' }, t('rules.empty')) : status.files.map(fileCard));
+  };
+  refresh.addEventListener('click', load);
+  replace(main, h('h1', {}, t('rules.title')), help, refresh, files, dryRunForm());
+  await load();
+}
+
+function fileCard(file) {
+  const error = file.error
+    ? h('p', { class: 'error' }, t('rules.error_at', { line: file.error.line ?? '?', column: file.error.column ?? '?' }), ' ', file.error.message,
+      h('br'), file.in_force ? t('rules.previous_in_force') : t('rules.not_in_force'))
+    : null;
+  const hooks = file.hooks.length === 0
+    ? h('p', { class: 'muted' }, t('rules.no_hooks'))
+    : h('table', {},
+      h('thead', {}, h('tr', {}, ['rules.hook', 'rules.calls', 'rules.errors', 'rules.last_error'].map((k) => h('th', {}, t(k))))),
+      h('tbody', {}, file.hooks.map((hook) => h('tr', { 'data-hook': hook.hook },
+        h('td', {}, h('code', {}, hook.hook), hook.suspended ? [' ', h('span', { class: 'badge failed' }, t('rules.suspended'))] : null),
+        h('td', {}, hook.calls),
+        h('td', {}, hook.errors),
+        h('td', {}, hook.last_error ?? '', hook.last_error_at ? h('div', { class: 'muted' }, formatTime(hook.last_error_at, language())) : null)))));
+  return h('section', { class: 'card rule', 'data-file': file.name },
+    h('h2', {}, h('code', {}, file.name), ' ', h('span', { class: `badge ${file.status === 'ok' ? 'active' : 'failed'}` }, t(`rules.status_${file.status}`))),
+    h('p', { class: 'muted' }, t('rules.changed', { when: formatTime(file.changed_at, language()) })),
+    error, hooks);
+}
+
+function dryRunForm() {
+  const input = h('input', { name: 'conversation_id', type: 'number', min: '1', required: true, inputmode: 'numeric' });
+  const result = h('div', { id: 'dry-run-result', 'aria-live': 'polite' });
+  const form = h('form', { class: 'card', novalidate: true },
+    h('h2', {}, t('rules.dry_run')),
+    h('p', { class: 'muted' }, t('rules.dry_run_help')),
+    field(t('rules.conversation'), input),
+    h('div', { class: 'form-error error', role: 'alert' }),
+    h('button', { type: 'submit' }, t('rules.try')),
+    result);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    showError(form, null, '');
+    const id = Number(input.value);
+    if (!Number.isInteger(id) || id < 1) return showError(form, { field: 'conversation_id', message: t('rules.conversation_needed') });
+    try {
+      replace(result, dryRunResult(await post('/rules/dry-run', { conversation_id: id })));
+    } catch (err) {
+      replace(result);
+      showError(form, err, t('rules.failed'));
+    }
+  });
+  return form;
+}
+
+function describe(action) {
+  const [kind, value] = Object.entries(action)[0];
+  return h('li', {}, h('strong', {}, t(`rules.action_${kind}`)), ': ', value);
+}
+
+function dryRunResult(run) {
+  const answer = (outcome, render) => h('li', {}, h('code', {}, outcome.file), ': ',
+    outcome.error !== undefined ? h('span', { class: 'error' }, outcome.error) : render(outcome.answer));
+  const actions = (list) => (list.length === 0 ? t('rules.nothing') : h('ul', {}, list.map(describe)));
+  const close = (answer) => (answer.close ? [t('rules.would_close'), answer.message ? ` — «${answer.message}»` : ''] : t('rules.would_stay'));
+  return [
+    h('h3', {}, t('rules.on_message')),
+    run.message ? h('p', { class: 'muted' }, t('rules.with_message'), ' «', run.message.text, '»') : h('p', { class: 'muted' }, t('rules.no_customer_message')),
+    run.on_message.length ? h('ul', { class: 'dry-run on-message' }, run.on_message.map((o) => answer(o, actions))) : h('p', {}, t('rules.no_hook_files')),
+    h('h3', {}, t('rules.should_close')),
+    run.should_close.length ? h('ul', { class: 'dry-run should-close' }, run.should_close.map((o) => answer(o, close))) : h('p', {}, t('rules.no_hook_files')),
+    h('p', { class: 'muted' }, t('rules.nothing_changed')),
+  ];
+}
