@@ -51,10 +51,10 @@ else
   say "config written: $etc_dir/centralita.toml"
 fi
 
-install -d -m 0755 "$etc_dir/rules"
-for example in rules/*; do
+install -d -m 0755 "$etc_dir/rules" "$etc_dir/rules/fixtures"
+for example in rules/* rules/fixtures/*; do
   [ -f "$example" ] || continue
-  target="$etc_dir/rules/$(basename "$example")"
+  target="$etc_dir/$example"
   if [ -e "$target" ]; then
     say "rule kept: $target"
   else

@@ -22,8 +22,8 @@ grep -q '^data_dir = "/var/lib/centralita"' "$stage/etc/centralita/centralita.to
 [ -d "$stage/var/lib/centralita" ] || fail "no data dir"
 [ "$(stat -c %a "$stage/var/lib/centralita")" = 750 ] || fail "data dir mode is not 0750"
 [ -d "$stage/etc/centralita/rules" ] || fail "no rules dir"
-for example in rules/*; do
-  [ -f "$stage/etc/centralita/rules/$(basename "$example")" ] || fail "rule example $example not copied"
+for example in rules/* rules/fixtures/*; do
+  [ -e "$stage/etc/centralita/$example" ] || fail "rule example $example not copied"
 done
 unit="$stage/etc/systemd/system/centralita.service"
 grep -q '^ExecStart=/usr/local/bin/centralita serve --config /etc/centralita/centralita.toml$' "$unit" || fail "unit ExecStart"
