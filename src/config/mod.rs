@@ -485,6 +485,14 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_folder_is_beside_the_config_file_unless_set() {
+        assert_eq!(Settings::defaults().rules.dir, PathBuf::from("rules"));
+        assert_eq!(resolve(Some(file("")), &[], &[]).unwrap().rules.dir, PathBuf::from("/etc/centralita/rules"));
+        let flags = [("rules.dir", "/srv/rules".to_owned())];
+        assert_eq!(resolve(Some(file("")), &[], &flags).unwrap().rules.dir, PathBuf::from("/srv/rules"));
+    }
+
+    #[test]
     fn defaults_serve_https_on_8443_with_a_local_data_dir() {
         let settings = Settings::defaults();
         assert_eq!(settings.listen, "0.0.0.0:8443".parse().unwrap());
@@ -511,7 +519,9 @@ mod tests {
     #[test]
     fn the_example_parses_back_to_the_defaults() {
         let text = example();
-        assert_eq!(resolve(Some(file(&text)), &[], &[]).unwrap(), Settings::defaults());
+        let mut expected = Settings::defaults();
+        expected.rules.dir = PathBuf::from("/etc/centralita/rules");
+        assert_eq!(resolve(Some(file(&text)), &[], &[]).unwrap(), expected);
         for key in KEYS {
             assert!(text.contains(&key.env_name()), "{} is undocumented", key.name);
         }
