@@ -51,10 +51,12 @@ else
   say "config written: $etc_dir/centralita.toml"
 fi
 
-install -d -m 0755 "$etc_dir/rules" "$etc_dir/rules/fixtures"
+# The examples go to rules/examples, which the server does not load: an administrator copies the
+# ones wanted one level up. Nothing an administrator edited is overwritten.
+install -d -m 0755 "$etc_dir/rules" "$etc_dir/rules/examples" "$etc_dir/rules/examples/fixtures"
 for example in rules/* rules/fixtures/*; do
   [ -f "$example" ] || continue
-  target="$etc_dir/$example"
+  target="$etc_dir/rules/examples/${example#rules/}"
   if [ -e "$target" ]; then
     say "rule kept: $target"
   else

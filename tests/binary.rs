@@ -28,6 +28,9 @@ impl Process {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            // Not the checkout's example rules: this server's behaviour is the built-in one.
+            .arg("--rules-dir")
+            .arg(data_dir.join("rules"))
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

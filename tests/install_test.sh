@@ -23,7 +23,7 @@ grep -q '^data_dir = "/var/lib/centralita"' "$stage/etc/centralita/centralita.to
 [ "$(stat -c %a "$stage/var/lib/centralita")" = 750 ] || fail "data dir mode is not 0750"
 [ -d "$stage/etc/centralita/rules" ] || fail "no rules dir"
 for example in rules/* rules/fixtures/*; do
-  [ -e "$stage/etc/centralita/$example" ] || fail "rule example $example not copied"
+  [ -e "$stage/etc/centralita/rules/examples/${example#rules/}" ] || fail "rule example $example not copied"
 done
 unit="$stage/etc/systemd/system/centralita.service"
 grep -q '^ExecStart=/usr/local/bin/centralita serve --config /etc/centralita/centralita.toml$' "$unit" || fail "unit ExecStart"
@@ -32,7 +32,7 @@ grep -q '^User=centralita$' "$unit" || fail "unit user"
 
 # Second run: an upgrade keeps what the administrator changed.
 echo '# edited by the administrator' >> "$stage/etc/centralita/centralita.toml"
-first_rule="$(ls "$stage/etc/centralita/rules" | head -n 1)"
+first_rule="examples/auto_reply.rhai"
 echo '// edited' >> "$stage/etc/centralita/rules/$first_rule"
 DESTDIR="$stage" ./install.sh > "$stage.log" 2>&1 || { cat "$stage.log"; fail "second install.sh run failed"; }
 grep -q 'edited by the administrator' "$stage/etc/centralita/centralita.toml" || fail "upgrade overwrote the config"

@@ -137,7 +137,7 @@ impl Command<Runtime, Event> for CustomerMessage {
             }
         };
         if created && let Some(chooser) = &state.rule_chooser {
-            // The router may ask the rules' `assign` about this conversation before it is committed.
+            // The router may ask the rules' `assign` about it before it is committed.
             chooser.remember(&conversation, &contact, &channel);
         }
         let message = append_message(tx, conversation.id, Author::Customer, text, false, self.at)?;
@@ -148,11 +148,10 @@ impl Command<Runtime, Event> for CustomerMessage {
         save_conversation(tx, &conversation)?;
         if created {
             events.push(Event::ConversationCreated { conversation: conversation.clone() });
-            let assignments = state.routing.enqueue(conversation.id, super::runtime::ticket(&conversation), self.at);
-            if let Some(chooser) = &state.rule_chooser {
-                chooser.forget();
-            }
-            let assignments = assignments.map_err(routing_rejection)?;
+            let assignments = state
+                .routing
+                .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
+                .map_err(routing_rejection)?;
             events.push(Event::QueueChanged);
             write_assignments(tx, &assignments, self.at, events)?;
             conversation = load_conversation(tx, conversation.id)?;
@@ -362,6 +361,14 @@ impl Command<Runtime, Event> for Transfer {
     }
 }
 
+/// Refuses a move into a group's queue that is at its limit, before anything is changed.
+pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyError> {
+    if state.routing.queue_full(Some(group)) {
+        return Err(routing_rejection(RoutingError::QueueFull));
+    }
+    Ok(())
+}
+
 /// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
 /// assignments routing then made. The group must exist.
 pub fn requeue(
@@ -371,6 +378,8 @@ pub fn requeue(
     group: GroupId,
     at: u64,
 ) -> Result<Vec<Assignment>, ApplyError> {
+    // Checked before the release below changes routing: a refusal must leave it as it was.
+    check_queue_room(state, group)?;
     let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
     conversation.group = Some(group);
     conversation.status = Status::Queued;

@@ -2,6 +2,7 @@
 //! through the writer with the same checks as a person's, and the `assign` hook is the router's
 //! outside policy (`RuleChooser`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::WriteTransaction;
@@ -40,9 +41,14 @@ impl Command<Runtime, Event> for InstallRules {
 pub struct RuleChooser {
     rules: Rules,
     store: Store,
-    /// A conversation being opened in the current transaction, not yet readable from the store.
-    fresh: Mutex<Option<(Conversation, Contact, Channel)>>,
+    /// Conversations opened in a transaction not yet committed, so not readable from the store.
+    fresh: Mutex<HashMap<ConversationId, Facts>>,
 }
+
+type Facts = (Conversation, Contact, Channel);
+
+/// Past this many remembered conversations, those already on disk are forgotten.
+const FRESH_LIMIT: usize = 4096;
 
 impl std::fmt::Debug for RuleChooser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,26 +57,37 @@ impl std::fmt::Debug for RuleChooser {
 }
 
 impl RuleChooser {
+    /// A conversation opened in the current batch: the router may ask about it (now, or later in
+    /// the same batch) before it can be read from the store.
     pub fn remember(&self, conversation: &Conversation, contact: &Contact, channel: &Channel) {
-        *self.slot() = Some((conversation.clone(), contact.clone(), channel.clone()));
+        let mut fresh = self.fresh();
+        if fresh.len() >= FRESH_LIMIT
+            && let Ok(read) = self.store.read()
+        {
+            fresh.retain(|id, _| read.conversation(*id).ok().flatten().is_none());
+        }
+        fresh.insert(conversation.id, (conversation.clone(), contact.clone(), channel.clone()));
     }
 
-    pub fn forget(&self) {
-        *self.slot() = None;
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<(Conversation, Contact, Channel)>> {
+    fn fresh(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Facts>> {
         self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn facts(&self, read: &Reader, id: ConversationId) -> Option<(Conversation, Contact, Channel)> {
-        if let Some(fresh) = self.slot().as_ref().filter(|(c, _, _)| c.id == id) {
-            return Some(fresh.clone());
+    /// What the store has (committed), else what this batch opened.
+    fn facts(&self, read: &Reader, id: ConversationId) -> Option<Facts> {
+        let stored = read.conversation(id).ok().flatten().and_then(|conversation| {
+            let contact = read.contact(conversation.contact).ok()??;
+            let channel = read.channel(conversation.channel).ok()??;
+            Some((conversation, contact, channel))
+        });
+        let mut fresh = self.fresh();
+        match stored {
+            Some(facts) => {
+                fresh.remove(&id);
+                Some(facts)
+            }
+            None => fresh.get(&id).cloned(),
         }
-        let conversation = read.conversation(id).ok()??;
-        let contact = read.contact(conversation.contact).ok()??;
-        let channel = read.channel(conversation.channel).ok()??;
-        Some((conversation, contact, channel))
     }
 }
 
@@ -139,6 +156,13 @@ impl Command<Runtime, Event> for ApplyRuleActions {
             .map(|(_, group)| group)
             .collect();
         let mut checked = self.actions.iter().map(|action| check(action, &groups)).collect::<Result<Vec<_>, _>>()?;
+        for action in &checked {
+            if let Checked::Group(group) = action
+                && conversation.group != Some(*group)
+            {
+                super::conversations::check_queue_room(state, *group)?;
+            }
+        }
         // Finalizing ends what a conversation can take, so it comes last.
         checked.sort_by_key(|action| matches!(action, Checked::Finalize(_)));
         let mut changed = false;

@@ -119,6 +119,15 @@ pub trait Chooser: Send + Sync {
     fn choose(&self, conversation: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice;
 }
 
+/// What routing decided for one waiting conversation.
+enum Decision {
+    Agent(UserId),
+    /// An outside policy keeps it queued; the next in line may go.
+    Leave,
+    /// No free agent serves its queue.
+    Nobody,
+}
+
 /// The router's optional `Chooser`.
 #[derive(Clone, Default)]
 pub struct ChooserSlot(Option<std::sync::Arc<dyn Chooser>>);
@@ -216,15 +225,6 @@ impl Routing {
 
     fn has_slot(&self, agent: &Agent) -> bool {
         (agent.open.len() as u64) < u64::from(self.capacity(agent))
-    }
-
-    /// May the router give this agent a conversation from `queue` now?
-    fn eligible(&self, agent: &Agent, queue: Option<GroupId>) -> bool {
-        agent.available
-            && agent.online
-            && agent.settings.mode == AssignMode::Automatic
-            && queue.is_none_or(|group| agent.settings.groups.contains(&group))
-            && self.has_slot(agent)
     }
 
     /// May the agent serve `queue` at all (for the dispenser, whatever their mode)?
@@ -413,31 +413,64 @@ impl Routing {
         self.last_served.insert(ticket.contact, (agent, now));
     }
 
-    /// Assigns whatever can be: repeatedly the oldest queue head that has an eligible agent.
+    /// Assigns whatever can be: repeatedly the oldest waiting conversation that has an eligible
+    /// agent. Agents with a free slot are listed once, so a call costs one pass over the agents.
     fn dispatch(&mut self, now: u64) -> Vec<Assignment> {
         let mut made = Vec::new();
-        loop {
-            let mut heads: Vec<_> = self
-                .queues
-                .iter()
-                .filter_map(|(queue, line)| {
-                    self.first_in(line, |mode| mode == AssignMode::Automatic).map(|head| (head, *queue))
-                })
-                .collect();
-            heads.sort_unstable();
-            // Oldest head first, so a policy is only asked about the conversation that is next.
-            let next =
-                heads.into_iter().find_map(|(head, queue)| self.choose(queue, head.1, now).map(|agent| (head, agent)));
-            let Some(((_, conversation), agent)) = next else {
-                return made;
-            };
+        if self.waiting.is_empty() {
+            return made;
+        }
+        let mut free: Vec<UserId> =
+            self.agents.iter().filter(|(_, agent)| self.takes_work(agent)).map(|(id, _)| *id).collect();
+        while !free.is_empty() {
+            let Some((conversation, agent)) = self.next_assignment(&free, now) else { break };
             let ticket = self.waiting[&conversation];
             if let Some(line) = self.queues.get_mut(&ticket.queue) {
                 line.remove(&(ticket.enqueued_at, conversation));
             }
             self.waiting.remove(&conversation);
             self.give(conversation, agent, ticket, now);
+            if !self.agents.get(&agent).is_some_and(|a| self.has_slot(a)) {
+                free.retain(|id| *id != agent);
+            }
             made.push(Assignment { conversation, agent });
+        }
+        made
+    }
+
+    /// Available, online, automatic and with a free slot.
+    fn takes_work(&self, agent: &Agent) -> bool {
+        agent.available && agent.online && agent.settings.mode == AssignMode::Automatic && self.has_slot(agent)
+    }
+
+    /// The oldest waiting conversation (across queues) that gets an agent now, and that agent. A
+    /// conversation an outside policy leaves queued does not hold up the ones behind it; after
+    /// `MAX_LEAVES` such answers the rest wait for the next change.
+    fn next_assignment(&self, free: &[UserId], now: u64) -> Option<(ConversationId, UserId)> {
+        const MAX_LEAVES: usize = 16;
+        let automatic = |mode| mode == AssignMode::Automatic;
+        let mut heads: Vec<((u64, ConversationId), Option<GroupId>)> = self
+            .queues
+            .iter()
+            .filter_map(|(queue, line)| self.first_in(line, automatic).map(|head| (head, *queue)))
+            .collect();
+        let mut leaves = 0;
+        loop {
+            let index = (0..heads.len()).min_by_key(|i| heads[*i].0)?;
+            let (head, queue) = heads[index];
+            match self.decide(queue, head.1, free, now) {
+                Decision::Agent(agent) => return Some((head.1, agent)),
+                Decision::Leave if leaves < MAX_LEAVES => {
+                    leaves += 1;
+                    let line = self.queues.get(&queue)?;
+                    let mut behind = line.range((std::ops::Bound::Excluded(head), std::ops::Bound::Unbounded));
+                    match behind.find(|(_, id)| self.waiting.get(id).is_some_and(|t| automatic(t.mode))) {
+                        Some(next) => heads[index].0 = *next,
+                        None => drop(heads.swap_remove(index)),
+                    }
+                }
+                Decision::Leave | Decision::Nobody => drop(heads.swap_remove(index)),
+            }
         }
     }
 
@@ -450,31 +483,38 @@ impl Routing {
         line.iter().find(|(_, id)| self.waiting.get(id).is_some_and(|ticket| wanted(ticket.mode))).copied()
     }
 
-    /// The agent the queue's policy picks for a conversation, among the eligible.
-    fn choose(&self, queue: Option<GroupId>, conversation: ConversationId, now: u64) -> Option<UserId> {
-        let policy = queue.map(|group| self.group_rules(group).policy).unwrap_or_default();
-        let candidates = self.agents.iter().filter(|(_, agent)| self.eligible(agent, queue));
-        match self.ask_chooser(conversation, candidates.clone()) {
-            Choice::Agent(agent) => return Some(agent),
-            Choice::Leave => return None,
+    /// Who takes a conversation of `queue` among the free agents: the outside policy if there is
+    /// one, else the queue's built-in policy.
+    fn decide(&self, queue: Option<GroupId>, conversation: ConversationId, free: &[UserId], now: u64) -> Decision {
+        let candidates = || {
+            free.iter()
+                .filter_map(|id| self.agents.get_key_value(id))
+                .filter(|(_, agent)| queue.is_none_or(|group| agent.settings.groups.contains(&group)))
+        };
+        if candidates().next().is_none() {
+            return Decision::Nobody;
+        }
+        match self.ask_chooser(conversation, candidates()) {
+            Choice::Agent(agent) => return Decision::Agent(agent),
+            Choice::Leave => return Decision::Leave,
             Choice::Builtin => {}
         }
-        if policy == Policy::Sticky {
-            let contact = self.waiting.get(&conversation)?.contact;
-            if let Some((previous, at)) = self.last_served.get(&contact)
-                && now.saturating_sub(*at) <= STICKY_WINDOW_MS
-                && self.agents.get(previous).is_some_and(|agent| self.eligible(agent, queue))
-            {
-                return Some(*previous);
-            }
+        let policy = queue.map(|group| self.group_rules(group).policy).unwrap_or_default();
+        if policy == Policy::Sticky
+            && let Some(contact) = self.waiting.get(&conversation).map(|ticket| ticket.contact)
+            && let Some((previous, at)) = self.last_served.get(&contact)
+            && now.saturating_sub(*at) <= STICKY_WINDOW_MS
+            && candidates().any(|(id, _)| id == previous)
+        {
+            return Decision::Agent(*previous);
         }
-        match policy {
-            Policy::RoundRobin => candidates.min_by_key(|(id, agent)| (agent.last_assigned_at, **id)),
+        let chosen = match policy {
+            Policy::RoundRobin => candidates().min_by_key(|(id, agent)| (agent.last_assigned_at, **id)),
             Policy::Equitable | Policy::Sticky => {
-                candidates.min_by_key(|(id, agent)| (agent.open.len(), agent.last_assigned_at, **id))
+                candidates().min_by_key(|(id, agent)| (agent.open.len(), agent.last_assigned_at, **id))
             }
-        }
-        .map(|(id, _)| *id)
+        };
+        chosen.map_or(Decision::Nobody, |(id, _)| Decision::Agent(*id))
     }
 
     /// The outside policy's pick among the eligible agents, if there is a policy and anyone to

@@ -14,10 +14,13 @@ use crate::rules::Rules;
 use crate::server::stop_requested;
 use crate::store::Store;
 
-/// How often the rules folder is compared with what is loaded.
-const RELOAD: Duration = Duration::from_secs(1);
+/// How often the rules folder is compared with what is loaded: a change is compiled on the
+/// second look that finds it unchanged, so within about a second.
+const RELOAD: Duration = Duration::from_millis(400);
 /// A conversation counts as idle for `should_close` after this long without a message.
 pub const IDLE_MS: u64 = 60_000;
+/// Conversations asked about per trip to the blocking pool.
+const SWEEP_CHUNK: usize = 64;
 
 #[derive(Clone)]
 pub struct RuleJobs {
@@ -41,7 +44,7 @@ impl RuleJobs {
                 _ = tokio::time::sleep(RELOAD) => {}
                 _ = stop_requested(&mut stop) => return,
             }
-            self.rules.blocking(Rules::reload).await;
+            self.rules.blocking(Rules::reload_settled).await;
         }
     }
 
@@ -103,27 +106,34 @@ impl RuleJobs {
     }
 
     /// Offers every open conversation idle for a minute to `should_close`, and closes those a rule
-    /// wants closed.
+    /// wants closed. Asked in small chunks, so other rule work (permissions) is never held up for
+    /// a whole sweep.
     pub async fn sweep(&self) {
         let (store, now) = (self.store.clone(), self.clock.now());
-        let closes = self
+        let idle = self
             .rules
-            .blocking(move |rules| {
-                let read = store.read().ok()?;
-                let open = read.open_conversations().ok()?;
-                let idle = open.iter().filter(|c| now.saturating_sub(c.last_message_at) >= IDLE_MS);
-                let closes = idle
-                    .filter_map(|c| {
-                        let view = facts_of(&read, c.id).ok().flatten()?;
-                        let (rule, message) = rules.should_close(view.to_map(), now)?;
-                        Some(CloseIdle { conversation: c.id, message, seen: c.last_message_at, rule, at: now })
-                    })
-                    .collect::<Vec<_>>();
-                Some(closes)
+            .blocking(move |_| {
+                let open = store.read().and_then(|read| read.open_conversations()).ok()?;
+                let idle = open.into_iter().filter(|c| now.saturating_sub(c.last_message_at) >= IDLE_MS);
+                Some(idle.map(|c| (c.id, c.last_message_at)).collect::<Vec<_>>())
             })
             .await
             .flatten()
             .unwrap_or_default();
+        let mut closes = Vec::new();
+        for chunk in idle.chunks(SWEEP_CHUNK) {
+            let (store, chunk) = (self.store.clone(), chunk.to_vec());
+            let asked = self.rules.blocking(move |rules| {
+                let read = store.read().ok()?;
+                let wanted = chunk.into_iter().filter_map(|(id, seen)| {
+                    let view = facts_of(&read, id).ok().flatten()?;
+                    let (rule, message) = rules.should_close(view.to_map(), now)?;
+                    Some(CloseIdle { conversation: id, message, seen, rule, at: now })
+                });
+                Some(wanted.collect::<Vec<_>>())
+            });
+            closes.extend(asked.await.flatten().unwrap_or_default());
+        }
         for close in closes {
             let (id, rule) = (close.conversation, close.rule.clone());
             match self.core.call(close).await {

@@ -59,7 +59,8 @@ pub fn conversation(facts: &ConversationFacts<'_>) -> Dynamic {
         assignee: c.assignee.map(|id| id.0),
         created_at: c.created_at,
         last_message_at: c.last_message_at,
-        last_customer_at: c.last_customer_at.unwrap_or(c.created_at),
+        // Conversations from before this field existed: their last message is the best guess.
+        last_customer_at: c.last_customer_at.unwrap_or(c.last_message_at),
         contact: ContactView {
             id: contact.id.0,
             name: contact.name.as_deref(),

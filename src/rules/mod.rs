@@ -22,6 +22,10 @@ pub const HOOKS: [&str; 4] = ["on_message", "should_close", "assign", "permit"];
 /// Default wall-clock budget of one hook call.
 pub const CALL_DEADLINE: Duration = Duration::from_millis(50);
 
+/// `assign` runs on the writer's thread, where every millisecond holds up every change: its
+/// budget is smaller.
+pub const ASSIGN_DEADLINE: Duration = Duration::from_millis(10);
+
 thread_local! {
     /// When the call running on this thread must stop; checked by the engine's progress callback.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
@@ -167,7 +171,11 @@ pub fn call(
 ) -> Result<Dynamic, RuleError> {
     DEADLINE.with(|cell| cell.set(Some(Instant::now() + deadline)));
     CURRENT_FILE.with(|name| name.borrow_mut().clone_from(&file.name));
-    let result = engine.call_fn::<Dynamic>(&mut Scope::new(), &file.ast, hook, args);
+    // A fault inside the engine must cost this call, not the thread (which may be the writer's).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.call_fn::<Dynamic>(&mut Scope::new(), &file.ast, hook, args)
+    }))
+    .unwrap_or_else(|_| Err("the rule engine failed on this call".into()));
     DEADLINE.with(|cell| cell.set(None));
     result.map_err(|err| {
         let stopped = matches!(*err, EvalAltResult::ErrorTerminated(..) | EvalAltResult::ErrorTooManyOperations(..));

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::actions::{Action, Pick, parse_actions, parse_assign, parse_close, parse_permit};
 use super::data::{self, Candidate};
-use super::{CALL_DEADLINE, HOOKS, RuleError, RuleFile, call, compile_source, file_name};
+use super::{ASSIGN_DEADLINE, CALL_DEADLINE, HOOKS, RuleError, RuleFile, call, compile_source, file_name};
 
 /// Time-limit hits in a row that suspend a hook.
 const STRIKES: u32 = 3;
@@ -34,7 +34,9 @@ struct Inner {
     deadline: Duration,
     files: RwLock<Arc<Vec<Arc<Loaded>>>>,
     stats: Mutex<HashMap<(String, &'static str), Counters>>,
-    pool: Semaphore,
+    pool: Arc<Semaphore>,
+    /// Files seen changed at the last settled reload, by digest: compiled once they stop changing.
+    pending: Mutex<HashMap<String, u64>>,
 }
 
 /// One file as last read: its last good compilation and the error of its current text, if any.
@@ -128,7 +130,8 @@ impl Rules {
                 deadline: CALL_DEADLINE,
                 files: RwLock::new(Arc::new(Vec::new())),
                 stats: Mutex::new(HashMap::new()),
-                pool: Semaphore::new(threads),
+                pool: Arc::new(Semaphore::new(threads)),
+                pending: Mutex::new(HashMap::new()),
             }),
         };
         rules.reload();
@@ -149,6 +152,16 @@ impl Rules {
 
     /// Reads the folder again and recompiles files whose text changed. Returns whether anything did.
     pub fn reload(&self) -> bool {
+        self.reload_with(false)
+    }
+
+    /// As `reload`, but a changed file is compiled only once it reads the same twice in a row,
+    /// so an editor caught halfway through saving does not replace a good rule with a fragment.
+    pub fn reload_settled(&self) -> bool {
+        self.reload_with(true)
+    }
+
+    fn reload_with(&self, settled: bool) -> bool {
         let Some(dir) = &self.inner.dir else { return false };
         let current = self.snapshot();
         let mut next = Vec::new();
@@ -159,6 +172,12 @@ impl Rules {
             let digest = source.as_deref().map_or(0, digest);
             if let Some(old) = old.filter(|old| old.digest == digest && source.is_ok()) {
                 next.push(Arc::clone(old));
+                continue;
+            }
+            if settled && self.unsettled(&name, digest) {
+                if let Some(old) = old {
+                    next.push(Arc::clone(old));
+                }
                 continue;
             }
             changed = true;
@@ -172,6 +191,13 @@ impl Rules {
             *self.inner.files.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
         }
         changed
+    }
+
+    /// Whether `name` changed since the last look (remembering what it reads now).
+    fn unsettled(&self, name: &str, digest: u64) -> bool {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = pending.insert(name.to_owned(), digest);
+        previous != Some(digest)
     }
 
     fn compile(
@@ -246,7 +272,8 @@ impl Rules {
         if count && self.counters().get(&key).is_some_and(|c| c.suspended) {
             return None;
         }
-        let (result, stopped) = match call(&self.inner.engine, rule, hook, args.to_vec(), self.inner.deadline) {
+        let deadline = if hook == "assign" { ASSIGN_DEADLINE.min(self.inner.deadline) } else { self.inner.deadline };
+        let (result, stopped) = match call(&self.inner.engine, rule, hook, args.to_vec(), deadline) {
             Ok(value) => (parse(value), false),
             Err(err) => (Err(err.to_string()), err.stopped),
         };
@@ -348,9 +375,16 @@ impl Rules {
     /// Runs `job` on the bounded pool of blocking threads (never on the async reactor). `None` if
     /// the job panicked.
     pub async fn blocking<T: Send + 'static>(&self, job: impl FnOnce(&Rules) -> T + Send + 'static) -> Option<T> {
-        let _permit = self.inner.pool.acquire().await.ok()?;
+        // The permit goes with the job: a caller that gives up does not free the slot early.
+        let permit = Arc::clone(&self.inner.pool).acquire_owned().await.ok()?;
         let rules = self.clone();
-        tokio::task::spawn_blocking(move || job(&rules)).await.ok()
+        tokio::task::spawn_blocking(move || {
+            let answer = job(&rules);
+            drop(permit);
+            answer
+        })
+        .await
+        .ok()
     }
 
     /// Each file, its hooks and counters.

@@ -77,8 +77,10 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
   assert.match(text, /nothing was sent or changed/);
 
   // The dry run counted nothing and sent nothing.
+  const reloaded = page.waitForResponse((response) => response.url().endsWith('/api/v1/rules'));
   await page.getByRole('button', { name: 'Refresh' }).click();
-  await page.waitForTimeout(300);
+  await (await reloaded).finished();
+  await page.waitForTimeout(100);
   assert.equal(await autoReply.locator('tr[data-hook="on_message"] td').nth(1).textContent(), '0');
   const messages = await page.evaluate(async (id) => (await fetch(`/api/v1/conversations/${id}/messages`)).json(), conversationId);
   assert.equal(messages.length, 1);

@@ -63,6 +63,11 @@ fn an_outside_policy_picks_among_candidates_or_leaves_the_conversation_queued() 
     assert_eq!(picked, vec![Assignment { conversation: ConversationId(1), agent: UserId(2) }]);
     assert_eq!(policy.1.lock().unwrap()[0].len(), 2, "both agents were candidates");
     assert!(routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap().is_empty(), "left queued");
+    // The one left queued does not hold up the customer behind it.
+    let behind = routing.enqueue(ConversationId(9), ticket(None, 3, 9), 3).unwrap();
+    assert_eq!(behind, vec![Assignment { conversation: ConversationId(9), agent: UserId(1) }]);
+    assert_eq!(routing.queue(None).collect::<Vec<_>>(), vec![ConversationId(2)]);
+    routing.release(ConversationId(9), 3).unwrap();
     routing.release(ConversationId(2), 3).unwrap();
     let unknown = routing.enqueue(ConversationId(3), ticket(None, 4, 3), 4).unwrap();
     assert_eq!(unknown[0].agent, UserId(1), "not a candidate: the built-in policy decides");
@@ -239,7 +244,7 @@ fn check(routing: &Routing, made: &[Assignment], before: &Routing, alive: &BTree
     for queue in [None, Some(GroupId(0)), Some(GroupId(1)), Some(GroupId(2))] {
         for conversation in routing.queue(queue) {
             assert!(seen.insert(conversation), "duplicated");
-            let eligible = routing.agents().any(|(_, agent)| routing.eligible(agent, queue));
+            let eligible = routing.agents().any(|(_, agent)| routing.takes_work(agent) && routing.serves(agent, queue));
             assert!(!eligible, "{conversation:?} waits while an eligible agent has a free slot");
         }
     }
