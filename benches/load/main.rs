@@ -70,26 +70,64 @@ fn main() {
     println!("\nwritten: {}", path.display());
 }
 
+/// Whether this run includes `phase` (`--phase NAME` picks one, for profiling).
+fn wanted(phase: &str) -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|arg| arg == "--phase") {
+        Some(at) => args.get(at + 1).is_some_and(|name| name == phase),
+        None => true,
+    }
+}
+
 async fn run(sizes: Sizes) -> Value {
     let mut figures = json!({});
     let mut put = |name: &str, value: Value| {
         eprintln!("  {name} = {value}");
         figures[name] = value;
     };
-    eprintln!("rules: on_message cost");
-    put("rules_on_message_us", json!(phases::rules_on_message_us()));
-    eprintln!("routing: {} agents, {} waiting", sizes.routing_agents, sizes.routing_waiting);
-    let (median, p99) = phases::routing(sizes.routing_agents, sizes.routing_waiting);
-    put("routing_median_us", json!(median));
-    put("routing_p99_us", json!(p99));
-    eprintln!("baseline: bare hyper+rustls, {} connections, {} s", sizes.connections, sizes.load_secs);
-    let baseline = phases::baseline(sizes).await;
-    put("baseline_rps", json!(round(baseline.rps())));
-    put("baseline_p99_ms", json!(round(baseline.percentile_ms(0.99))));
+    if wanted("rules") {
+        eprintln!("rules: on_message cost");
+        put("rules_on_message_us", json!(phases::rules_on_message_us()));
+    }
+    if wanted("routing") {
+        eprintln!("routing: {} agents, {} waiting", sizes.routing_agents, sizes.routing_waiting);
+        let (median, p99) = phases::routing(sizes.routing_agents, sizes.routing_waiting);
+        put("routing_median_us", json!(median));
+        put("routing_p99_us", json!(p99));
+    }
+    if wanted("ingest") {
+        eprintln!("baseline: bare hyper+rustls, {} connections, {} s", sizes.connections, sizes.load_secs);
+        let baseline = phases::baseline(sizes).await;
+        put("baseline_rps", json!(round(baseline.rps())));
+        put("baseline_p99_ms", json!(round(baseline.percentile_ms(0.99))));
+        ingest_phase(sizes, baseline.rps(), &mut put).await;
+    }
+    if wanted("delivery") {
+        eprintln!("idle: a fresh server's memory");
+        put("idle_rss_mb", json!(round(process::idle_rss_mb().await)));
+        eprintln!("delivery: {} agents on WebSockets, {} open conversations", sizes.agents, sizes.conversations);
+        let delivery = phases::delivery(sizes).await;
+        put("delivery_p50_ms", json!(round(delivery.p50_ms)));
+        put("delivery_p99_ms", json!(round(delivery.p99_ms)));
+        put("delivery_samples", json!(delivery.samples));
+        put("delivery_lost", json!(delivery.lost));
+        put("peak_rss_mb", json!(round(delivery.peak_rss_mb)));
+    }
+    if wanted("start") {
+        eprintln!("start: a database of {} messages", sizes.start_messages);
+        let start = process::start_ms(sizes.start_messages).await;
+        put("start_1m_ms", json!(round(start.ms)));
+        put("start_messages", json!(sizes.start_messages));
+        put("start_db_mb", json!(round(start.db_mb)));
+    }
+    figures
+}
+
+async fn ingest_phase(sizes: Sizes, baseline_rps: f64, put: &mut impl FnMut(&str, Value)) {
     eprintln!("ingest: {} senders through the API channel, {} s", sizes.connections, sizes.load_secs);
     let ingest = phases::ingest(sizes).await;
     put("ingest_rps", json!(round(ingest.load.rps())));
-    put("ingest_ratio", json!(round(ingest.load.rps() / baseline.rps())));
+    put("ingest_ratio", json!(round(ingest.load.rps() / baseline_rps)));
     put("ingest_p50_ms", json!(round(ingest.load.percentile_ms(0.5))));
     put("ingest_p99_ms", json!(round(ingest.load.percentile_ms(0.99))));
     put("ingest_failed", json!(ingest.load.failed));
@@ -98,21 +136,6 @@ async fn run(sizes: Sizes) -> Value {
     if let Some(error) = &ingest.load.first_error {
         put("ingest_first_error", json!(error));
     }
-    eprintln!("idle: a fresh server's memory");
-    put("idle_rss_mb", json!(round(process::idle_rss_mb().await)));
-    eprintln!("delivery: {} agents on WebSockets, {} open conversations", sizes.agents, sizes.conversations);
-    let delivery = phases::delivery(sizes).await;
-    put("delivery_p50_ms", json!(round(delivery.p50_ms)));
-    put("delivery_p99_ms", json!(round(delivery.p99_ms)));
-    put("delivery_samples", json!(delivery.samples));
-    put("delivery_lost", json!(delivery.lost));
-    put("peak_rss_mb", json!(round(delivery.peak_rss_mb)));
-    eprintln!("start: a database of {} messages", sizes.start_messages);
-    let start = process::start_ms(sizes.start_messages).await;
-    put("start_1m_ms", json!(round(start.ms)));
-    put("start_messages", json!(sizes.start_messages));
-    put("start_db_mb", json!(round(start.db_mb)));
-    figures
 }
 
 fn round(value: f64) -> f64 {

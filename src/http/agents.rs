@@ -141,8 +141,9 @@ pub async fn panel_figures(
     let day_start = now - now % 86_400_000;
     let (recent, groups, users) =
         state.read(move |read| Ok((read.conversations_since(day_start)?, read.groups()?, read.users()?))).await?;
-    let is_agent = |id: &UserId| users.iter().any(|u| u.id == *id && u.active && u.roles.contains(&Role::Agent));
-    let online: Vec<UserId> = state.presence.online_users().into_iter().filter(is_agent).collect();
+    let agents: std::collections::HashSet<UserId> =
+        users.iter().filter(|u| u.active && u.roles.contains(&Role::Agent)).map(|u| u.id).collect();
+    let online: Vec<UserId> = state.presence.online_users().into_iter().filter(|id| agents.contains(id)).collect();
     let agents_online = match group {
         Some(group) => {
             groups.iter().find(|g| g.id == group).map_or(0, |g| g.members.iter().filter(|m| online.contains(m)).count())
@@ -151,4 +152,28 @@ pub async fn panel_figures(
     };
     let in_group = recent.iter().filter(|c| group.is_none_or(|g| c.group == Some(g)));
     Ok(panel(in_group, day_start, agents_online))
+}
+
+/// Panel figures shared by every staff WebSocket: computed at most about once a second however
+/// many sockets ask (a thousand agents must not mean a thousand reads of the day's conversations).
+#[derive(Default)]
+pub struct PanelCache {
+    latest: tokio::sync::Mutex<Option<(std::time::Instant, crate::domain::conversation::Panel)>>,
+}
+
+/// The shared figures and when their computation began (they include every change before it).
+pub async fn shared_panel(
+    state: &AppState,
+) -> Result<(std::time::Instant, crate::domain::conversation::Panel), ApiError> {
+    // Held while computing, so concurrent askers wait for one computation instead of repeating it.
+    let mut latest = state.panel.latest.lock().await;
+    if let Some((at, figures)) = *latest
+        && at.elapsed() < std::time::Duration::from_millis(900)
+    {
+        return Ok((at, figures));
+    }
+    let started = std::time::Instant::now();
+    let figures = panel_figures(state, None).await?;
+    *latest = Some((started, figures));
+    Ok((started, figures))
 }

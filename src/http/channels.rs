@@ -192,8 +192,7 @@ pub async fn inbound(
     Body(input): Body<Inbound>,
 ) -> Result<Response, ApiError> {
     let channel = state
-        .read(move |read| read.channel(ChannelId(id)))
-        .await?
+        .read_now(|read| read.channel(ChannelId(id)))?
         .filter(|channel| channel.kind == ChannelKind::Api && channel.disabled_at.is_none())
         .ok_or_else(|| ApiError::not_found("channel_not_found", "There is no such API channel."))?;
     let given = headers
@@ -224,7 +223,7 @@ pub async fn inbound(
     let command = CustomerMessage { channel: channel.id, identifier, profile, text: input.text, at: state.clock.now() };
     let outcome = state.core.call(command).await?;
     let conversation = ConversationView::one(&state, outcome.conversation).await?;
-    let message = MessageView::many(&state, vec![outcome.message]).await?.remove(0);
+    let message = MessageView::one(&state, outcome.message)?;
     Ok((StatusCode::CREATED, Json(json!({ "conversation": conversation, "message": message }))).into_response())
 }
 

@@ -72,6 +72,8 @@ pub struct AppState {
     pub capabilities: Arc<HashMap<(Method, String), Capability>>,
     /// The rules in force.
     pub rules: crate::rules::Rules,
+    /// Live panel figures shared by the staff WebSockets.
+    pub panel: Arc<agents::PanelCache>,
 }
 
 impl AppState {
@@ -85,6 +87,12 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)
+    }
+
+    /// Runs a small read (point lookups by key) on the calling thread. A trip to the blocking pool
+    /// costs more than such a read; use `read` for anything that scans.
+    pub fn read_now<T>(&self, query: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, ApiError> {
+        self.store.read().and_then(|reader| query(&reader)).map_err(ApiError::internal)
     }
 
     pub fn session_limits(&self) -> SessionLimits {

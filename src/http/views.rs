@@ -183,8 +183,18 @@ pub struct ConversationView {
 }
 
 impl ConversationView {
+    /// The view of one conversation: a few point lookups, read in place (no trip to the blocking
+    /// pool: these are the hot path of every customer message).
     pub async fn one(state: &AppState, conversation: Conversation) -> Result<ConversationView, ApiError> {
-        Ok(Self::many(state, vec![conversation]).await?.remove(0))
+        state.read_now(|read| {
+            let contact = read.contact(conversation.contact)?.unwrap_or_default();
+            let channels: Vec<Channel> = read.channel(conversation.channel)?.into_iter().collect();
+            let groups: Vec<Group> =
+                conversation.group.map(|g| read.group(g)).transpose()?.flatten().into_iter().collect();
+            let users: Vec<User> =
+                conversation.assignee.map(|u| read.user(u)).transpose()?.flatten().into_iter().collect();
+            Ok(ConversationView::build(conversation, contact, &channels, &groups, &users))
+        })
     }
 
     /// Views of several conversations, reading the names they mention once.
@@ -268,6 +278,17 @@ impl MessageView {
             private: message.private,
             created_at: message.created_at,
         }
+    }
+
+    /// The view of one message, its author read in place.
+    pub fn one(state: &AppState, message: Message) -> Result<MessageView, ApiError> {
+        state.read_now(|read| {
+            let users: Vec<User> = match message.author {
+                Author::Agent(id) => read.user(id)?.into_iter().collect(),
+                _ => Vec::new(),
+            };
+            Ok(MessageView::build(message, &users))
+        })
     }
 
     pub async fn many(state: &AppState, messages: Vec<Message>) -> Result<Vec<MessageView>, ApiError> {

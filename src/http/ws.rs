@@ -72,7 +72,9 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
     let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
     let mut ping = tokio::time::interval(PING);
     let mut panel_tick = tokio::time::interval(PANEL_EVERY);
-    let mut panel_due = allows(Some(&caller.user.grants()), Capability::Staff);
+    let sees_panel = allows(Some(&caller.user.grants()), Capability::Staff);
+    // When the panel last moved and this socket has not yet shown figures taken after it.
+    let mut panel_moved = sees_panel.then(std::time::Instant::now);
     let mut stopping = state.stopping.clone();
     loop {
         tokio::select! {
@@ -89,8 +91,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 if matches!(event, Event::GroupChanged { .. }) {
                     groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
                 }
-                if moves_the_panel(&event) {
-                    panel_due = allows(Some(&caller.user.grants()), Capability::Staff);
+                if sees_panel && moves_the_panel(&event) {
+                    panel_moved = Some(std::time::Instant::now());
                 }
                 if let Some(payload) = payload_for(&caller, &groups, &event)
                     && send(&mut socket, payload).await.is_err()
@@ -103,12 +105,15 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             _ = crate::server::stop_requested(&mut stopping) => break,
-            _ = panel_tick.tick(), if panel_due => {
-                panel_due = false;
-                if let Ok(figures) = super::agents::panel_figures(&state, None).await
-                    && send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err()
-                {
-                    break;
+            _ = panel_tick.tick(), if panel_moved.is_some() => {
+                if let Ok((taken, figures)) = super::agents::shared_panel(&state).await {
+                    if send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err() {
+                        break;
+                    }
+                    // Figures taken before the last change are shown, and fresher ones follow.
+                    if panel_moved.is_some_and(|moved| taken >= moved) {
+                        panel_moved = None;
+                    }
                 }
             }
             _ = ping.tick() => {

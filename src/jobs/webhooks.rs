@@ -31,10 +31,18 @@ impl Webhooks {
         let mut events = self.core.subscribe();
         loop {
             self.sweep(&client).await;
-            tokio::select! {
-                _ = events.recv() => {}
-                _ = tokio::time::sleep(SWEEP) => {}
-                _ = stop.wait_for(|stop| *stop) => return,
+            let sleep = tokio::time::sleep(SWEEP);
+            tokio::pin!(sleep);
+            // Wake for what can queue a delivery (not for every customer message), or to retry.
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Ok(event) if !may_queue_delivery(&event) => continue,
+                        _ => break,
+                    },
+                    _ = &mut sleep => break,
+                    _ = stop.wait_for(|stop| *stop) => return,
+                }
             }
             // Several messages often come together: let the batch land first.
             while events.try_recv().is_ok() {}
@@ -87,5 +95,15 @@ impl Webhooks {
         } else {
             Err(format!("the receiver answered {}", response.status()))
         }
+    }
+}
+
+/// Replies from staff or rules, and finalizations, are what webhooks carry.
+fn may_queue_delivery(event: &crate::core::Event) -> bool {
+    use crate::core::Event;
+    match event {
+        Event::MessageCreated { message, .. } => message.author != crate::domain::conversation::Author::Customer,
+        Event::ConversationFinalized { .. } => true,
+        _ => false,
     }
 }

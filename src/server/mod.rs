@@ -147,6 +147,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         stopping: stopped.clone(),
         capabilities: AppState::capability_table(),
         rules: rules.clone(),
+        panel: Arc::default(),
     };
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),
