@@ -132,6 +132,7 @@ async fn ingest_phase(sizes: Sizes, baseline_rps: f64, put: &mut impl FnMut(&str
     put("ingest_p99_ms", json!(round(ingest.load.percentile_ms(0.99))));
     put("ingest_failed", json!(ingest.load.failed));
     put("ingest_commits", json!(ingest.commits));
+    put("ingest_commits_per_s", json!(round(ingest.commits as f64 / ingest.load.elapsed.as_secs_f64())));
     put("ingest_mean_batch", json!(round(ingest.mean_batch)));
     if let Some(error) = &ingest.load.first_error {
         put("ingest_first_error", json!(error));

@@ -163,6 +163,10 @@ pub struct Routing {
     assigned: HashMap<ConversationId, (UserId, Ticket)>,
     last_served: HashMap<ContactId, (UserId, u64)>,
     chooser: ChooserSlot,
+    /// Agents who take work now (available, online, automatic, a free slot), kept between calls
+    /// so that the common operations (a customer queues, a conversation ends) need no pass over
+    /// every agent. `None`: to be listed again.
+    free: Option<Vec<UserId>>,
 }
 
 impl Routing {
@@ -234,12 +238,12 @@ impl Routing {
 
     pub fn set_default_capacity(&mut self, capacity: u32, now: u64) -> Vec<Assignment> {
         self.default_capacity = capacity;
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     pub fn set_group(&mut self, group: GroupId, rules: GroupRules, now: u64) -> Vec<Assignment> {
         self.groups.insert(group, rules);
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     /// Forgets a group: its waiting conversations move to the general queue (R-GRP-2).
@@ -259,30 +263,30 @@ impl Routing {
                 ticket.queue = None;
             }
         }
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     /// Adds an agent or changes their settings (capacity, groups, mode).
     pub fn upsert_agent(&mut self, id: UserId, settings: AgentSettings, now: u64) -> Vec<Assignment> {
         self.agents.entry(id).or_default().settings = settings;
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     /// Removes an agent (deactivated): their conversations return to the head of their queues.
     pub fn remove_agent(&mut self, id: UserId, now: u64) -> Vec<Assignment> {
         self.return_open(id);
         self.agents.remove(&id);
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     pub fn set_available(&mut self, id: UserId, available: bool, now: u64) -> Result<Vec<Assignment>, RoutingError> {
         self.agents.get_mut(&id).ok_or(RoutingError::UnknownAgent)?.available = available;
-        Ok(self.dispatch(now))
+        Ok(self.dispatch_fresh(now))
     }
 
     pub fn set_online(&mut self, id: UserId, online: bool, now: u64) -> Result<Vec<Assignment>, RoutingError> {
         self.agents.get_mut(&id).ok_or(RoutingError::UnknownAgent)?.online = online;
-        Ok(self.dispatch(now))
+        Ok(self.dispatch_fresh(now))
     }
 
     /// Puts back a conversation read from disk at start, assigned or waiting, without checking
@@ -306,7 +310,7 @@ impl Routing {
     /// keeping their original waiting time (R-CONV-4).
     pub fn return_conversations(&mut self, id: UserId, now: u64) -> Vec<Assignment> {
         self.return_open(id);
-        self.dispatch(now)
+        self.dispatch_fresh(now)
     }
 
     fn return_open(&mut self, id: UserId) {
@@ -351,8 +355,16 @@ impl Routing {
             return Ok(Vec::new());
         }
         let (agent, _) = self.assigned.remove(&conversation).ok_or(RoutingError::UnknownConversation)?;
-        if let Some(agent) = self.agents.get_mut(&agent) {
-            agent.open.remove(&conversation);
+        if let Some(this) = self.agents.get_mut(&agent) {
+            this.open.remove(&conversation);
+        }
+        // Only this agent's room changed: add them to the list of who takes work, if they now do.
+        let takes_work = self.agents.get(&agent).is_some_and(|this| self.takes_work(this));
+        if let Some(free) = &mut self.free
+            && takes_work
+            && !free.contains(&agent)
+        {
+            free.push(agent);
         }
         Ok(self.dispatch(now))
     }
@@ -379,7 +391,7 @@ impl Routing {
         self.release(conversation, now)?;
         self.give(conversation, agent, ticket, now);
         let mut assignments = vec![Assignment { conversation, agent }];
-        assignments.extend(self.dispatch(now));
+        assignments.extend(self.dispatch_fresh(now));
         Ok(assignments)
     }
 
@@ -405,6 +417,8 @@ impl Routing {
     }
 
     fn give(&mut self, conversation: ConversationId, agent: UserId, ticket: Ticket, now: u64) {
+        // The agent may be full now; `dispatch` keeps its own list and puts it back.
+        self.free = None;
         if let Some(this) = self.agents.get_mut(&agent) {
             this.open.insert(conversation);
             this.last_assigned_at = now;
@@ -417,12 +431,11 @@ impl Routing {
     /// agent. Agents with a free slot are listed once, so a call costs one pass over the agents.
     fn dispatch(&mut self, now: u64) -> Vec<Assignment> {
         let mut made = Vec::new();
-        if self.waiting.is_empty() {
-            return made;
-        }
-        let mut free: Vec<UserId> =
-            self.agents.iter().filter(|(_, agent)| self.takes_work(agent)).map(|(id, _)| *id).collect();
-        while !free.is_empty() {
+        let mut free = match self.free.take() {
+            Some(free) => free,
+            None => self.agents.iter().filter(|(_, agent)| self.takes_work(agent)).map(|(id, _)| *id).collect(),
+        };
+        while !free.is_empty() && !self.waiting.is_empty() {
             let Some((conversation, agent)) = self.next_assignment(&free, now) else { break };
             let ticket = self.waiting[&conversation];
             if let Some(line) = self.queues.get_mut(&ticket.queue) {
@@ -435,7 +448,14 @@ impl Routing {
             }
             made.push(Assignment { conversation, agent });
         }
+        self.free = Some(free);
         made
+    }
+
+    /// `dispatch` after a change that may give any agent room: the list is made again.
+    fn dispatch_fresh(&mut self, now: u64) -> Vec<Assignment> {
+        self.free = None;
+        self.dispatch(now)
     }
 
     /// Available, online, automatic and with a free slot.
