@@ -4,8 +4,11 @@
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
 mod desk;
-#[allow(unused_imports)] // Not every test binary has a desk.
+mod process;
+#[allow(unused_imports)] // Not every test binary has a desk or a child process.
 pub use desk::Desk;
+#[allow(unused_imports)]
+pub use process::{BIN, Process};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
