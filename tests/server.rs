@@ -149,6 +149,39 @@ async fn a_restart_keeps_the_data_and_the_certificate() {
 }
 
 #[tokio::test]
+async fn a_trickled_body_is_cut_at_ten_seconds_while_others_are_served() {
+    let server = TestServer::start().await;
+    let (tls, _) = handshake(server.addr(), &[b"http/1.1"]).await.unwrap();
+    let (mut reader, mut writer) = tokio::io::split(tls);
+    let head = "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{";
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    });
+    for _ in 0..3 {
+        let asked = Instant::now();
+        assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+        assert!(asked.elapsed() < Duration::from_secs(1), "a normal request waited {:?}", asked.elapsed());
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was still open after 15 s");
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(12), "cut after {took:?}");
+    trickle.abort();
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_silent_client_is_disconnected_after_the_header_timeout() {
     let server = TestServer::start_with(Arc::new(tempfile::tempdir().unwrap()), |settings| {
         settings.http.header_read_timeout = Duration::from_secs(1);

@@ -17,11 +17,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(json_error(rejection)),
+        // A client trickling its body must not hold a connection (and a task) for long.
+        let read = tokio::time::timeout(super::BODY_READ_TIMEOUT, axum::Json::<T>::from_request(request, state));
+        match read.await {
+            Ok(Ok(axum::Json(value))) => Ok(Body(value)),
+            Ok(Err(rejection)) => Err(json_error(rejection)),
+            Err(_) => Err(body_timeout()),
         }
     }
+}
+
+/// 408: the body did not arrive in time. The connection is closed after this answer.
+pub fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!("The request body did not arrive within {} seconds.", super::BODY_READ_TIMEOUT.as_secs()),
+    )
 }
 
 fn json_error(rejection: JsonRejection) -> ApiError {

@@ -89,7 +89,8 @@ pub async fn authorize(State(state): State<AppState>, mut request: Request, next
     if let Err(err) = check(principal.as_ref(), allowed, capability, &method, &route, request.headers()) {
         // Read what the client sent before refusing: answering mid-upload makes some HTTP/2
         // clients (curl) report a stream error instead of the answer.
-        let _ = axum::body::to_bytes(request.into_body(), super::BODY_LIMIT).await;
+        let drained = axum::body::to_bytes(request.into_body(), super::BODY_LIMIT);
+        let _ = tokio::time::timeout(super::BODY_READ_TIMEOUT, drained).await;
         return err.into_response();
     }
     if let Some(principal) = principal {

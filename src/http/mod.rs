@@ -48,6 +48,9 @@ use crate::store::{Reader, Store, StoreError};
 /// The most a JSON request body may be (larger bodies get 413 before being read whole).
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// The whole body must arrive within this time once the headers have.
+pub const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What every handler may use. Passed explicitly, never global, so several servers can run in one
 /// process (as the tests do).
 #[derive(Clone)]
