@@ -29,7 +29,7 @@ pub use conversations::{
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use outbox::MailAttempted;
-pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of};
+pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, RevokeApiToken, StartTotp,

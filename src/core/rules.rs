@@ -42,10 +42,8 @@ pub struct RuleChooser {
     rules: Rules,
     store: Store,
     /// Conversations opened in a transaction not yet committed, so not readable from the store.
-    fresh: Mutex<HashMap<ConversationId, Facts>>,
+    fresh: Mutex<HashMap<ConversationId, RuleView>>,
 }
-
-type Facts = (Conversation, Contact, Channel);
 
 /// Past this many remembered conversations, those already on disk are forgotten.
 const FRESH_LIMIT: usize = 4096;
@@ -66,20 +64,22 @@ impl RuleChooser {
         {
             fresh.retain(|id, _| read.conversation(*id).ok().flatten().is_none());
         }
-        fresh.insert(conversation.id, (conversation.clone(), contact.clone(), channel.clone()));
+        let view = RuleView {
+            conversation: conversation.clone(),
+            contact: contact.clone(),
+            channel: channel.clone(),
+            group: None,
+        };
+        fresh.insert(conversation.id, view);
     }
 
-    fn fresh(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Facts>> {
+    fn fresh(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, RuleView>> {
         self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the store has (committed), else what this batch opened.
-    fn facts(&self, read: &Reader, id: ConversationId) -> Option<Facts> {
-        let stored = read.conversation(id).ok().flatten().and_then(|conversation| {
-            let contact = read.contact(conversation.contact).ok()??;
-            let channel = read.channel(conversation.channel).ok()??;
-            Some((conversation, contact, channel))
-        });
+    fn facts(&self, read: &Reader, groups: &[Group], id: ConversationId) -> Option<RuleView> {
+        let stored = facts_with(read, groups, id).ok().flatten();
         let mut fresh = self.fresh();
         match stored {
             Some(facts) => {
@@ -97,12 +97,12 @@ impl Chooser for RuleChooser {
             return Choice::Builtin;
         }
         let Ok(read) = self.store.read() else { return Choice::Builtin };
-        let Some((conversation, contact, channel)) = self.facts(&read, id) else { return Choice::Builtin };
         let groups = read.groups().unwrap_or_default();
-        let group = group_name(&groups, ticket.queue);
-        let facts = ConversationFacts { conversation: &conversation, contact: &contact, channel: &channel, group };
+        let Some(mut view) = self.facts(&read, &groups, id) else { return Choice::Builtin };
+        // The queue it waits in now, which a move in this batch may have changed.
+        view.group = group_name(&groups, ticket.queue).map(str::to_owned);
         let list: Vec<data::Candidate> = candidates.iter().map(|c| candidate(&read, &groups, c)).collect();
-        match self.rules.assign(data::conversation(&facts), &list) {
+        match self.rules.assign(view.to_map(), &list) {
             Pick::Default => Choice::Builtin,
             Pick::Leave => Choice::Leave,
             Pick::Agent(agent) => Choice::Agent(UserId(agent)),
@@ -257,11 +257,19 @@ impl Command<Runtime, Event> for CloseIdle {
 
 /// A conversation with everything a rule sees of it, read in one transaction.
 pub fn facts_of(read: &Reader, id: ConversationId) -> Result<Option<RuleView>, crate::store::StoreError> {
+    facts_with(read, &read.groups()?, id)
+}
+
+/// As `facts_of`, with the groups already read (for callers asking about many conversations).
+pub fn facts_with(
+    read: &Reader,
+    groups: &[Group],
+    id: ConversationId,
+) -> Result<Option<RuleView>, crate::store::StoreError> {
     let Some(conversation) = read.conversation(id)? else { return Ok(None) };
     let contact = read.contact(conversation.contact)?.unwrap_or_default();
     let Some(channel) = read.channel(conversation.channel)? else { return Ok(None) };
-    let groups = read.groups()?;
-    let group = group_name(&groups, conversation.group).map(str::to_owned);
+    let group = group_name(groups, conversation.group).map(str::to_owned);
     Ok(Some(RuleView { conversation, contact, channel, group }))
 }
 

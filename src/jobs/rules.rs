@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
-use crate::core::{ApplyRuleActions, CloseIdle, Core, Event, facts_of};
+use crate::core::{ApplyRuleActions, CloseIdle, Core, Event, facts_of, facts_with};
 use crate::domain::conversation::{Author, Conversation, Message};
 use crate::rules::Rules;
 use crate::server::stop_requested;
@@ -125,8 +125,9 @@ impl RuleJobs {
             let (store, chunk) = (self.store.clone(), chunk.to_vec());
             let asked = self.rules.blocking(move |rules| {
                 let read = store.read().ok()?;
+                let groups = read.groups().ok()?;
                 let wanted = chunk.into_iter().filter_map(|(id, seen)| {
-                    let view = facts_of(&read, id).ok().flatten()?;
+                    let view = facts_with(&read, &groups, id).ok().flatten()?;
                     let (rule, message) = rules.should_close(view.to_map(), now)?;
                     Some(CloseIdle { conversation: id, message, seen, rule, at: now })
                 });
