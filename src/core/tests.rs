@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::*;
 use crate::metrics::Metrics;
@@ -19,7 +19,7 @@ struct Counter {
 
 impl State for Counter {
     fn load(store: &Store) -> Result<Self, StoreError> {
-        let tx = store.database().begin_read()?;
+        let tx = store.begin_read_raw()?;
         let applied = match tx.open_table(KV) {
             Ok(table) => table.len()?,
             Err(redb::TableError::TableDoesNotExist(_)) => 0,
@@ -85,7 +85,7 @@ fn start() -> (tempfile::TempDir, Store, Writer<Counter, u64>, Arc<Metrics>) {
 }
 
 fn stored(store: &Store, key: u64) -> Option<u64> {
-    let tx = store.database().begin_read().unwrap();
+    let tx = store.begin_read_raw().unwrap();
     let table = tx.open_table(KV).ok()?;
     table.get(key).unwrap().map(|v| v.value())
 }

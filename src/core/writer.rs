@@ -161,7 +161,12 @@ fn run_batch<S: State, E>(
 ) {
     let started = Instant::now();
     let size = batch.len();
-    let tx = match store.begin_write() {
+    // A handle left unusable by an earlier disk error is reopened once before giving up.
+    let begun = store.begin_write().or_else(|err| {
+        store.recover_from(&err);
+        store.begin_write()
+    });
+    let tx = match begun {
         Ok(tx) => tx,
         Err(err) => {
             tracing::error!(error = %err, "cannot begin a write transaction");
@@ -184,6 +189,7 @@ fn run_batch<S: State, E>(
         }
         Err(err) => {
             tracing::error!(error = %err, commands = size, "a batch failed to commit; reloading state from disk");
+            store.recover_from(&err);
             if let Err(err) = state.reload(store) {
                 tracing::error!(error = %err, "reloading state after a failed commit failed");
             }

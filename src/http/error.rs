@@ -66,6 +66,17 @@ impl ApiError {
         )
     }
 
+    /// A write refused because the data disk is full; reads keep working.
+    pub fn disk_full(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "the data disk is full: nothing can be saved until space is freed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "disk_full",
+            "The server's disk is full, so nothing was saved. Reading still works; \
+             an administrator must free space on the data disk.",
+        )
+    }
+
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "storage unavailable");
         ApiError::new(
@@ -91,6 +102,7 @@ impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         match err {
             CoreError::Rejected(rejection) => rejection.into(),
+            CoreError::Storage(err) if err.is_disk_full() => ApiError::disk_full(err),
             CoreError::Storage(err) => ApiError::unavailable(err),
             CoreError::Stopped => ApiError::unavailable("the core has stopped"),
         }

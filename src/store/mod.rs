@@ -6,8 +6,8 @@ mod conversations;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -54,8 +54,27 @@ pub enum StoreError {
     Thread(std::io::Error),
     #[error("a command in the same batch failed while writing; nothing in the batch was saved")]
     Aborted,
+    #[error("the database is closed after a disk error and could not be opened again yet")]
+    Reopening,
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
+}
+
+impl StoreError {
+    /// The disk (or the user's quota on it) is full: writes fail until space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Db(redb::Error::Io(io))
+            if matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
+
+    /// After this error redb refuses every later operation on the handle until it is reopened.
+    fn needs_reopen(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Reopening
+                | StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed)
+        )
+    }
 }
 
 macro_rules! from_redb_error {
@@ -86,10 +105,11 @@ pub struct OpenReport {
     pub millis: u128,
 }
 
-/// The database handle shared by the writer and the readers.
+/// The database handle shared by the writer and the readers. The handle can be swapped: after a
+/// failed disk write (a full disk, say) redb fails every later call until the file is reopened.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    db: Arc<RwLock<Option<Database>>>,
     path: PathBuf,
 }
 
@@ -98,21 +118,40 @@ impl Store {
     /// schema version.
     pub fn open(data_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
         let path = data_dir.join(FILE_NAME);
-        let started = Instant::now();
-        let repaired = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&repaired);
-        let db = Database::builder()
-            .set_repair_callback(move |session| {
-                if !flag.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
-                }
-            })
-            .create(&path)
-            .map_err(|err| open_error(&path, err))?;
-        let store = Store { db: Arc::new(db), path };
+        let (db, report) = open_file(&path)?;
+        let store = Store { db: Arc::new(RwLock::new(Some(db))), path };
         store.check_schema()?;
-        let report = OpenReport { repaired: repaired.load(Ordering::Relaxed), millis: started.elapsed().as_millis() };
         Ok((store, report))
+    }
+
+    /// Closes the handle and opens the file again (redb repairs it to the last commit). Called by
+    /// the writer after a failed disk write; until it succeeds every call answers `Reopening`.
+    pub(crate) fn reopen(&self) -> Result<OpenReport, StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // The old handle must be closed first: it holds the file lock.
+        if let Some(old) = slot.take()
+            && let Err(err) = old.close()
+        {
+            tracing::debug!(error = %err, "closing the failed database handle");
+        }
+        let (db, report) = open_file(&self.path)?;
+        *slot = Some(db);
+        tracing::warn!(millis = report.millis, "database reopened after a disk error");
+        Ok(report)
+    }
+
+    /// Reopens the handle when `err` left it unusable; other errors leave it alone.
+    pub(crate) fn recover_from(&self, err: &StoreError) {
+        if err.needs_reopen()
+            && let Err(err) = self.reopen()
+        {
+            tracing::error!(error = %err, "the database could not be reopened; retrying at the next write");
+        }
+    }
+
+    fn with_db<T>(&self, use_it: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let slot = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        use_it(slot.as_ref().ok_or(StoreError::Reopening)?)
     }
 
     pub fn path(&self) -> &Path {
@@ -121,13 +160,13 @@ impl Store {
 
     /// A read transaction; many may run at once, beside the writer.
     pub fn read(&self) -> Result<Reader, StoreError> {
-        Ok(Reader(self.db.begin_read()?))
+        self.with_db(|db| Ok(Reader(db.begin_read()?)))
     }
 
     /// A write transaction set up for durability: two-phase commit and quick repair, so a crash at
     /// any moment reopens fast to the last commit.
     pub(crate) fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
-        let mut tx = self.db.begin_write()?;
+        let mut tx = self.with_db(|db| Ok(db.begin_write()?))?;
         tx.set_two_phase_commit(true);
         tx.set_quick_repair(true);
         Ok(tx)
@@ -155,8 +194,8 @@ impl Store {
     }
 
     #[cfg(test)]
-    pub(crate) fn database(&self) -> &Database {
-        &self.db
+    pub(crate) fn begin_read_raw(&self) -> Result<ReadTransaction, StoreError> {
+        self.with_db(|db| Ok(db.begin_read()?))
     }
 
     #[cfg(test)]
@@ -166,6 +205,22 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Opens (or creates) the file, repairing it to the last commit if it was not closed cleanly.
+fn open_file(path: &Path) -> Result<(Database, OpenReport), StoreError> {
+    let started = Instant::now();
+    let repaired = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&repaired);
+    let db = Database::builder()
+        .set_repair_callback(move |session| {
+            if !flag.swap(true, Ordering::Relaxed) {
+                tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
+            }
+        })
+        .create(path)
+        .map_err(|err| open_error(path, err))?;
+    Ok((db, OpenReport { repaired: repaired.load(Ordering::Relaxed), millis: started.elapsed().as_millis() }))
 }
 
 fn open_error(path: &Path, err: redb::DatabaseError) -> StoreError {

@@ -22,7 +22,12 @@ impl Desk {
 
     /// As `open`, after `tweak` adjusts the settings.
     pub async fn open_with(tweak: impl FnOnce(&mut Settings)) -> Desk {
-        let server = TestServer::start_with(Arc::new(tempfile::tempdir().unwrap()), tweak).await;
+        Desk::open_in(Arc::new(tempfile::tempdir().unwrap()), tweak).await
+    }
+
+    /// As `open_with`, on the data dir `dir`.
+    pub async fn open_in(dir: Arc<tempfile::TempDir>, tweak: impl FnOnce(&mut Settings)) -> Desk {
+        let server = TestServer::start_with(dir, tweak).await;
         let admin = server.admin().await;
         let channel: Value =
             admin.post("/api/v1/channels", json!({ "kind": "api", "name": "Tienda" })).await.json().await.unwrap();
