@@ -432,3 +432,39 @@ async fn administrative_actions_are_in_the_audit_log() {
     assert_eq!(code(agent.get("/api/v1/audit").await).await.0, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn reset_links_live_seven_days_and_every_link_works_once() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let body = json!({ "first_name": "Rita", "last_name": "Soto", "email": "rita@example.com", "roles": ["agent"] });
+    assert_eq!(admin.post("/api/v1/users", body).await.status(), StatusCode::CREATED);
+    let invite = token_of(&server.mailed_link(&admin, "rita@example.com").await);
+    let accepted = server.post("/api/v1/invites/accept", json!({ "token": invite, "password": PASSWORD })).await;
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let again = server.post("/api/v1/invites/accept", json!({ "token": invite, "password": "someone else's" })).await;
+    assert_eq!(code(again).await, (StatusCode::GONE, "link_used".into()), "an invite works once");
+
+    let forgot = server.post("/api/v1/auth/password/forgot", json!({ "email": "rita@example.com" })).await;
+    assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    let first = token_of(&server.mailed_link(&admin, "rita@example.com").await);
+    let reset = |token: &str, password: &str| {
+        server.post("/api/v1/auth/password/reset", json!({ "token": token, "password": password }))
+    };
+    assert_eq!(reset(&first, "first new password").await.status(), StatusCode::OK);
+    assert_eq!(code(reset(&first, "second new password").await).await, (StatusCode::GONE, "link_used".into()));
+    assert_eq!(server.login("rita@example.com", "second new password").await.status(), StatusCode::UNAUTHORIZED);
+
+    let forgot = server.post("/api/v1/auth/password/forgot", json!({ "email": "rita@example.com" })).await;
+    assert_eq!(forgot.status(), StatusCode::ACCEPTED);
+    // The outbox lists the newest mail first: the second reset link.
+    let second = token_of(&server.mailed_link(&admin, "rita@example.com").await);
+    assert_ne!(first, second);
+    server.running.clock.advance(7 * DAY_MS - 1000);
+    let check = server.post("/api/v1/links/check", json!({ "token": second })).await;
+    assert_eq!(check.status(), StatusCode::OK, "valid at 7 days - 1 s");
+    server.running.clock.advance(2000);
+    assert_eq!(code(reset(&second, "late new password").await).await, (StatusCode::GONE, "link_expired".into()));
+    assert_eq!(server.login("rita@example.com", "first new password").await.status(), StatusCode::OK);
+    server.stop().await;
+}

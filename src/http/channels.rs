@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::conversations::{can_see, my_groups, sees_everything};
 use super::extract::{Body, Caller, Id};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
@@ -183,6 +184,26 @@ pub struct Inbound {
     text: String,
 }
 
+impl Inbound {
+    /// The handler's checks once the token is good: the trimmed identifier, the profile and the
+    /// text. Pure, so the fuzz target in `fuzz/` runs them.
+    pub fn checked(self) -> Result<(String, CustomerProfile, String), ApiError> {
+        let identifier = self.contact.identifier.trim().to_owned();
+        if identifier.is_empty() || identifier.len() > 200 {
+            return Err(ApiError::invalid_field("contact.identifier", "1 to 200 characters"));
+        }
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text_too_long",
+                format!("A message is at most {MAX_TEXT_BYTES} bytes."),
+            ));
+        }
+        let InboundContact { name, email, phone, .. } = self.contact;
+        Ok((identifier, CustomerProfile { name, email, phone }, self.text))
+    }
+}
+
 /// `POST /api/v1/channels/{id}/messages` with the channel's token: a customer's message from a
 /// program. Answers once it is on disk.
 pub async fn inbound(
@@ -208,30 +229,32 @@ pub async fn inbound(
             "This channel's token is missing or wrong.",
         ));
     }
-    let identifier = input.contact.identifier.trim().to_owned();
-    if identifier.is_empty() || identifier.len() > 200 {
-        return Err(ApiError::invalid_field("contact.identifier", "1 to 200 characters"));
-    }
-    if input.text.len() > MAX_TEXT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "text_too_long",
-            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
-        ));
-    }
-    let profile = CustomerProfile { name: input.contact.name, email: input.contact.email, phone: input.contact.phone };
-    let command = CustomerMessage { channel: channel.id, identifier, profile, text: input.text, at: state.clock.now() };
+    let (identifier, profile, text) = input.checked()?;
+    let command = CustomerMessage { channel: channel.id, identifier, profile, text, at: state.clock.now() };
     let outcome = state.core.call(command).await?;
     let conversation = ConversationView::one(&state, outcome.conversation).await?;
     let message = MessageView::one(&state, outcome.message)?;
     Ok((StatusCode::CREATED, Json(json!({ "conversation": conversation, "message": message }))).into_response())
 }
 
-pub async fn contact(State(state): State<AppState>, Id(id): Id) -> Result<Response, ApiError> {
-    let contact = state
-        .read(move |read| read.contact(ContactId(id)))
-        .await?
-        .ok_or_else(|| ApiError::not_found("contact_not_found", "There is no such contact."))?;
+/// `GET /api/v1/contacts/{id}`. Those who see every conversation see every contact; an agent sees
+/// the contact of a conversation they may see (the contact's newest one on any of its channels).
+pub async fn contact(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
+    let (contact, newest) = state
+        .read(move |read| {
+            let Some(contact) = read.contact(ContactId(id))? else { return Ok((None, Vec::new())) };
+            let mut newest = Vec::new();
+            for identity in &contact.identities {
+                newest.extend(read.latest_conversation(contact.id, identity.channel)?);
+            }
+            Ok((Some(contact), newest))
+        })
+        .await?;
+    let contact = contact.ok_or_else(|| ApiError::not_found("contact_not_found", "There is no such contact."))?;
+    let groups = my_groups(&state, caller.user.id).await?;
+    if !sees_everything(&caller) && !newest.iter().any(|conversation| can_see(&caller, conversation, &groups)) {
+        return Err(ApiError::forbidden("This contact is not in any conversation of yours."));
+    }
     Ok(Json(contact).into_response())
 }
 
