@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -14,7 +14,6 @@ use super::extract::{Body, Caller};
 use super::guard::{ClientIp, clear_session_cookie, session_cookie};
 use super::views::{MeView, UserView};
 use super::{ApiError, AppState};
-use crate::auth::Wait;
 use crate::core::{EndSession, NewLink, NewSession, OpenSession, RequestReset, UseLink, link_rejection};
 use crate::domain::account::{User, check_password};
 use crate::domain::secret::{self, LinkKind, LinkProblem};
@@ -36,7 +35,7 @@ pub async fn login(
     let now = state.clock.now();
     let email = input.email.trim().to_lowercase();
     if let Err(wait) = state.guard.begin_sign_in(&email, address, now) {
-        return Ok(too_many(wait));
+        return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
     let lookup = email.clone();
     let found = state.read(move |read| read.user_by_email(&lookup)).await?;
@@ -97,16 +96,6 @@ pub async fn me_view(state: &AppState, user: User, csrf: Option<String>) -> Resu
     })
 }
 
-fn too_many(Wait(ms): Wait) -> Response {
-    let seconds = ms.div_ceil(1000).max(1);
-    let body = json!({ "error": {
-        "code": "too_many_attempts",
-        "message": format!("Too many attempts. Try again in {seconds} seconds."),
-    }});
-    let retry = HeaderValue::from_str(&seconds.to_string()).unwrap_or(HeaderValue::from_static("60"));
-    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, retry)], Json(body)).into_response()
-}
-
 pub async fn logout(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
     if let Some(hash) = caller.session_hash() {
         state.core.call(EndSession { hash }).await?;
@@ -128,7 +117,7 @@ pub async fn forgot(
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     if let Err(wait) = state.guard.begin_mail(address, now) {
-        return Ok(too_many(wait));
+        return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
     let token = secret::new_token("rs_");
     let link = NewLink { hash: secret::hash(&token), url: format!("{}/reset#token={token}", state.public_url) };

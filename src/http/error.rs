@@ -2,7 +2,7 @@
 //! failures are logged in full and answered with a generic message.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -18,11 +18,20 @@ pub struct ApiError {
     pub message: String,
     /// The input field at fault, when there is one.
     pub field: Option<String>,
+    /// For a 429: seconds until a retry may succeed (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), field: None }
+        ApiError { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    /// 429 with `Retry-After`, the wait rounded up to whole seconds.
+    pub fn too_many(code: &'static str, wait_ms: u64) -> Self {
+        let seconds = wait_ms.div_ceil(1000).max(1);
+        let message = format!("Too many requests. Try again in {seconds} seconds.");
+        ApiError { retry_after: Some(seconds), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
@@ -66,6 +75,14 @@ impl ApiError {
         )
     }
 
+    pub fn payload_too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The body is larger than this request accepts ({} KiB).", super::BODY_LIMIT / 1024),
+        )
+    }
+
     /// A write refused because the data disk is full; reads keep working.
     pub fn disk_full(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "the data disk is full: nothing can be saved until space is freed");
@@ -94,7 +111,11 @@ impl IntoResponse for ApiError {
             error["field"] = json!(field);
         }
         let body = json!({ "error": error });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -119,7 +140,8 @@ impl From<Rejection> for ApiError {
             RejectKind::Forbidden => StatusCode::FORBIDDEN,
             RejectKind::Unauthorized => StatusCode::UNAUTHORIZED,
         };
-        ApiError { status, code: rejection.code, message: rejection.message, field: rejection.field.map(str::to_owned) }
+        let field = rejection.field.map(str::to_owned);
+        ApiError { field, ..ApiError::new(status, rejection.code, rejection.message) }
     }
 }
 

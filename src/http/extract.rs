@@ -27,6 +27,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// Parses a body already read, as `Body` does (axum's `Json` extractor is a content-type check,
+/// then exactly this `from_bytes`); pure, so the fuzz targets in `fuzz/` run the server's parser.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    axum::Json::<T>::from_bytes(bytes).map(|axum::Json(value)| value).map_err(json_error)
+}
+
 /// 408: the body did not arrive in time. The connection is closed after this answer.
 pub fn body_timeout() -> ApiError {
     ApiError::new(
@@ -57,11 +63,9 @@ fn json_error(rejection: JsonRejection) -> ApiError {
                 format!("The body is not valid JSON: {}", clean(&detail)),
             )
         }
-        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The body is larger than this request accepts ({} KiB).", super::BODY_LIMIT / 1024),
-        ),
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::payload_too_large()
+        }
         JsonRejection::BytesRejection(err) => {
             ApiError::new(err.status(), "body_unreadable", format!("The body could not be read: {}", err.body_text()))
         }

@@ -44,12 +44,8 @@ async fn check_current_password(
     caller: &super::guard::Principal,
     password: String,
 ) -> Result<(), ApiError> {
-    if state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()).is_err() {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "Too many attempts; wait a minute.",
-        ));
+    if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
+        return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
     if !state.passwords.verify(password, caller.user.password_hash.clone()).await {
         let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");

@@ -58,6 +58,19 @@ fn add_cors(headers: &mut axum::http::HeaderMap) {
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
 }
 
+/// A body announced larger than any route accepts is refused at once, before a byte of it is read
+/// (the limit would stop it later, but only after the client sent the limit's worth).
+pub async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let announced = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
+    if announced.and_then(|text| text.parse::<u64>().ok()).is_some_and(|length| length > super::BODY_LIMIT as u64) {
+        let mut response = ApiError::payload_too_large().into_response();
+        // The unread body would otherwise be taken for the next request.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
+}
+
 /// One span per request (method, route, status, time) and one access-log line at its end, under the
 /// target `centralita::access` so it can be filtered on its own.
 pub async fn trace(State(state): State<AppState>, request: Request, next: Next) -> Response {

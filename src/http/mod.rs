@@ -36,6 +36,11 @@ use tower_http::compression::CompressionLayer;
 pub use error::ApiError;
 pub use system::OPENAPI;
 
+// The inbound bodies and their parser, public for the fuzz targets in `fuzz/`.
+pub use channels::Inbound;
+pub use extract::parse_body;
+pub use widget::{NewVisitor, VisitorMessage};
+
 use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -128,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::authorize))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(middleware::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::trace))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(middleware::panic_response))

@@ -23,13 +23,8 @@ use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
 use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
 use crate::domain::secret;
 
-fn too_many(wait_ms: u64) -> ApiError {
-    let seconds = wait_ms.div_ceil(1000).max(1);
-    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("Too many requests; wait {seconds} s."))
-}
-
 fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
-    state.guard.begin_widget(address, state.clock.now()).map_err(|wait| too_many(wait.0))
+    state.guard.begin_widget(address, state.clock.now()).map_err(|wait| ApiError::too_many("rate_limited", wait.0))
 }
 
 #[derive(Deserialize)]
@@ -38,6 +33,26 @@ pub struct NewVisitor {
     channel: String,
     name: Option<String>,
     email: Option<String>,
+}
+
+impl NewVisitor {
+    /// The name and e-mail as kept: trimmed, empty as none, at most 100 characters, the e-mail
+    /// normalized. Pure, so the fuzz target in `fuzz/` runs the handler's checks.
+    pub fn profile(self) -> Result<(Option<String>, Option<String>), ApiError> {
+        let short = |value: Option<String>, field: &str| -> Result<Option<String>, ApiError> {
+            let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+            if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
+                return Err(ApiError::invalid_field(field, "at most 100 characters"));
+            }
+            Ok(value)
+        };
+        let name = short(self.name, "name")?;
+        let email = match short(self.email, "email")? {
+            Some(email) => Some(crate::domain::account::normalize_email(&email).map_err(ApiError::from)?),
+            None => None,
+        };
+        Ok((name, email))
+    }
 }
 
 /// `POST /widget/v1/visitors {channel, name?, email?}`: a token for a new visitor.
@@ -55,22 +70,13 @@ pub async fn create_visitor(
         .ok_or_else(|| {
             ApiError::not_found("channel_not_found", "This chat is not set up on the server (unknown channel key).")
         })?;
-    let short = |value: Option<String>, field: &str| -> Result<Option<String>, ApiError> {
-        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
-            return Err(ApiError::invalid_field(field, "at most 100 characters"));
-        }
-        Ok(value)
-    };
+    let (name, email) = input.profile()?;
     let token = secret::new_token("vt_");
     let visitor = Visitor {
         channel: channel.id,
         identifier: format!("visitor-{}", secret::base64url(&secret::random_bytes::<9>())),
-        name: short(input.name, "name")?,
-        email: match short(input.email, "email")? {
-            Some(email) => Some(crate::domain::account::normalize_email(&email).map_err(ApiError::from)?),
-            None => None,
-        },
+        name,
+        email,
         created_at: state.clock.now(),
     };
     state.core.call(CreateVisitor { hash: secret::hash(&token), visitor }).await?;
@@ -176,6 +182,20 @@ pub struct VisitorMessage {
     text: String,
 }
 
+impl VisitorMessage {
+    /// The text, if it is not too long. Pure, so the fuzz target in `fuzz/` runs the handler's check.
+    pub fn checked(self) -> Result<String, ApiError> {
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text_too_long",
+                format!("A message is at most {MAX_TEXT_BYTES} bytes."),
+            ));
+        }
+        Ok(self.text)
+    }
+}
+
 /// `POST /widget/v1/messages {text}`: the visitor writes.
 pub async fn post_message(
     State(state): State<AppState>,
@@ -185,19 +205,13 @@ pub async fn post_message(
 ) -> Result<Response, ApiError> {
     limit(&state, address)?;
     let visitor = visitor(&state, bearer(&headers)).await?;
-    if input.text.len() > MAX_TEXT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "text_too_long",
-            format!("A message is at most {MAX_TEXT_BYTES} bytes."),
-        ));
-    }
+    let text = input.checked()?;
     let profile = CustomerProfile { name: visitor.name.clone(), email: visitor.email.clone(), phone: None };
     let command = CustomerMessage {
         channel: visitor.channel,
         identifier: visitor.identifier.clone(),
         profile,
-        text: input.text,
+        text,
         at: state.clock.now(),
     };
     let outcome = state.core.call(command).await?;
