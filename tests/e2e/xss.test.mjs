@@ -1,7 +1,7 @@
 // Hostile text never runs as script: XSS payloads sent as a customer's name, messages, contact
-// fields and labels are shown in the staff conversation view and in the web widget, and the test
-// listens for what a payload would do (a dialog, a global marker, a console line, a javascript:
-// link). Expected: zero executions, and the payloads visible as plain text.
+// fields, labels and an agent's name are shown in the supervisor's and the agent's views and in
+// the web widget, and the test listens for what a payload would do (a dialog, a global marker, a
+// console line, a javascript: link). Expected: zero executions, the payloads visible as text.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -61,7 +61,7 @@ async function executed(page, seen) {
   return { dialogs: seen.dialogs, markers: markers.filter((m) => m !== null), injectedElements: scriptLinks };
 }
 
-test('payloads in names, messages, contact fields and labels never run', async () => {
+test('payloads in names, messages, contact fields and labels never run in any view', async () => {
   const { page: admin, problems } = await openPage(browser, 'en-US');
   const adminSeen = watch(admin);
   await admin.goto(server.setupLink);
@@ -130,5 +130,34 @@ test('payloads in names, messages, contact fields and labels never run', async (
   await visitor.waitForTimeout(500);
   const widgetView = await executed(visitor, visitorSeen);
   assert.deepEqual(widgetView, { dialogs: 0, markers: [], injectedElements: 0 }, 'widget');
-  assert.deepEqual([...problems, ...visitorProblems], []);
+
+  // An agent whose name is a payload gets the hostile conversation: the agent's own view shows it
+  // as text, and the supervisor's agents table shows the agent's name as text.
+  const link = await admin.evaluate(async ([name, id]) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const headers = { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token };
+    const body = { first_name: name, last_name: '<b>Ruiz</b>', email: 'hostil@example.com', roles: ['agent'], language: 'en' };
+    const agent = await (await fetch('/api/v1/users', { method: 'POST', headers, body: JSON.stringify(body) })).json();
+    const assigned = await fetch(`/api/v1/conversations/${id}/assign`, { method: 'POST', headers, body: JSON.stringify({ agent_id: agent.id, force: true }) });
+    if (!assigned.ok) throw new Error(`assign: ${assigned.status} ${await assigned.text()}`);
+    const outbox = await (await fetch('/api/v1/outbox')).json();
+    return outbox.find((mail) => mail.to === 'hostil@example.com').body.match(/https:\/\/\S+\/invite#token=\S+/)[0];
+  }, [PAYLOADS[0], conversationId]);
+  const { page: agent, problems: agentProblems } = await openPage(browser, 'en-US');
+  const agentSeen = watch(agent);
+  await agent.goto(link.replace(/^https:\/\/[^/]+/, server.base));
+  await agent.getByLabel('New password', { exact: true }).fill(PASSWORD);
+  await agent.getByLabel('Repeat the password').fill(PASSWORD);
+  await agent.getByRole('button', { name: 'Save password and sign in' }).click();
+  await agent.waitForURL('**/conversations');
+  await agent.locator('.conv-item').first().click();
+  for (const payload of PAYLOADS) await agent.getByTestId('messages').getByText(payload, { exact: true }).first().waitFor();
+  await agent.getByText(LABEL).first().waitFor();
+  await agent.waitForTimeout(500);
+  assert.deepEqual(await executed(agent, agentSeen), { dialogs: 0, markers: [], injectedElements: 0 }, 'agent view');
+  await admin.reload();
+  await admin.getByTestId('agents-table').getByText(PAYLOADS[0], { exact: false }).first().waitFor();
+  await admin.waitForTimeout(500);
+  assert.deepEqual(await executed(admin, adminSeen), { dialogs: 0, markers: [], injectedElements: 0 }, 'agents table');
+  assert.deepEqual([...problems, ...visitorProblems, ...agentProblems], []);
 });
