@@ -203,6 +203,7 @@ async fn every_route_answers_every_principal_as_the_matrix_says() {
             cells += 1;
         }
     }
+    println!("permission matrix: {cells} cells, {} differ", wrong.len());
     assert!(wrong.is_empty(), "cells that differ from the matrix:\n{}", wrong.join("\n"));
     assert_eq!(cells, principals().len() * routes::table().len(), "every route for every principal");
     server.stop().await;
