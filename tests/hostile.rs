@@ -191,3 +191,32 @@ async fn a_widget_flood_from_one_address_leaves_other_visitors_unaffected() {
     still_quick(server).await;
     desk.server.stop().await;
 }
+
+#[tokio::test]
+async fn refused_uploads_over_http2_get_their_answer_not_a_stream_error() {
+    let server = TestServer::start().await;
+    let body = server.dir.path().join("upload.json");
+    std::fs::write(&body, format!("{{\"name\": \"{}\"}}", "x".repeat(60 * 1024))).unwrap();
+    let url = server.url("/api/v1/groups");
+    let mut failures = Vec::new();
+    for _ in 0..40 {
+        let run = tokio::process::Command::new("curl")
+            .args(["--http2", "-sk", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "-X", "POST"])
+            .args(["-H", "content-type: application/json", "--data-binary"])
+            .arg(format!("@{}", body.display()))
+            .arg(&url)
+            .output()
+            .await;
+        let Ok(output) = run else {
+            eprintln!("SKIPPED: curl is not installed");
+            return;
+        };
+        let answer = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() || answer != "401 2" {
+            failures.push(format!("exit {:?}, answer {answer:?}", output.status.code()));
+        }
+    }
+    println!("curl over HTTP/2, 40 refused 60 KiB uploads: {} failed", failures.len());
+    assert!(failures.is_empty(), "{failures:?}");
+    server.stop().await;
+}
