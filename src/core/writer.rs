@@ -110,7 +110,7 @@ impl<S, E> Clone for Writer<S, E> {
 impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
     /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
     pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let mut state = S::load(&store)?;
+        let mut held = Held { state: S::load(&store)?, stale: false };
         let (jobs, mut queue) = mpsc::channel::<Box<dyn Job<S, E>>>(QUEUE);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let publisher = events.clone();
@@ -126,7 +126,7 @@ impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
                             Err(_) => break,
                         }
                     }
-                    run_batch(&mut state, &store, &mut batch, &publisher, &metrics);
+                    run_batch(&mut held, &store, &mut batch, &publisher, &metrics);
                 }
             })
             .map_err(StoreError::Thread)?;
@@ -152,8 +152,15 @@ impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
     }
 }
 
+/// The writer's state, and whether it may differ from the disk: a failed commit is undone by
+/// reloading the state, and while that reload has not succeeded no command may run on it.
+struct Held<S> {
+    state: S,
+    stale: bool,
+}
+
 fn run_batch<S: State, E>(
-    state: &mut S,
+    held: &mut Held<S>,
     store: &Store,
     batch: &mut Vec<Box<dyn Job<S, E>>>,
     publisher: &broadcast::Sender<E>,
@@ -161,27 +168,23 @@ fn run_batch<S: State, E>(
 ) {
     let started = Instant::now();
     let size = batch.len();
-    // A handle left unusable by an earlier disk error is reopened once before giving up.
-    let begun = store.begin_write().or_else(|err| {
-        store.recover_from(&err);
-        store.begin_write()
-    });
-    let tx = match begun {
+    let tx = match begin(held, store) {
         Ok(tx) => tx,
         Err(err) => {
             tracing::error!(error = %err, "cannot begin a write transaction");
-            let err = CoreError::Storage(Arc::new(err));
+            let err = CoreError::Storage(Arc::new(answer_for(store, err)));
             batch.drain(..).for_each(|job| job.fail(err.clone()));
             return;
         }
     };
-    let outcomes: Vec<Outcome<E>> = batch.drain(..).map(|job| job.run(state, &tx)).collect();
+    let outcomes: Vec<Outcome<E>> = batch.drain(..).map(|job| job.run(&mut held.state, &tx)).collect();
     let result = if outcomes.iter().any(|outcome| outcome.poisoned) {
         let _ = tx.abort();
         Err(StoreError::Aborted)
     } else {
         tx.commit().map_err(StoreError::from)
     };
+    store.note_commit(&result);
     let batch_result = match result {
         Ok(()) => {
             metrics.observe_commit(size, started.elapsed());
@@ -190,15 +193,49 @@ fn run_batch<S: State, E>(
         Err(err) => {
             tracing::error!(error = %err, commands = size, "a batch failed to commit; reloading state from disk");
             store.recover_from(&err);
-            if let Err(err) = state.reload(store) {
-                tracing::error!(error = %err, "reloading state after a failed commit failed");
-            }
-            Err(CoreError::Storage(Arc::new(err)))
+            reload(held, store);
+            Err(CoreError::Storage(Arc::new(answer_for(store, err))))
         }
     };
     for outcome in outcomes {
         (outcome.finish)(batch_result.clone(), publisher);
     }
+}
+
+/// A write transaction on a state that matches the disk. A handle left unusable by an earlier disk
+/// error is reopened once before giving up.
+fn begin<S: State>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction, StoreError> {
+    let tx = store.begin_write().or_else(|err| {
+        store.recover_from(&err);
+        store.begin_write()
+    })?;
+    if held.stale {
+        reload(held, store);
+        if held.stale {
+            let _ = tx.abort();
+            return Err(StoreError::Reopening);
+        }
+    }
+    Ok(tx)
+}
+
+/// Rebuilds the state from disk; a reload that meets an unusable handle reopens it and tries once
+/// more. Marks the state stale if it still fails.
+fn reload<S: State>(held: &mut Held<S>, store: &Store) {
+    let mut result = held.state.reload(store);
+    if let Err(err) = &result {
+        store.recover_from(err);
+        result = held.state.reload(store);
+    }
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "reloading state after a failed commit failed; writes wait for it");
+    }
+    held.stale = result.is_err();
+}
+
+/// What to tell the callers: while the disk is full, every failure is that.
+fn answer_for(store: &Store, err: StoreError) -> StoreError {
+    if store.disk_full() { StoreError::DiskFull } else { err }
 }
 
 impl From<Rejection> for ApplyError {

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::core::{CoreError, RejectKind, Rejection};
 use crate::domain::account::Invalid;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -127,6 +128,21 @@ impl From<CoreError> for ApiError {
             CoreError::Storage(err) => ApiError::unavailable(err),
             CoreError::Stopped => ApiError::unavailable("the core has stopped"),
         }
+    }
+}
+
+/// A failed read: 503 while the database is unavailable for a moment (a retry may work), else 500.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        if !err.is_unavailable() {
+            return ApiError::internal(err);
+        }
+        tracing::error!(error = %err, "storage unavailable for a read");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            "The database is not available for a moment; please try again shortly.",
+        )
     }
 }
 

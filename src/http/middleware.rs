@@ -64,8 +64,11 @@ pub async fn refuse_oversized(request: Request, next: Next) -> Response {
     let announced = request.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
     if announced.and_then(|text| text.parse::<u64>().ok()).is_some_and(|length| length > super::BODY_LIMIT as u64) {
         let mut response = ApiError::payload_too_large().into_response();
-        // The unread body would otherwise be taken for the next request.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        // Said out loud for HTTP/1.1 clients: the connection ends with the unread body (HTTP/2
+        // ends just this stream, and has no such header).
+        if request.version() <= axum::http::Version::HTTP_11 {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         return response;
     }
     next.run(request).await

@@ -94,13 +94,13 @@ impl AppState {
         tokio::task::spawn_blocking(move || store.read().and_then(|reader| query(&reader)))
             .await
             .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)
+            .map_err(ApiError::from)
     }
 
     /// Runs a small read (point lookups by key) on the calling thread. A trip to the blocking pool
     /// costs more than such a read; use `read` for anything that scans.
     pub fn read_now<T>(&self, query: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, ApiError> {
-        self.store.read().and_then(|reader| query(&reader)).map_err(ApiError::internal)
+        self.store.read().and_then(|reader| query(&reader)).map_err(ApiError::from)
     }
 
     pub fn session_limits(&self) -> SessionLimits {

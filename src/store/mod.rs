@@ -56,6 +56,8 @@ pub enum StoreError {
     Aborted,
     #[error("the database is closed after a disk error and could not be opened again yet")]
     Reopening,
+    #[error("the data disk is full")]
+    DiskFull,
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
 }
@@ -63,16 +65,33 @@ pub enum StoreError {
 impl StoreError {
     /// The disk (or the user's quota on it) is full: writes fail until space is freed.
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::Db(redb::Error::Io(io))
-            if matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+        match self {
+            StoreError::DiskFull => true,
+            StoreError::Db(redb::Error::Io(io)) => {
+                matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+            }
+            _ => false,
+        }
     }
 
-    /// After this error redb refuses every later operation on the handle until it is reopened.
+    /// The database cannot serve now (a disk error, a handle being reopened); a retry may work.
+    pub fn is_unavailable(&self) -> bool {
+        self.is_disk_full() || self.needs_reopen()
+    }
+
+    /// After this error redb refuses every later operation on the handle until it is reopened
+    /// (`Corrupted` included: a commit that failed for another reason discards the allocator
+    /// state, and only a reopen repairs it).
     fn needs_reopen(&self) -> bool {
         matches!(
             self,
             StoreError::Reopening
-                | StoreError::Db(redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed)
+                | StoreError::Db(
+                    redb::Error::Io(_)
+                        | redb::Error::PreviousIo
+                        | redb::Error::DatabaseClosed
+                        | redb::Error::Corrupted(_)
+                )
         )
     }
 }
@@ -109,9 +128,23 @@ pub struct OpenReport {
 /// failed disk write (a full disk, say) redb fails every later call until the file is reopened.
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<RwLock<Option<Database>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    slot: RwLock<Slot>,
+    /// The last commit failed for want of space (cleared by the next good commit).
+    disk_full: AtomicBool,
     path: PathBuf,
 }
+
+struct Slot {
+    db: Option<Database>,
+    /// When opening the file again last failed: attempts wait `REOPEN_PAUSE` after a failure.
+    failed_at: Option<Instant>,
+}
+
+const REOPEN_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Store {
     /// Opens (or creates) `centralita.redb` in `data_dir`, repairing it after a crash and checking the
@@ -119,43 +152,91 @@ impl Store {
     pub fn open(data_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
         let path = data_dir.join(FILE_NAME);
         let (db, report) = open_file(&path)?;
-        let store = Store { db: Arc::new(RwLock::new(Some(db))), path };
+        let slot = RwLock::new(Slot { db: Some(db), failed_at: None });
+        let store = Store { shared: Arc::new(Shared { slot, disk_full: AtomicBool::new(false), path }) };
         store.check_schema()?;
         Ok((store, report))
     }
 
-    /// Closes the handle and opens the file again (redb repairs it to the last commit). Called by
-    /// the writer after a failed disk write; until it succeeds every call answers `Reopening`.
-    pub(crate) fn reopen(&self) -> Result<OpenReport, StoreError> {
-        let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        // The old handle must be closed first: it holds the file lock.
-        if let Some(old) = slot.take()
-            && let Err(err) = old.close()
-        {
-            tracing::debug!(error = %err, "closing the failed database handle");
+    /// Reopens the handle when `err` left it unusable; other errors leave it alone. Only the
+    /// writer calls this, between transactions: a live write transaction would keep the old
+    /// handle (and its file lock) open.
+    pub(crate) fn recover_from(&self, err: &StoreError) {
+        if !err.needs_reopen() {
+            return;
         }
-        let (db, report) = open_file(&self.path)?;
-        *slot = Some(db);
-        tracing::warn!(millis = report.millis, "database reopened after a disk error");
-        Ok(report)
+        let mut slot = self.shared.slot.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = slot.db.take() {
+            // The old handle must be closed first: it holds the file lock.
+            match old.close() {
+                Err(redb::DatabaseError::TransactionInProgress) => {
+                    tracing::error!("a write transaction outlived a failed commit; the database stays closed");
+                }
+                Err(err) => tracing::debug!(error = %err, "closing the failed database handle"),
+                Ok(()) => {}
+            }
+        }
+        if let Err(err) = self.open_into(&mut slot) {
+            tracing::error!(error = %err, "the database could not be reopened; retrying shortly");
+        }
     }
 
-    /// Reopens the handle when `err` left it unusable; other errors leave it alone.
-    pub(crate) fn recover_from(&self, err: &StoreError) {
-        if err.needs_reopen()
-            && let Err(err) = self.reopen()
-        {
-            tracing::error!(error = %err, "the database could not be reopened; retrying at the next write");
+    /// Opens the file into an empty slot, at most once per `REOPEN_PAUSE` after a failure. The
+    /// slot's lock is held meanwhile, so readers wait the few milliseconds rather than fail.
+    fn open_into(&self, slot: &mut Slot) -> Result<(), StoreError> {
+        if slot.db.is_some() {
+            return Ok(());
+        }
+        if slot.failed_at.is_some_and(|at| at.elapsed() < REOPEN_PAUSE) {
+            return Err(StoreError::Reopening);
+        }
+        match open_file(&self.shared.path) {
+            Ok((db, report)) => {
+                slot.db = Some(db);
+                slot.failed_at = None;
+                tracing::warn!(
+                    millis = report.millis,
+                    repaired = report.repaired,
+                    "database reopened after a disk error"
+                );
+                Ok(())
+            }
+            Err(err) => {
+                slot.failed_at = Some(Instant::now());
+                Err(err)
+            }
         }
     }
 
     fn with_db<T>(&self, use_it: impl FnOnce(&Database) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let slot = self.db.read().unwrap_or_else(PoisonError::into_inner);
-        use_it(slot.as_ref().ok_or(StoreError::Reopening)?)
+        {
+            let slot = self.shared.slot.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(db) = &slot.db {
+                return use_it(db);
+            }
+        }
+        // Closed after a failed reopen: whoever needs it next tries again.
+        let mut slot = self.shared.slot.write().unwrap_or_else(PoisonError::into_inner);
+        self.open_into(&mut slot)?;
+        use_it(slot.db.as_ref().ok_or(StoreError::Reopening)?)
+    }
+
+    /// Notes how a commit ended: a failure for want of space marks the disk full until a commit
+    /// succeeds again.
+    pub(crate) fn note_commit(&self, result: &Result<(), StoreError>) {
+        let full = matches!(result, Err(err) if err.is_disk_full());
+        if result.is_ok() || full {
+            self.shared.disk_full.store(full, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the last commit failed because the disk is full.
+    pub fn disk_full(&self) -> bool {
+        self.shared.disk_full.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     /// A read transaction; many may run at once, beside the writer.
@@ -183,7 +264,11 @@ impl Store {
                     meta.insert(SCHEMA_KEY, SCHEMA_VERSION)?;
                 }
                 Some(found) if found > SCHEMA_VERSION => {
-                    return Err(StoreError::NewerSchema { path: self.path.clone(), found, supported: SCHEMA_VERSION });
+                    return Err(StoreError::NewerSchema {
+                        path: self.shared.path.clone(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
                 }
                 // Older layouts migrate here, after a backup, once there is a second version.
                 Some(_) => {}
@@ -378,6 +463,45 @@ mod tests {
         let err = Store::open(dir.path()).err().expect("must refuse");
         assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1));
         assert!(err.to_string().contains("restore a backup"), "{err}");
+    }
+
+    #[test]
+    fn a_handle_that_cannot_be_reopened_is_retried_after_a_pause_and_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let aside = dir.path().join("aside.redb");
+        // The file is away when the writer reopens after a disk error: the reopen fails.
+        std::fs::rename(&file, &aside).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        store.recover_from(&StoreError::Db(redb::Error::PreviousIo));
+        assert!(matches!(store.read().err(), Some(StoreError::Reopening)), "closed, and no retry yet");
+        assert!(store.read().err().is_some_and(|err| err.is_unavailable()));
+        std::fs::remove_dir(&file).unwrap();
+        std::fs::rename(&aside, &file).unwrap();
+        assert!(matches!(store.read().err(), Some(StoreError::Reopening)), "still within the pause");
+        std::thread::sleep(REOPEN_PAUSE);
+        // The next reader reopens it.
+        assert_eq!(store.read().unwrap().schema_version().unwrap(), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn errors_that_leave_the_handle_unusable_reopen_it_and_others_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let full = StoreError::Db(redb::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)));
+        assert!(full.is_disk_full() && full.is_unavailable());
+        store.note_commit(&Err(full));
+        assert!(store.disk_full());
+        store.note_commit(&Err(StoreError::Aborted));
+        assert!(store.disk_full(), "still full until a commit succeeds");
+        store.note_commit(&Ok(()));
+        assert!(!store.disk_full());
+        assert!(!StoreError::Aborted.needs_reopen());
+        assert!(StoreError::Db(redb::Error::Corrupted("allocator state discarded".into())).needs_reopen());
+        store.recover_from(&StoreError::Aborted);
+        store.recover_from(&StoreError::Db(redb::Error::PreviousIo));
+        assert_eq!(store.read().unwrap().schema_version().unwrap(), Some(SCHEMA_VERSION), "reopened, data kept");
     }
 
     #[test]
