@@ -31,7 +31,8 @@ impl ApiError {
     /// 429 with `Retry-After`, the wait rounded up to whole seconds.
     pub fn too_many(code: &'static str, wait_ms: u64) -> Self {
         let seconds = wait_ms.div_ceil(1000).max(1);
-        let message = format!("Too many requests. Try again in {seconds} seconds.");
+        let unit = if seconds == 1 { "second" } else { "seconds" };
+        let message = format!("Too many requests. Try again in {seconds} {unit}.");
         ApiError { retry_after: Some(seconds), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
     }
 
