@@ -76,6 +76,13 @@ test('a visitor and an agent chat live, and a waiting visitor is served when a s
   await admin.getByRole('button', { name: 'Create channel' }).click();
   const snippet = await admin.getByTestId('snippet').textContent();
   channelKey = snippet.match(/data-channel="([^"]+)"/)[1];
+  // Renamed on the same screen: the card shows the new name, the key stays.
+  await admin.getByRole('button', { name: 'Edit' }).click();
+  await admin.locator('form[data-channel-form]:not([data-channel-form="new"])').getByLabel('Name').fill('Tienda online');
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await admin.getByRole('heading', { name: /^Tienda online/ }).waitFor();
+  assert.equal((await api('GET', '/channels'))[0].name, 'Tienda online');
+  assert.ok((await admin.getByTestId('snippet').textContent()).includes(channelKey));
   const outbox = await api('GET', '/outbox');
   const link = outbox.find((mail) => mail.to === 'ana@example.com').body.match(/https:\/\/\S+\/invite#token=\S+/)[0].replace(/^https:\/\/[^/]+/, server.base);
 
