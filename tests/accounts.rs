@@ -257,6 +257,7 @@ async fn two_factor_login_with_codes_and_recovery_codes() {
     let admin = server.admin().await;
     let setup: Value = admin.post("/api/v1/me/totp/setup", json!({})).await.json().await.unwrap();
     assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(setup["qr_svg"].as_str().unwrap().starts_with("<?xml"), "the URL as an SVG QR code");
     let secret = base32_decode(setup["secret"].as_str().unwrap());
     let wrong = admin.post("/api/v1/me/totp/enable", json!({ "code": "000000" })).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);

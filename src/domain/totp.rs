@@ -61,6 +61,13 @@ pub fn base32(bytes: &[u8]) -> String {
 }
 
 /// The `otpauth://` address that authenticator apps read from a QR code or a paste.
+/// The otpauth URL as a QR code (SVG), for the authenticator app's camera. `None` only if the URL
+/// were too long for a QR code, which an e-mail address of normal length never makes it.
+pub fn qr_svg(url: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M).ok()?;
+    Some(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build())
+}
+
 pub fn otpauth_url(secret: &[u8], account: &str) -> String {
     let label: String = account
         .bytes()
@@ -146,5 +153,13 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 10);
+    }
+
+    #[test]
+    fn the_setup_url_becomes_an_svg_qr_code() {
+        let url = otpauth_url(&[7; 20], "ana.lopez+soporte@example.com");
+        let svg = qr_svg(&url).expect("fits in a QR code");
+        assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+        assert!(qr_svg(&"x".repeat(5000)).is_none(), "too long for any QR code");
     }
 }

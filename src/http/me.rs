@@ -128,10 +128,8 @@ pub async fn revoke_token(
 /// Starts two-factor setup: a new secret for the authenticator app, in force once confirmed.
 pub async fn totp_setup(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
     let secret = totp::new_secret();
-    let body = json!({
-        "secret": totp::base32(&secret),
-        "otpauth_url": totp::otpauth_url(&secret, &caller.user.email),
-    });
+    let url = totp::otpauth_url(&secret, &caller.user.email);
+    let body = json!({ "secret": totp::base32(&secret), "qr_svg": totp::qr_svg(&url), "otpauth_url": url });
     state.core.call(StartTotp { user: caller.user.id, secret, at: state.clock.now() }).await?;
     Ok(Json(body).into_response())
 }

@@ -78,6 +78,14 @@ test('an administrator onboards an agent who lands on the conversations panel', 
   // Back on the users list, the agent is active.
   await admin.getByRole('link', { name: 'Users' }).click();
   await admin.locator('tr[data-email="ana@example.com"]').getByText('Active', { exact: true }).waitFor();
+
+  // Two-factor setup shows a QR code the browser can draw, beside the key to type.
+  await agent.getByRole('link', { name: 'Profile' }).click();
+  await agent.getByRole('button', { name: 'Set up two-factor login' }).click();
+  const qr = agent.getByRole('img', { name: 'QR code for your authenticator app' });
+  await qr.waitFor();
+  assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth >= 200), 'the QR code image loaded');
+  assert.match(await agent.getByTestId('totp-secret').textContent(), /^[A-Z2-7]{32}$/);
   assert.deepEqual([...adminProblems, ...agentProblems], []);
 });
 

@@ -106,7 +106,9 @@ function totpCard(me) {
       'form',
       { novalidate: true },
       h('p', {}, t('profile.totp_scan')),
-      h('p', {}, h('code', { class: 'secret', 'data-testid': 'totp-secret' }, setup.secret)),
+      // An image from a data: URL, never markup inserted into the page.
+      setup.qr_svg ? h('img', { class: 'qr', 'data-testid': 'totp-qr', width: 200, height: 200, alt: t('profile.totp_qr_alt'), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}` }) : null,
+      h('p', {}, t('profile.totp_key'), ' ', h('code', { class: 'secret', 'data-testid': 'totp-secret' }, setup.secret)),
       h('details', {}, h('summary', {}, t('profile.totp_url')), h('code', { class: 'secret' }, setup.otpauth_url)),
       field(t('profile.totp_code'), code),
       formError(),
