@@ -60,7 +60,6 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
-/// The `otpauth://` address that authenticator apps read from a QR code or a paste.
 /// The otpauth URL as a QR code (SVG), for the authenticator app's camera. `None` only if the URL
 /// were too long for a QR code, which an e-mail address of normal length never makes it.
 pub fn qr_svg(url: &str) -> Option<String> {
@@ -68,6 +67,7 @@ pub fn qr_svg(url: &str) -> Option<String> {
     Some(code.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build())
 }
 
+/// The `otpauth://` address that authenticator apps read from a QR code or a paste.
 pub fn otpauth_url(secret: &[u8], account: &str) -> String {
     let label: String = account
         .bytes()

@@ -193,11 +193,7 @@ impl Inbound {
             return Err(ApiError::invalid_field("contact.identifier", "1 to 200 characters"));
         }
         if self.text.len() > MAX_TEXT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "text_too_long",
-                format!("A message is at most {MAX_TEXT_BYTES} bytes."),
-            ));
+            return Err(ApiError::text_too_long());
         }
         let InboundContact { name, email, phone, .. } = self.contact;
         Ok((identifier, CustomerProfile { name, email, phone }, self.text))

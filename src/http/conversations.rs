@@ -163,8 +163,7 @@ pub async fn post_message(
     Body(input): Body<NewMessage>,
 ) -> Result<Response, ApiError> {
     if input.text.len() > MAX_TEXT_BYTES {
-        let message = format!("A message is at most {MAX_TEXT_BYTES} bytes.");
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long", message).on_field("text"));
+        return Err(ApiError::text_too_long().on_field("text"));
     }
     visible(&state, &caller, id).await?;
     let command = AgentMessage {

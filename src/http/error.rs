@@ -77,6 +77,12 @@ impl ApiError {
         )
     }
 
+    /// 413 for a message text over `MAX_TEXT_BYTES`.
+    pub fn text_too_long() -> Self {
+        let message = format!("A message is at most {} bytes.", crate::domain::conversation::MAX_TEXT_BYTES);
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long", message)
+    }
+
     pub fn payload_too_large() -> Self {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

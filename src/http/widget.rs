@@ -186,11 +186,7 @@ impl VisitorMessage {
     /// The text, if it is not too long. Pure, so the fuzz target in `fuzz/` runs the handler's check.
     pub fn checked(self) -> Result<String, ApiError> {
         if self.text.len() > MAX_TEXT_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "text_too_long",
-                format!("A message is at most {MAX_TEXT_BYTES} bytes."),
-            ));
+            return Err(ApiError::text_too_long());
         }
         Ok(self.text)
     }
