@@ -334,8 +334,15 @@ function connect() {
   // Whatever happened before this socket opened (a conversation given the moment we came online)
   // is in a fresh list.
   socket.onopen = () => loadList().catch(() => null);
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     socket = null;
+    // 4001: the sign-in ended (signed out, password changed, expired); 4003: the account was
+    // deactivated. Reconnecting cannot help: sign in again.
+    if (event.code === 4001 || event.code === 4003) {
+      session.me = null;
+      location.assign('/login');
+      return;
+    }
     setTimeout(() => {
       if (session.me) connect();
     }, 3000);
