@@ -5,7 +5,7 @@
 import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
-import { session } from '../app.js';
+import { session, navigate } from '../app.js';
 import { errorText } from './common.js';
 
 const roles = () => session.me.roles;
@@ -339,8 +339,9 @@ function connect() {
     // 4001: the sign-in ended (signed out, password changed, expired); 4003: the account was
     // deactivated. Reconnecting cannot help: sign in again.
     if (event.code === 4001 || event.code === 4003) {
+      if (!session.me) return; // signed out from this page: the sign-out button navigates
       session.me = null;
-      location.assign('/login');
+      navigate('/login', { replace: true });
       return;
     }
     setTimeout(() => {
