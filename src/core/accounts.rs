@@ -142,8 +142,9 @@ impl Command<Runtime, Event> for UpdateUser {
         }
         let action = if deactivated { "user.deactivate" } else { "user.update" };
         audit(tx, &self.actor, action, format!("user:{}", after.id), after.email.clone(), self.at)?;
-        sync_agent(state, tx, &after, self.at, events)?;
+        // First, so the user's open sockets re-check their roles before any event this edit causes.
         events.push(Event::UserChanged { id: after.id });
+        sync_agent(state, tx, &after, self.at, events)?;
         Ok(after)
     }
 }

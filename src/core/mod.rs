@@ -51,6 +51,11 @@ pub enum Event {
     UserChanged {
         id: UserId,
     },
+    /// Some of the user's sessions or API tokens ended (sign-out, password change, revocation):
+    /// their open sockets check whether theirs still stands.
+    SessionsEnded {
+        user: UserId,
+    },
     GroupChanged {
         id: GroupId,
     },

@@ -76,9 +76,12 @@ pub struct EndSession {
 impl Command<Runtime, Event> for EndSession {
     type Output = ();
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
-        SESSION_HASH_TO_SESSION.remove(&mut table, self.hash)?;
+        if let Some(session) = SESSION_HASH_TO_SESSION.get(&table, self.hash)? {
+            SESSION_HASH_TO_SESSION.remove(&mut table, self.hash)?;
+            events.push(Event::SessionsEnded { user: session.user });
+        }
         Ok(())
     }
 }
@@ -114,13 +117,14 @@ pub struct ChangePassword {
 impl Command<Runtime, Event> for ChangePassword {
     type Output = usize;
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<usize, ApplyError> {
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<usize, ApplyError> {
         let mut user = load_user(tx, self.user)?;
         user.password_hash = Some(self.password_hash);
         user.updated_at = self.at;
         save_user(tx, &user, None)?;
         let ended = end_sessions(tx, user.id, self.keep)?;
         audit(tx, &self.actor, "user.password_changed", format!("user:{}", user.id), String::new(), self.at)?;
+        events.push(Event::SessionsEnded { user: user.id });
         Ok(ended)
     }
 }
@@ -159,7 +163,7 @@ pub struct RevokeApiToken {
 impl Command<Runtime, Event> for RevokeApiToken {
     type Output = ();
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
         let found = API_TOKEN_HASH_TO_TOKEN
             .all(&table)?
@@ -171,6 +175,7 @@ impl Command<Runtime, Event> for RevokeApiToken {
         API_TOKEN_HASH_TO_TOKEN.remove(&mut table, hash)?;
         drop(table);
         audit(tx, &self.actor, "token.revoke", format!("token:{}", token.id), token.name, self.at)?;
+        events.push(Event::SessionsEnded { user: self.user });
         Ok(())
     }
 }

@@ -29,6 +29,13 @@ impl Session {
         now.saturating_sub(self.last_seen_at) <= limits.idle_ms && now.saturating_sub(self.created_at) <= limits.max_ms
     }
 
+    /// The first moment the session is no longer alive, unless a request touches it first.
+    pub fn ends_at(&self, limits: SessionLimits) -> u64 {
+        let idle_end = self.last_seen_at.saturating_add(limits.idle_ms);
+        let max_end = self.created_at.saturating_add(limits.max_ms);
+        idle_end.min(max_end).saturating_add(1)
+    }
+
     /// Recording every request would write on every click; a minute's precision is enough for an
     /// idle timeout counted in hours.
     pub fn needs_touch(&self, now: u64) -> bool {
@@ -61,9 +68,12 @@ mod tests {
         };
         assert!(session.is_alive(6_000, limits));
         assert!(!session.is_alive(6_001, limits), "idle too long");
-        let busy = Session { last_seen_at: 10_000, ..session };
+        let busy = Session { last_seen_at: 10_000, ..session.clone() };
         assert!(busy.is_alive(10_000, limits));
         assert!(!busy.is_alive(10_001, limits), "past the absolute limit");
         assert!(!busy.needs_touch(69_999) && busy.needs_touch(70_000));
+        assert_eq!(session.ends_at(limits), 6_001, "idle first");
+        assert_eq!(busy.ends_at(limits), 10_001, "the absolute limit first");
+        assert!(busy.is_alive(busy.ends_at(limits) - 1, limits) && !busy.is_alive(busy.ends_at(limits), limits));
     }
 }

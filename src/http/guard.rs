@@ -33,8 +33,14 @@ pub struct Principal {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
-    Session { hash: [u8; 32], csrf: String },
-    Token,
+    Session {
+        hash: [u8; 32],
+        csrf: String,
+    },
+    /// An API token, by the hash it is stored under.
+    Token {
+        hash: [u8; 32],
+    },
 }
 
 impl Principal {
@@ -45,7 +51,7 @@ impl Principal {
     pub fn session_hash(&self) -> Option<[u8; 32]> {
         match &self.via {
             Via::Session { hash, .. } => Some(*hash),
-            Via::Token => None,
+            Via::Token { .. } => None,
         }
     }
 
@@ -185,7 +191,7 @@ async fn identify(state: &AppState, headers: &HeaderMap, address: IpAddr) -> Res
             None => None,
         };
         return match user.filter(|user| user.active) {
-            Some(user) => Ok(Some(Principal { user, via: Via::Token, address })),
+            Some(user) => Ok(Some(Principal { user, via: Via::Token { hash }, address })),
             None => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",

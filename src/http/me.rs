@@ -20,7 +20,7 @@ use crate::domain::{secret, totp};
 fn csrf_of(via: &Via) -> Option<String> {
     match via {
         Via::Session { csrf, .. } => Some(csrf.clone()),
-        Via::Token => None,
+        Via::Token { .. } => None,
     }
 }
 

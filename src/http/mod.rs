@@ -15,11 +15,13 @@ mod me;
 mod middleware;
 pub mod routes;
 mod rules;
+pub mod sockets;
 mod system;
 mod users;
 mod views;
 mod widget;
 pub mod ws;
+mod ws_access;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct AppState {
     pub rules: crate::rules::Rules,
     /// Live panel figures shared by the staff WebSockets.
     pub panel: Arc<agents::PanelCache>,
+    /// Open WebSockets per user and per visitor.
+    pub sockets: Arc<sockets::Sockets>,
 }
 
 impl AppState {

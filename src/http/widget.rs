@@ -18,10 +18,12 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::extract::Body;
 use super::guard::ClientIp;
+use super::sockets::Owner;
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
 use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
 use crate::domain::secret;
+use crate::server::ConnectionSlot;
 
 fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
     state.guard.begin_widget(address, state.clock.now()).map_err(|wait| ApiError::too_many("rate_limited", wait.0))
@@ -227,6 +229,7 @@ pub async fn post_message(
 pub async fn socket(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
+    slot: Option<Extension<ConnectionSlot>>,
     uri: Uri,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -236,8 +239,17 @@ pub async fn socket(
     })?;
     let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
     let visitor = visitor(&state, &token).await?;
+    let owner = Owner::Visitor(visitor.channel, visitor.identifier.clone());
+    let ticket = state.sockets.open(owner, state.settings.http.max_sockets_per_visitor)?;
+    // The socket keeps its connection's place under http.max_connections until it closes.
+    let held = (ticket, slot.map(|Extension(slot)| slot));
     let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
-    Ok(upgrade.on_upgrade(move |socket| visitor_session(state, visitor, socket)).into_response())
+    Ok(upgrade
+        .on_upgrade(move |socket| async move {
+            let _held = held;
+            visitor_session(state, visitor, socket).await;
+        })
+        .into_response())
 }
 
 async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocket) {

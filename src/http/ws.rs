@@ -1,12 +1,14 @@
 //! The staff realtime channel: `GET /api/v1/ws` (WebSocket). Pushes the core's events after each
 //! commit, each filtered by what the recipient may see (the event table below and `can_see`). An
-//! agent's open socket is also their presence.
+//! agent's open socket is also their presence. The socket follows the account (`ws_access`): it
+//! takes new roles at once, and closes (4001/4003 with the reason) when the sign-in ends.
 
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -15,11 +17,15 @@ use tokio::sync::broadcast::error::RecvError;
 use super::conversations::{can_see, my_groups};
 use super::extract::Caller;
 use super::guard::Principal;
+use super::sockets::Owner;
+use super::ws_access::{self, Standing};
 use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::access::{Capability, Role, allows};
 use crate::domain::conversation::{Author, Conversation};
 use crate::domain::ids::GroupId;
+use crate::jobs::presence::Connected;
+use crate::server::ConnectionSlot;
 
 /// Every event kind a client can receive, with the capability it needs; conversation events are
 /// further limited to conversations the recipient may see.
@@ -44,6 +50,7 @@ const BUFFER: usize = 4 * 1024;
 pub async fn upgrade(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    slot: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -57,25 +64,96 @@ pub async fn upgrade(
             return Err(ApiError::forbidden("WebSocket connections are accepted from this server's own pages only."));
         }
     }
+    let ticket = state.sockets.open(Owner::User(caller.user.id), state.settings.http.max_sockets_per_user)?;
+    // The socket keeps its connection's place under http.max_connections until it closes.
+    let held = (ticket, slot.map(|Extension(slot)| slot));
     let upgrade = socket.read_buffer_size(BUFFER).write_buffer_size(BUFFER);
-    Ok(upgrade.on_upgrade(move |socket| session(state, caller, socket)).into_response())
+    Ok(upgrade
+        .on_upgrade(move |socket| async move {
+            let _held = held;
+            session(state, caller, socket).await;
+        })
+        .into_response())
+}
+
+/// What a socket knows of its recipient; swapped when their roles change.
+struct Recipient {
+    caller: Principal,
+    groups: Vec<GroupId>,
+    sees_panel: bool,
+    presence: Option<Connected>,
+    /// When the session would expire, unless touched: the socket re-checks then.
+    recheck_at: Option<u64>,
+}
+
+impl Recipient {
+    async fn new(state: &AppState, caller: Principal) -> Recipient {
+        let mut recipient =
+            Recipient { caller, groups: Vec::new(), sees_panel: false, presence: None, recheck_at: None };
+        recipient.refresh(state).await;
+        recipient
+    }
+
+    /// After a change of the user: their groups, what they see, and an agent's presence.
+    async fn refresh(&mut self, state: &AppState) {
+        let user = &self.caller.user;
+        self.groups = my_groups(state, user.id).await.unwrap_or_default();
+        self.sees_panel = allows(Some(&user.grants()), Capability::Staff);
+        let agent = user.roles.contains(&Role::Agent);
+        if agent && self.presence.is_none() {
+            self.presence = Some(state.presence.connect(user.id).await);
+        } else if !agent {
+            self.presence = None;
+        }
+    }
+
+    /// Re-reads the sign-in; `Some((code, reason))` when the socket must close.
+    async fn recheck(&mut self, state: &AppState) -> Option<(u16, &'static str)> {
+        match ws_access::recheck(state, &self.caller).await {
+            Some(Standing::Close { code, reason }) => Some((code, reason)),
+            Some(Standing::Keep { user, recheck_at }) => {
+                self.recheck_at = recheck_at;
+                if *user != self.caller.user {
+                    self.caller.user = *user;
+                    self.refresh(state).await;
+                }
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn concerns_me(&self, event: &Event) -> bool {
+        match event {
+            Event::UserChanged { id } => *id == self.caller.user.id,
+            Event::SessionsEnded { user } => *user == self.caller.user.id,
+            _ => false,
+        }
+    }
+}
+
+/// How long until `at` on the server's clock (which tests may move), as a tokio deadline.
+fn deadline(state: &AppState, at: Option<u64>) -> tokio::time::Instant {
+    let wait = at.map_or(u64::MAX / 4, |at| at.saturating_sub(state.clock.now()));
+    tokio::time::Instant::now() + Duration::from_millis(wait.min(86_400_000))
 }
 
 async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
     // Subscribe first: coming online can assign a conversation at once, and that event must reach
     // this very socket.
     let mut events = state.core.subscribe();
-    let _presence = match caller.user.roles.contains(&Role::Agent) {
-        true => Some(state.presence.connect(caller.user.id).await),
-        false => None,
-    };
-    let mut groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
+    let mut me = Recipient::new(&state, caller).await;
+    // The account may have changed between the upgrade's check and the subscription.
+    if let Some(end) = me.recheck(&state).await {
+        return close(&mut socket, end).await;
+    }
     let mut ping = tokio::time::interval(PING);
     let mut panel_tick = tokio::time::interval(PANEL_EVERY);
-    let sees_panel = allows(Some(&caller.user.grants()), Capability::Staff);
     // When the panel last moved and this socket has not yet shown figures taken after it.
-    let mut panel_moved = sees_panel.then(std::time::Instant::now);
+    let mut panel_moved = me.sees_panel.then(std::time::Instant::now);
     let mut stopping = state.stopping.clone();
+    let expiry = tokio::time::sleep_until(deadline(&state, me.recheck_at));
+    tokio::pin!(expiry);
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -88,13 +166,19 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                     }
                     Err(RecvError::Closed) => break,
                 };
-                if matches!(event, Event::GroupChanged { .. }) {
-                    groups = my_groups(&state, caller.user.id).await.unwrap_or_default();
+                if me.concerns_me(&event) {
+                    if let Some(end) = me.recheck(&state).await {
+                        return close(&mut socket, end).await;
+                    }
+                    expiry.as_mut().reset(deadline(&state, me.recheck_at));
                 }
-                if sees_panel && moves_the_panel(&event) {
+                if matches!(event, Event::GroupChanged { .. }) {
+                    me.groups = my_groups(&state, me.caller.user.id).await.unwrap_or_default();
+                }
+                if me.sees_panel && moves_the_panel(&event) {
                     panel_moved = Some(std::time::Instant::now());
                 }
-                if let Some(payload) = payload_for(&caller, &groups, &event)
+                if let Some(payload) = payload_for(&me.caller, &me.groups, &event)
                     && send(&mut socket, payload).await.is_err()
                 {
                     break;
@@ -105,7 +189,14 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
             },
             _ = crate::server::stop_requested(&mut stopping) => break,
-            _ = panel_tick.tick(), if panel_moved.is_some() => {
+            // The session would expire now: unless a request has touched it since, close.
+            _ = &mut expiry, if me.recheck_at.is_some() => {
+                if let Some(end) = me.recheck(&state).await {
+                    return close(&mut socket, end).await;
+                }
+                expiry.as_mut().reset(deadline(&state, me.recheck_at));
+            }
+            _ = panel_tick.tick(), if panel_moved.is_some() && me.sees_panel => {
                 if let Ok((taken, figures)) = super::agents::shared_panel(&state).await {
                     if send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err() {
                         break;
@@ -121,6 +212,21 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
             }
         }
     }
+}
+
+/// Ends the socket with a close frame that says why (`reason` is a code the UI translates).
+async fn close(socket: &mut WebSocket, (code, reason): (u16, &'static str)) {
+    let frame = CloseFrame { code, reason: reason.into() };
+    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+    // Give the client a moment to answer the close, then drop the connection either way.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn moves_the_panel(event: &Event) -> bool {
@@ -177,7 +283,10 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
             ("agent.status", None, Some(("agent", json!({ "id": agent, "available": available, "online": online }))))
         }
         Event::QueueChanged => ("queue.changed", None, None),
-        Event::ServerStarted { .. } | Event::UserChanged { .. } | Event::GroupChanged { .. } => return None,
+        Event::ServerStarted { .. }
+        | Event::UserChanged { .. }
+        | Event::SessionsEnded { .. }
+        | Event::GroupChanged { .. } => return None,
     };
     let capability = EVENT_KINDS.iter().find(|(name, _)| *name == kind).map(|(_, capability)| *capability)?;
     if !allows(Some(&caller.user.grants()), capability) {

@@ -2,7 +2,6 @@
 //! is open. Going offline waits a grace period (a reload or a flaky link reconnects within it);
 //! staying offline past `return_after` returns the agent's open conversations to the queue.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::core::{Core, ReturnWork, SetPresence};
 use crate::domain::ids::UserId;
+use crate::domain::presence::{Due, Presence as Timers, PresenceLimits, Timer};
 
 #[derive(Clone)]
 pub struct Presence {
@@ -18,11 +18,10 @@ pub struct Presence {
 }
 
 struct Inner {
-    connections: Mutex<HashMap<UserId, usize>>,
+    timers: Mutex<Timers>,
     core: Core,
     clock: Clock,
-    grace: Duration,
-    return_after: Duration,
+    limits: PresenceLimits,
     stopping: watch::Receiver<bool>,
 }
 
@@ -40,30 +39,27 @@ impl Presence {
         return_after: Duration,
         stopping: watch::Receiver<bool>,
     ) -> Presence {
-        let inner = Inner { connections: Mutex::new(HashMap::new()), core, clock, grace, return_after, stopping };
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let limits = PresenceLimits { grace_ms: millis(grace), return_ms: millis(return_after) };
+        let inner = Inner { timers: Mutex::new(Timers::default()), core, clock, limits, stopping };
         Presence { inner: Arc::new(inner) }
     }
 
-    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, usize>> {
-        self.inner.connections.lock().unwrap_or_else(PoisonError::into_inner)
+    fn timers(&self) -> std::sync::MutexGuard<'_, Timers> {
+        self.inner.timers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn is_online(&self, user: UserId) -> bool {
-        self.counts().get(&user).is_some_and(|count| *count > 0)
+        self.timers().is_online(user)
     }
 
     pub fn online_users(&self) -> Vec<UserId> {
-        self.counts().iter().filter(|(_, count)| **count > 0).map(|(user, _)| *user).collect()
+        self.timers().online_users()
     }
 
     /// A staff connection opened: the user is online at once.
     pub async fn connect(&self, user: UserId) -> Connected {
-        let first = {
-            let mut counts = self.counts();
-            let count = counts.entry(user).or_insert(0);
-            *count += 1;
-            *count == 1
-        };
+        let first = self.timers().connect(user);
         if first {
             let at = self.inner.clock.now();
             if let Err(err) = self.inner.core.call(SetPresence { agent: user, online: true, at }).await {
@@ -74,44 +70,51 @@ impl Presence {
     }
 
     fn disconnected(&self, user: UserId) {
-        let last = {
-            let mut counts = self.counts();
-            let count = counts.entry(user).or_insert(1);
-            *count = count.saturating_sub(1);
-            *count == 0
+        let now = self.inner.clock.now();
+        let Some(timer) = self.timers().disconnect(user, now, self.inner.limits) else {
+            return;
         };
-        if last {
-            let presence = self.clone();
-            let mut stopping = self.inner.stopping.clone();
-            // A stopping server forgets the timer (and its handle on the core) at once.
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = presence.offline_after_grace(user) => {}
-                    _ = crate::server::stop_requested(&mut stopping) => {}
+        let presence = self.clone();
+        let mut stopping = self.inner.stopping.clone();
+        // A stopping server forgets the timer (and its handle on the core) at once.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = presence.run_timer(timer) => {}
+                _ = crate::server::stop_requested(&mut stopping) => {}
+            }
+        });
+    }
+
+    /// One offline period's timer: it acts only while that period is the user's current one.
+    async fn run_timer(self, timer: Timer) {
+        let mut at = timer.at;
+        loop {
+            let wait = at.saturating_sub(self.inner.clock.now());
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let now = self.inner.clock.now();
+            let due = self.timers().due(timer.user, timer.generation, now, self.inner.limits);
+            match due {
+                Due::Stale => return,
+                Due::Wait { at: next } => at = next,
+                Due::GoOffline { next } => {
+                    let command = SetPresence { agent: timer.user, online: false, at: now };
+                    if let Err(err) = self.inner.core.call(command).await {
+                        return tracing::warn!(error = %err, "cannot record presence");
+                    }
+                    at = next;
                 }
-            });
+                Due::ReturnWork => return self.return_work(timer.user, now).await,
+            }
         }
     }
 
-    async fn offline_after_grace(self, user: UserId) {
-        tokio::time::sleep(self.inner.grace).await;
-        if self.is_online(user) {
-            return;
-        }
-        let at = self.inner.clock.now();
-        if let Err(err) = self.inner.core.call(SetPresence { agent: user, online: false, at }).await {
-            return tracing::warn!(error = %err, "cannot record presence");
-        }
-        tokio::time::sleep(self.inner.return_after.saturating_sub(self.inner.grace)).await;
-        if !self.is_online(user) {
-            let at = self.inner.clock.now();
-            match self.inner.core.call(ReturnWork { agent: user, at }).await {
-                Ok(0) => {}
-                Ok(returned) => {
-                    tracing::info!(agent = %user, returned, "agent offline too long: conversations returned to the queue")
-                }
-                Err(err) => tracing::warn!(error = %err, "cannot return an offline agent's conversations"),
+    async fn return_work(&self, user: UserId, at: u64) {
+        match self.inner.core.call(ReturnWork { agent: user, at }).await {
+            Ok(0) => {}
+            Ok(returned) => {
+                tracing::info!(agent = %user, returned, "agent offline too long: conversations returned to the queue")
             }
+            Err(err) => tracing::warn!(error = %err, "cannot return an offline agent's conversations"),
         }
     }
 }

@@ -51,13 +51,14 @@ pub async fn accept_loop(listener: TcpListener, shared: Arc<Listener>, mut shutd
             },
             _ = stop_requested(&mut shutdown) => break,
         };
-        let Ok(slot) = Arc::clone(&shared.slots).try_acquire_owned() else {
+        let Ok(permit) = Arc::clone(&shared.slots).try_acquire_owned() else {
             shared.metrics.http.connections_refused.inc();
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let task = Connection { shared: Arc::clone(&shared), builders: Arc::clone(&builders), peer, _slot: slot };
+        let slot = ConnectionSlot::new(permit, Arc::clone(&shared.metrics));
+        let task = Connection { shared: Arc::clone(&shared), builders: Arc::clone(&builders), peer, slot };
         tokio::spawn(task.serve(stream, shutdown.clone()));
     }
 }
@@ -117,21 +118,43 @@ where
     }
 }
 
+/// A connection's place under `http.max_connections`, counted as open until the last clone is
+/// dropped: the connection task holds one, and each request carries one in its extensions, which
+/// a WebSocket handler keeps for as long as the socket is open (hyper's connection task ends at
+/// the upgrade). Shutdown waits for every slot.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    _held: Arc<SlotHeld>,
+}
+
+struct SlotHeld {
+    _permit: OwnedSemaphorePermit,
+    metrics: Arc<Metrics>,
+}
+
+impl ConnectionSlot {
+    fn new(permit: OwnedSemaphorePermit, metrics: Arc<Metrics>) -> ConnectionSlot {
+        metrics.http.connections_open.inc();
+        ConnectionSlot { _held: Arc::new(SlotHeld { _permit: permit, metrics }) }
+    }
+}
+
+impl Drop for SlotHeld {
+    fn drop(&mut self) {
+        self.metrics.http.connections_open.dec();
+    }
+}
+
 struct Connection {
     shared: Arc<Listener>,
     builders: Arc<Builders>,
     peer: SocketAddr,
-    /// Returned to the semaphore when the connection ends; shutdown waits for all of them.
-    _slot: OwnedSemaphorePermit,
+    slot: ConnectionSlot,
 }
 
 impl Connection {
     async fn serve(self, stream: TcpStream, shutdown: watch::Receiver<bool>) {
         let http = &self.shared.metrics.http;
-        http.connections_open.inc();
-        let _open = scopeguard(|| {
-            http.connections_open.dec();
-        });
         let handshake =
             tokio::time::timeout(self.shared.http.tls_handshake_timeout, self.shared.acceptor.accept(stream));
         let tls = match handshake.await {
@@ -151,8 +174,10 @@ impl Connection {
         let is_http2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
         let io = TokioIo::new(Tracked { inner: tls, activity: Arc::clone(&activity) });
         let peer = self.peer;
+        let slot = self.slot.clone();
         let service = self.shared.router.clone().map_request(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(slot.clone());
             request
         });
         let service = TowerToHyperService::new(service);
@@ -268,17 +293,4 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
     }
-}
-
-/// Runs `f` when dropped, whichever way the scope ends.
-struct OnDrop<F: FnMut()>(F);
-
-impl<F: FnMut()> Drop for OnDrop<F> {
-    fn drop(&mut self) {
-        (self.0)();
-    }
-}
-
-fn scopeguard<F: FnMut()>(f: F) -> OnDrop<F> {
-    OnDrop(f)
 }

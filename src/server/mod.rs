@@ -3,6 +3,8 @@
 
 mod conn;
 
+pub use conn::ConnectionSlot;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -148,6 +150,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         capabilities: AppState::capability_table(),
         rules: rules.clone(),
         panel: Arc::default(),
+        sockets: Arc::default(),
     };
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),

@@ -301,3 +301,53 @@ pub async fn next_event(socket: &mut Socket, kind: &str, seconds: u64) -> Value 
         }
     }
 }
+
+/// Opens `/api/v1/ws` with these headers; the handshake's error (a refused upgrade) as is.
+pub async fn open_socket(
+    server: &TestServer,
+    headers: &[(&str, &str)],
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (tls, _) = handshake(server.addr(), &[b"http/1.1"]).await.map_err(tokio_tungstenite::tungstenite::Error::Io)?;
+    let mut request = format!("wss://localhost:{}/api/v1/ws", server.addr().port()).into_client_request()?;
+    for (name, value) in headers {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+        request.headers_mut().insert(name, value.parse().unwrap());
+    }
+    Ok(tokio_tungstenite::client_async(request, tls).await?.0)
+}
+
+/// How a socket ended: the close frame's code and reason, and the events (text frames) that came
+/// before it, within `seconds`.
+pub async fn closing(socket: &mut Socket, seconds: u64) -> (u16, String, Vec<Value>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let mut events = Vec::new();
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next()).await;
+        match next.unwrap_or_else(|_| panic!("the socket stayed open; it heard {events:?}")) {
+            Some(Ok(Message::Text(text))) => events.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string(), events),
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => panic!("closed without a reason after {events:?}"),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The events a socket hears within `millis`, while it stays open.
+pub async fn heard_within(socket: &mut Socket, millis: u64) -> Vec<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(millis);
+    let mut events = Vec::new();
+    while let Ok(next) = tokio::time::timeout_at(deadline, socket.next()).await {
+        match next {
+            Some(Ok(Message::Text(text))) => events.push(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Message::Close(frame))) => panic!("closed: {frame:?}"),
+            None | Some(Err(_)) => panic!("the socket ended"),
+            Some(Ok(_)) => {}
+        }
+    }
+    events
+}

@@ -5,7 +5,7 @@
 import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
-import { session } from '../app.js';
+import { session, navigate } from '../app.js';
 import { errorText } from './common.js';
 
 const roles = () => session.me.roles;
@@ -334,8 +334,16 @@ function connect() {
   // Whatever happened before this socket opened (a conversation given the moment we came online)
   // is in a fresh list.
   socket.onopen = () => loadList().catch(() => null);
-  socket.onclose = () => {
+  socket.onclose = (event) => {
     socket = null;
+    // 4001: the sign-in ended (signed out, password changed, expired); 4003: the account was
+    // deactivated. Reconnecting cannot help: sign in again.
+    if (event.code === 4001 || event.code === 4003) {
+      if (!session.me) return; // signed out from this page: the sign-out button navigates
+      session.me = null;
+      navigate('/login', { replace: true });
+      return;
+    }
     setTimeout(() => {
       if (session.me) connect();
     }, 3000);

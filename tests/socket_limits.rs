@@ -1,0 +1,145 @@
+//! WebSockets count against `http.max_connections` for as long as they are open, and a user or a
+//! visitor holds a bounded number of them (issue #12, point 4).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Semaphore};
+use tokio_tungstenite::tungstenite::Error as WsError;
+
+/// A refused upgrade's status and error code.
+fn refusal(err: WsError) -> (u16, String) {
+    match err {
+        WsError::Http(response) => {
+            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or(b"{}")).unwrap();
+            (response.status().as_u16(), body["error"]["code"].as_str().unwrap_or("").to_owned())
+        }
+        other => panic!("not an HTTP refusal: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_upgrades_never_hold_more_than_max_connections() {
+    const MAX: usize = 1000;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server = TestServer::start_with(dir, |settings| {
+        settings.http.max_connections = MAX;
+        settings.http.max_sockets_per_user = 100_000;
+    })
+    .await;
+    let admin = server.admin().await;
+    let server = Arc::new(server);
+    let cookie = admin.cookie.clone();
+
+    // The server's own count of open connections, sampled all along.
+    let peak = Arc::new(AtomicI64::new(0));
+    let sampling = {
+        let (server, peak) = (Arc::clone(&server), Arc::clone(&peak));
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(server.running.metrics.http.connections_open.get(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let (opened, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let in_flight = Arc::new(Semaphore::new(64));
+    let mut attempts = Vec::new();
+    for _ in 0..5000 {
+        let permit = Arc::clone(&in_flight).acquire_owned().await.unwrap();
+        let (server, cookie, held) = (Arc::clone(&server), cookie.clone(), Arc::clone(&held));
+        let (opened, refused) = (Arc::clone(&opened), Arc::clone(&refused));
+        attempts.push(tokio::spawn(async move {
+            let _permit = permit;
+            let headers = [("cookie", cookie.as_str())];
+            let attempt = tokio::time::timeout(Duration::from_secs(10), open_socket(&server, &headers));
+            match attempt.await {
+                // Every socket that opened stays open to the end: all of them are open at once.
+                Ok(Ok(socket)) => {
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    held.lock().await.push(socket);
+                }
+                _ => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for attempt in attempts {
+        attempt.await.unwrap();
+    }
+    let (opened, refused) = (opened.load(Ordering::Relaxed), refused.load(Ordering::Relaxed));
+    sampling.abort();
+    let _ = sampling.await;
+    let peak = peak.load(Ordering::Relaxed);
+    assert_eq!(opened + refused, 5000);
+    assert!(opened <= MAX, "{opened} sockets open at once with max_connections = {MAX}");
+    assert!(peak <= MAX as i64, "the server counted {peak} connections open at once");
+    // The limit was reached (the administrator's own HTTP connection holds a slot or two).
+    assert!(opened >= MAX - 10, "only {opened} opened: the test did not reach the limit");
+    let open_now = server.running.metrics.http.connections_open.get();
+    assert!(open_now >= opened as i64, "the server counts {open_now} open while {opened} sockets are");
+
+    // Closing them frees their slots: a new socket opens again.
+    held.lock().await.clear();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.running.metrics.http.connections_open.get() > 10 {
+        assert!(Instant::now() < deadline, "slots not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    open_socket(&server, &[("cookie", &cookie)]).await.expect("a socket opens once others closed");
+    eprintln!("5000 upgrades in {:?}: {opened} opened, {refused} refused", started.elapsed());
+    Arc::into_inner(server).expect("no other handle").stop().await;
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_max_sockets_per_user() {
+    let server = TestServer::start_with(Arc::new(tempfile::tempdir().unwrap()), |settings| {
+        settings.http.max_sockets_per_user = 2;
+    })
+    .await;
+    let admin = server.admin().await;
+    let cookie = [("cookie", admin.cookie.as_str())];
+    let first = open_socket(&server, &cookie).await.unwrap();
+    let _second = open_socket(&server, &cookie).await.unwrap();
+    let third = open_socket(&server, &cookie).await.map(|_| ()).unwrap_err();
+    assert_eq!(refusal(third), (429, "too_many_sockets".to_owned()));
+    // Another user is not affected.
+    let ana = server.user(&admin, "ana@example.com", &["supervisor"], &[]).await;
+    let _hers = ana.socket(&server).await;
+    // A closed socket frees its place.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while open_socket(&server, &cookie).await.is_err() {
+        assert!(Instant::now() < deadline, "the closed socket's place was not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_visitor_holds_at_most_max_sockets_per_visitor() {
+    let desk = Desk::open_with(|settings| settings.http.max_sockets_per_visitor = 2).await;
+    let server = &desk.server;
+    let widget: Value =
+        desk.admin.post("/api/v1/channels", json!({ "kind": "widget", "name": "Sitio" })).await.json().await.unwrap();
+    let start = server.post("/widget/v1/visitors", json!({ "channel": widget["public_key"] })).await;
+    let token = start.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let url = format!("wss://localhost:{}/widget/v1/ws?token={token}", server.addr().port());
+    let open = || async {
+        let (tls, _) = handshake(server.addr(), &[b"http/1.1"]).await.unwrap();
+        tokio_tungstenite::client_async(url.clone(), tls).await.map(|(socket, _)| socket)
+    };
+    let _first = open().await.unwrap();
+    let _second = open().await.unwrap();
+    let third = open().await.map(|_| ()).unwrap_err();
+    assert_eq!(refusal(third), (429, "too_many_sockets".to_owned()));
+    desk.server.stop().await;
+}
