@@ -123,3 +123,37 @@ test('a supervisor’s transfer target, assign picker, force box and scroll surv
   assert.ok(conversation.id > 0);
   assert.deepEqual([...bruno.problems, ...carla.problems, ...sergio.problems], []);
 });
+
+test('older messages come in pages of 20, stay through live updates, and keep the reader’s place', async () => {
+  for (let n = 1; n <= 45; n += 1) await desk.customer('historia', `Historia ${n}`);
+  const admin = desk.admin;
+  await admin.goto(`${server.base}/conversations`);
+  await admin.locator('.conv-item', { hasText: 'Historia 45' }).click();
+  const log = admin.getByTestId('messages');
+  await log.getByText('Historia 45', { exact: true }).waitFor();
+  const bubbles = log.locator('.bubble');
+  const older = log.getByRole('button', { name: 'Show older messages' });
+  assert.equal(await bubbles.count(), 20);
+  assert.equal(await bubbles.first().locator('div').textContent(), 'Historia 26');
+  // Where the first shown message sits, to check the page does not jump when older ones arrive.
+  const place = () => log.evaluate((node) => {
+    const bubble = [...node.querySelectorAll('.bubble')].find((b) => b.lastChild.textContent === 'Historia 26');
+    return Math.round(bubble.getBoundingClientRect().top - node.getBoundingClientRect().top);
+  });
+  await log.evaluate((node) => (node.scrollTop = 0));
+  const was = await place();
+  await older.click();
+  await log.getByText('Historia 6', { exact: true }).waitFor();
+  assert.equal(await bubbles.count(), 40);
+  assert.ok(Math.abs((await place()) - was) < 5, 'the messages being read stay in place');
+
+  // A live message keeps the older pages loaded.
+  await desk.customer('historia', 'Historia 46');
+  await log.getByText('Historia 46', { exact: true }).waitFor();
+  assert.equal(await bubbles.count(), 41);
+  assert.ok(await older.isVisible(), 'more to load');
+  await older.click();
+  await log.getByText('Historia 1', { exact: true }).waitFor();
+  assert.equal(await bubbles.count(), 46);
+  assert.equal(await older.count(), 0, 'no button once the first message is shown');
+});

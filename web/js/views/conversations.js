@@ -225,13 +225,22 @@ function updatePane() {
   const c = view.open;
   if (!c) return;
   if (view.parts?.id !== c.id || view.parts.shape !== paneShape(c)) return renderPane();
-  fillHead(c);
-  fillChips(c, isWorking(c));
-  fillLog('follow');
+  // Parts whose content did not change are left as they are (a selection or a focused button
+  // in them survives the panel's ticks).
+  if (!shows(view.parts.head, headContent(c))) fillHead(c);
+  if (!shows(view.parts.chips, c.labels)) fillChips(c, isWorking(c));
+  if (!shows(view.parts.log, logContent())) fillLog('follow');
   for (const refresh of view.parts.refreshers) refresh();
 }
 
+// What a part was last drawn from, stamped on it, so an update can tell whether it changed.
+const stamp = (node, content) => (node.dataset.shown = JSON.stringify(content));
+const shows = (node, content) => node.dataset.shown === JSON.stringify(content);
+const headContent = (c) => [c.contact, c.status, c.assignee, c.channel, c.previous];
+const logContent = () => [view.hasOlder, view.messages.map((m) => m.id)];
+
 function fillHead(c) {
+  stamp(view.parts.head, headContent(c));
   replace(view.parts.head,
     h('h2', {}, c.contact.name || `#${c.contact.id}`),
     h('span', { class: 'badge', 'data-testid': 'conversation-id', title: t('conversations.number', { id: c.id }) }, `#${c.id}`),
@@ -248,6 +257,7 @@ function fillLog(mode = 'follow', before = null) {
   const log = view.parts.log;
   const { scrollTop, scrollHeight, clientHeight } = before ?? log;
   const atBottom = scrollHeight - scrollTop - clientHeight < 24;
+  stamp(log, logContent());
   replace(log,
     view.hasOlder ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
     view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.private ? ' note' : ''}`, 'data-message': m.id },
@@ -373,6 +383,7 @@ function labels(c, working) {
 
 function fillChips(c, working) {
   const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => openConversation(c.id)).catch((err) => alert(errorText(err)));
+  stamp(view.parts.chips, c.labels);
   replace(view.parts.chips, c.labels.map((label) => h('span', { class: 'badge label' }, label, working ? h('button', { type: 'button', class: 'link', 'aria-label': `${t('conversations.remove_label')} ${label}`, onclick: () => remove(label) }, ' ×') : null)));
 }
 
