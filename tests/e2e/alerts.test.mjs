@@ -1,6 +1,7 @@
 // "Assigned to you" alerts: a tone and a desktop notification when a conversation is given to the
-// agent by routing, by a colleague's transfer or by a supervisor — exactly one each, however many
-// events say it — and none for the one she takes herself with "Take the next one".
+// agent by routing (at once or from the queue), by a colleague's transfer or by a supervisor —
+// exactly one each, however many events say it — and none for the one she takes herself with
+// "Take the next one".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './server.mjs';
@@ -74,8 +75,18 @@ test('an agent is alerted once per conversation assigned to her, not for the one
   await agent.getByTestId('messages').getByText('Cuarta consulta').waitFor();
   await expectAlerts(agent, 3, 'no alert for the conversation she took herself');
 
+  // From the queue: a customer waits while nobody accepts; Ana accepting again is given her.
+  await agent.getByLabel('Accept new conversations').uncheck();
+  await desk.api('PATCH', `/agents/${ana.user.id}`, { mode: 'automatic' });
+  await agent.waitForTimeout(300);
+  const queued = await desk.customer('c5', 'Quinta consulta');
+  assert.equal((await desk.api('GET', `/conversations/${queued.id}`)).status, 'queued');
+  await expectAlerts(agent, 3, 'a customer waiting in line is nobody’s yet');
+  await agent.getByLabel('Accept new conversations').check();
+  await expectAlerts(agent, 4, 'one alert when the queue gives her the waiting customer');
+
   ({ notifications } = await alerts(agent));
-  assert.deepEqual(notifications.map((n) => n.title), Array(3).fill('A conversation was assigned to you'));
-  assert.deepEqual(notifications.map((n) => n.tag), [first, second, third].map((c) => `conversation-${c.id}`));
+  assert.deepEqual(notifications.map((n) => n.title), Array(4).fill('A conversation was assigned to you'));
+  assert.deepEqual(notifications.map((n) => n.tag), [first, second, third, queued].map((c) => `conversation-${c.id}`));
   assert.deepEqual([...ana.problems, ...bruno.problems], []);
 });

@@ -353,6 +353,8 @@ function actions(c) {
   const transfer = canTransfer() && target.options.length ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
     const [kind, id] = target.value.split(':');
     if (!id) throw Object.assign(new Error(t('conversations.no_target')), {});
+    // Should it come straight back (a group only she serves), that is her own doing: no alert.
+    claimed(c.id);
     return post(`/conversations/${c.id}/transfer`, kind === 'agent' ? { agent_id: Number(id) } : { group_id: Number(id) });
   }) }, t('conversations.transfer'))) : null;
   const finalize = h('button', { type: 'button', class: 'danger', onclick: () => run(() => post(`/conversations/${c.id}/finalize`, {})) }, t('conversations.finalize'));
@@ -485,11 +487,26 @@ function alertNewMessage(event) {
   raiseAlert(t('conversations.new_message'), event.message.text, event.conversation.id);
 }
 
+// One audio context for every tone. Browsers let a page sound only after the person interacted
+// with it, so the first click or key unlocks it; from then on tones play with the tab behind too.
+let audio = null;
+const unlockSound = () => {
+  try {
+    audio ??= new AudioContext();
+    audio.resume().catch(() => {});
+  } catch {
+    // No Web Audio here: alerts still count and notify.
+  }
+};
+document.addEventListener('pointerdown', unlockSound, { once: true });
+document.addEventListener('keydown', unlockSound, { once: true });
+
 // A short tone and a desktop notification, with the tab in front or behind.
 function raiseAlert(title, body, conversationId) {
   window.centralitaAlerts += 1;
   try {
-    const audio = new AudioContext();
+    audio ??= new AudioContext();
+    if (audio.state === 'suspended') audio.resume().catch(() => {});
     const tone = audio.createOscillator();
     tone.frequency.value = 880;
     tone.connect(audio.destination);
