@@ -50,6 +50,7 @@ test('a wait under a minute shows in seconds, the new-conversation dot is green,
   await admin.getByLabel('Nota interna (el cliente no la ve)').check();
   await admin.getByRole('button', { name: 'Enviar nota' }).waitFor();
   await admin.locator('#language').selectOption('en');
+  await admin.getByRole('heading', { name: 'Conversations', exact: true }).waitFor();
   assert.deepEqual(ana.problems, []);
 });
 
@@ -85,9 +86,11 @@ test('the Outbox has a copy button next to each invite link, and says it copied'
   assert.equal(await admin.evaluate(() => navigator.clipboard.readText()), link);
   // In Spanish too.
   await admin.locator('#language').selectOption('es');
+  await admin.getByRole('heading', { name: 'Correo saliente' }).waitFor();
   const again = admin.locator('details[data-to="luis@example.com"]').first();
   await again.locator('summary').click();
   await again.getByRole('button', { name: 'Copiar enlace' }).click();
   await again.getByText('Copiado').waitFor();
   await admin.locator('#language').selectOption('en');
+  await admin.getByRole('heading', { name: 'Outbox' }).waitFor();
 });
