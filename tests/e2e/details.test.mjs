@@ -1,5 +1,5 @@
 // The small promises of the UI, as a person sees them: wait figures in seconds under a minute,
-// the green dot on a new conversation, number and URL inputs styled like the others, a "copy
+// the green dot on a new conversation, an unsaved cap kept in the agents table, number and URL inputs styled like the others, a "copy
 // link" button next to each invite link in the Outbox, the Spanish note button.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +38,13 @@ test('a wait under a minute shows in seconds, the new-conversation dot is green,
   const longest = await figure(admin, 'Longest wait').textContent();
   assert.match(longest, /^[1-9]\d? s$/, `seconds under a minute, not "0 min": ${longest}`);
   assert.match(await figure(admin, 'Average wait').textContent(), /^\d+ s$/);
+  // An administrator's half-typed cap in the agents table survives the table's live redraws.
+  const row = admin.getByTestId('agents-table').locator('tr', { hasText: 'Ana Prueba' });
+  await row.getByText('1 / 5').waitFor();
+  await row.getByLabel("Own cap (empty: group's or 6)").fill('3');
+  await desk.customer('otra', 'Otra consulta');
+  await row.getByText('2 / 5').waitFor();
+  assert.equal(await row.getByLabel("Own cap (empty: group's or 6)").inputValue(), '3', 'the typed cap is still there');
   const minutes = await admin.evaluate(async () => (await import('/js/views/conversations.js')).waitText(3 * 60_000 + 10_000));
   assert.equal(minutes, '3 min');
 
