@@ -11,12 +11,12 @@ use super::{ApiError, AppState};
 use crate::domain::access::Role;
 
 pub async fn outbox(State(state): State<AppState>, page: Page) -> Result<Response, ApiError> {
-    let mails = state.read(move |read| read.mails(page.before, page.limit)).await?;
+    let mails = state.read(move |read| read.mails(page.before, page.limit_or(50))).await?;
     Ok(Json(mails.into_iter().map(MailView::from).collect::<Vec<_>>()).into_response())
 }
 
 pub async fn audit(State(state): State<AppState>, page: Page) -> Result<Response, ApiError> {
-    let entries = state.read(move |read| read.audit(page.before, page.limit)).await?;
+    let entries = state.read(move |read| read.audit(page.before, page.limit_or(50))).await?;
     Ok(Json(entries).into_response())
 }
 

@@ -134,6 +134,9 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id):
     Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
 }
 
+/// How many messages a page holds unless `?limit=` says otherwise (the UI pages by this too).
+const MESSAGES_PAGE: usize = 20;
+
 /// `GET /api/v1/conversations/{id}/messages?before=&limit=`: the newest 20 by default, oldest first.
 pub async fn messages(
     State(state): State<AppState>,
@@ -142,7 +145,7 @@ pub async fn messages(
     page: super::extract::Page,
 ) -> Result<Response, ApiError> {
     let conversation = visible(&state, &caller, id).await?;
-    let limit = if page.limit == 50 { 20 } else { page.limit };
+    let limit = page.limit_or(MESSAGES_PAGE);
     let messages = state.read(move |read| read.messages(conversation.id, page.before, limit)).await?;
     let views = MessageView::many(&state, messages).await?;
     Ok(Json(views).into_response())

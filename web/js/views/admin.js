@@ -1,4 +1,5 @@
-// Administrators' reading: the outbox (every mail, sent or waiting) and the audit log.
+// Administrators' reading: the outbox (every mail, sent or waiting, with a copy button next to
+// each invite or reset link) and the audit log.
 import { get } from '../api.js';
 import { t, has, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
@@ -14,8 +15,31 @@ export async function outboxView(main) {
       h('details', { class: 'card mail', 'data-to': mail.to },
         h('summary', {}, h('strong', {}, mail.to), ' · ', mail.subject, ' · ', h('span', { class: `badge ${mail.status}` }, t(`outbox.status_${mail.status}`)), ' ', h('span', { class: 'muted' }, formatTime(mail.created_at, language()))),
         mail.last_error ? h('p', { class: 'error' }, mail.last_error) : null,
+        links(mail.body).map(copyLink),
         h('pre', { class: 'mail' }, mail.body))),
   );
+}
+
+// The invite and reset links in a mail's text.
+function links(body) {
+  return body.match(/https?:\/\/\S+\/(?:invite|reset)#token=[^\s<>"]+/g) ?? [];
+}
+
+// A link with a button that copies it and says so; without a clipboard, the link is selected
+// for copying by hand.
+function copyLink(link) {
+  const code = h('code', { class: 'secret' }, link);
+  const status = h('span', { class: 'copied', role: 'status' });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      status.textContent = t('outbox.copied');
+    } catch {
+      getSelection()?.selectAllChildren(code);
+      status.textContent = t('outbox.copy_failed');
+    }
+  };
+  return h('div', { class: 'actions copy-link' }, code, h('button', { type: 'button', class: 'secondary', onclick: copy }, t('outbox.copy_link')), status);
 }
 
 export async function auditView(main) {

@@ -8,6 +8,8 @@ export function errorText(err) {
   if (err?.code === 'too_many_attempts' && err.retryAfter) return t('error.too_many_attempts_wait', { seconds: err.retryAfter });
   const field = err?.field?.replace(/\[\d+\]$/, '');
   if (err?.code === 'invalid_input' && field && has(`invalid.${field}`)) return t(`invalid.${field}`);
+  // Without words for the field, the server's own detail says what is wrong.
+  if (err?.code === 'invalid_input') return t('error.invalid_input', { detail: err.message ?? '' });
   return has(`error.${err?.code}`) ? t(`error.${err.code}`) : err?.message ?? t('error.unknown');
 }
 

@@ -1,7 +1,9 @@
 // The conversations panel (agents and supervisors): live figures, "accept new conversations",
 // the list with unread dots, the open conversation with older messages on demand, the composer
 // (reply or internal note), transfer and finalize; a sound and a desktop notification on new
-// customer messages. Everything updates from the staff WebSocket.
+// customer messages and on conversations assigned to you. Everything updates from the staff
+// WebSocket; a live update redraws the messages and the figures, never what the person is typing,
+// ticking or choosing.
 import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
@@ -17,11 +19,15 @@ const canTransfer = () => oversees() || session.me.permissions.includes('transfe
 let socket = null;
 let view = null;
 
-// For tests and for people: how many new-message alerts were raised.
+// Messages come in pages of this many (the "older messages" button asks for the next one).
+const PAGE = 20;
+
+// For tests and for people: how many alerts (new message, assigned to you) were raised.
 window.centralitaAlerts = window.centralitaAlerts ?? 0;
 
 export async function conversationsView(main) {
-  view = { main, list: [], open: null, messages: [], agents: [], groups: [], drafts: new Map() };
+  // drafts and controls: per conversation, what the person typed and chose, kept across redraws.
+  view = { main, list: [], open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
   const figures = h('div', { class: 'figures', 'data-testid': 'panel-figures' });
   const toggle = isAgent() ? availabilityToggle() : null;
   const listBox = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
@@ -80,12 +86,17 @@ async function loadFigures() {
 }
 
 function renderFigures(p) {
-  const minutes = (ms) => `${Math.round(ms / 60000)} min`;
   replace(view.figures,
-    figure(t('panel.average_wait'), minutes(p.average_wait_ms)),
-    figure(t('panel.max_wait'), minutes(p.max_wait_ms)),
+    figure(t('panel.average_wait'), waitText(p.average_wait_ms)),
+    figure(t('panel.max_wait'), waitText(p.max_wait_ms)),
     figure(t('panel.in_queue'), p.in_queue),
     figure(t('panel.agents_online'), p.agents_online));
+}
+
+// A wait as people read it: seconds under a minute ("45 s"), whole minutes after ("3 min").
+export function waitText(ms) {
+  const seconds = Math.round((ms ?? 0) / 1000);
+  return seconds < 60 ? t('panel.seconds', { n: seconds }) : t('panel.minutes', { n: Math.round(seconds / 60) });
 }
 
 const figure = (label, value) => h('div', { class: 'figure' }, h('span', { class: 'muted small' }, label), h('strong', {}, String(value)));
@@ -94,20 +105,29 @@ async function loadAgents() {
   view.agents = await get('/agents');
   view.groups = await get('/groups').catch(() => []);
   const table = view.main.querySelector('[data-testid="agents-table"]');
-  if (!table) return;
+  // Redrawn only when a figure in it changed: the panel ticks every second while things move.
+  const shown = JSON.stringify(view.agents);
+  if (!table || table.dataset.shown === shown) return;
+  table.dataset.shown = shown;
   replace(table, h('table', {},
     h('thead', {}, h('tr', {}, ['field.name', 'conversations.agent_status', 'conversations.load'].map((k) => h('th', {}, t(k))))),
     h('tbody', {}, view.agents.length ? view.agents.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, `${a.online ? t('conversations.online') : t('conversations.offline')} · ${a.available ? t('conversations.available') : t('conversations.unavailable')}`), h('td', {}, `${a.load} / ${a.capacity}`, roles().includes('admin') ? agentSettings(a) : null))) : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('conversations.no_agents'))))));
 }
 
-// Administrators set an agent's own cap and assignment mode right from the table.
+// Administrators set an agent's own cap and assignment mode right from the table; what they
+// changed and not yet saved outlives a redraw of the table.
+const agentEdits = new Map();
+
 function agentSettings(agent) {
-  const cap = h('input', { type: 'number', min: 1, max: 100, value: agent.own_capacity ?? '', 'aria-label': t('conversations.own_capacity'), class: 'narrow-input' });
-  const mode = h('select', { 'aria-label': t('conversations.mode') }, ['automatic', 'manual', 'none'].map((m) => h('option', { value: m }, t(`conversations.mode_${m}`))));
-  mode.value = agent.mode;
+  const edit = agentEdits.get(agent.id) ?? {};
+  const remember = () => agentEdits.set(agent.id, { cap: cap.value, mode: mode.value });
+  const cap = h('input', { type: 'number', min: 1, max: 100, value: edit.cap ?? agent.own_capacity ?? '', 'aria-label': t('conversations.own_capacity'), class: 'narrow-input', oninput: remember });
+  const mode = h('select', { 'aria-label': t('conversations.mode'), onchange: remember }, ['automatic', 'manual', 'none'].map((m) => h('option', { value: m }, t(`conversations.mode_${m}`))));
+  mode.value = edit.mode ?? agent.mode;
   const save = async () => {
     try {
       await api('PATCH', `/agents/${agent.id}`, { capacity: cap.value ? Number(cap.value) : null, mode: mode.value });
+      agentEdits.delete(agent.id);
       await loadAgents();
     } catch (err) {
       alert(errorText(err));
@@ -117,60 +137,160 @@ function agentSettings(agent) {
 }
 
 async function openConversation(id) {
-  const conversation = await get(`/conversations/${id}`);
+  if (view.open?.id === id) return refreshOpen();
+  const [conversation, messages] = await Promise.all([get(`/conversations/${id}`), get(`/conversations/${id}/messages?limit=${PAGE}`)]);
   view.open = conversation;
-  view.messages = await get(`/conversations/${id}/messages`);
+  view.messages = messages;
+  view.hasOlder = messages.length === PAGE;
   renderPane();
   renderList();
-  if (conversation.unread && conversation.assignee?.id === session.me.id) {
-    await post(`/conversations/${id}/read`).catch(() => null);
-    const item = view.list.find((c) => c.id === id);
-    if (item) item.unread = false;
-    renderList();
-  }
+  await markRead(conversation);
+}
+
+// The open conversation again, after a live event or an action: its newest messages join the ones
+// shown (older pages the person loaded stay) and only what changed is redrawn.
+async function refreshOpen() {
+  const id = view.open?.id;
+  if (!id) return;
+  const [conversation, latest] = await Promise.all([get(`/conversations/${id}`), get(`/conversations/${id}/messages?limit=${PAGE}`)]);
+  if (view.open?.id !== id) return;
+  view.open = conversation;
+  view.messages = mergeMessages(view.messages, latest);
+  updatePane();
+  await markRead(conversation);
+}
+
+async function markRead(conversation) {
+  if (!conversation.unread || conversation.assignee?.id !== session.me.id) return;
+  await post(`/conversations/${conversation.id}/read`).catch(() => null);
+  const item = view.list.find((c) => c.id === conversation.id);
+  if (item) item.unread = false;
+  renderList();
+}
+
+function mergeMessages(shown, fresh) {
+  const byId = new Map(shown.map((m) => [m.id, m]));
+  for (const m of fresh) byId.set(m.id, m);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
 async function loadOlder() {
   const oldest = view.messages[0];
   if (!oldest) return;
-  const older = await get(`/conversations/${view.open.id}/messages?before=${oldest.id}`);
-  view.messages = [...older, ...view.messages];
-  renderPane({ keepScroll: true, added: older.length });
+  const id = view.open.id;
+  const older = await get(`/conversations/${id}/messages?before=${oldest.id}&limit=${PAGE}`);
+  if (view.open?.id !== id) return;
+  view.hasOlder = older.length === PAGE;
+  view.messages = mergeMessages(older, view.messages);
+  fillLog('prepend');
 }
 
-function renderPane({ keepScroll = false } = {}) {
+const isWorking = (c) => canWork() && c.status !== 'finalized' && (c.assignee?.id === session.me.id || oversees());
+
+// What the person has typed, ticked and chosen in a conversation's controls.
+function controlsOf(id) {
+  if (!view.controls.has(id)) view.controls.set(id, { note: false, target: '', agent: '', force: false, label: '' });
+  return view.controls.get(id);
+}
+
+// Which controls the pane holds; while it stays the same a live update leaves them alone.
+function paneShape(c) {
+  const working = isWorking(c);
+  return JSON.stringify([c.id, working, working && oversees() && view.agents.length > 0, working && canTransfer() && transferOptions().length > 0]);
+}
+
+// Builds the whole pane: on opening a conversation, or when the controls it needs changed.
+function renderPane() {
   const c = view.open;
-  const log = h('div', { class: 'messages', 'data-testid': 'messages', role: 'log' },
-    view.messages.length >= 20 ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
-    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.private ? ' note' : ''}` },
-      h('span', { class: 'muted small' }, `${m.author.kind === 'customer' ? c.contact.name || t('conversations.customer') : m.author.name ?? ''}${m.private ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
-      h('div', {}, m.text))));
-  const mine = c.assignee?.id === session.me.id;
-  const working = canWork() && c.status !== 'finalized' && (mine || oversees());
+  const old = view.parts?.id === c.id ? view.parts.log : null;
+  const before = old ? { scrollTop: old.scrollTop, scrollHeight: old.scrollHeight, clientHeight: old.clientHeight } : null;
+  const working = isWorking(c);
+  view.parts = { id: c.id, shape: paneShape(c), head: h('div', { class: 'actions' }), chips: h('span', { class: 'actions' }), log: h('div', { class: 'messages', 'data-testid': 'messages', role: 'log' }), refreshers: [] };
   replace(view.pane,
-    h('div', { class: 'actions' },
-      h('h2', {}, c.contact.name || `#${c.contact.id}`),
-      h('span', { class: 'muted small' }, `${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
-      oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null,
-      c.previous ? h('button', { type: 'button', class: 'link', onclick: () => openConversation(c.previous).catch((err) => alert(errorText(err))) }, t('conversations.previous')) : null),
+    view.parts.head,
     h('div', { class: 'contact-editor' }),
     labels(c, working),
-    log,
+    view.parts.log,
     working ? composer(c) : null,
     working && oversees() && view.agents.length ? assignBox(c) : null,
     working ? actions(c) : null);
-  if (!keepScroll) log.scrollTop = log.scrollHeight;
+  fillHead(c);
+  fillChips(c, working);
+  fillLog(before ? 'follow' : 'bottom', before);
+}
+
+// A live update: the header, labels and messages are redrawn; the composer, pickers and boxes
+// keep what the person typed, ticked and chose (their options follow the agents' slots).
+function updatePane() {
+  const c = view.open;
+  if (!c) return;
+  if (view.parts?.id !== c.id || view.parts.shape !== paneShape(c)) return renderPane();
+  // Parts whose content did not change are left as they are (a selection or a focused button
+  // in them survives the panel's ticks).
+  if (!shows(view.parts.head, headContent(c))) fillHead(c);
+  if (!shows(view.parts.chips, c.labels)) fillChips(c, isWorking(c));
+  if (!shows(view.parts.log, logContent())) fillLog('follow');
+  for (const refresh of view.parts.refreshers) refresh();
+}
+
+// What a part was last drawn from, stamped on it, so an update can tell whether it changed.
+const stamp = (node, content) => (node.dataset.shown = JSON.stringify(content));
+const shows = (node, content) => node.dataset.shown === JSON.stringify(content);
+const headContent = (c) => [c.contact, c.status, c.assignee, c.channel, c.previous];
+const logContent = () => [view.hasOlder, view.messages.map((m) => m.id)];
+
+function fillHead(c) {
+  stamp(view.parts.head, headContent(c));
+  replace(view.parts.head,
+    h('h2', {}, c.contact.name || `#${c.contact.id}`),
+    h('span', { class: 'badge', 'data-testid': 'conversation-id', title: t('conversations.number', { id: c.id }) }, `#${c.id}`),
+    h('span', { class: 'muted small' }, `${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
+    oversees() ? h('button', { type: 'button', class: 'link', onclick: () => editContact(c) }, t('conversations.edit_contact')) : null,
+    c.previous ? h('button', { type: 'button', class: 'link', onclick: () => openConversation(c.previous).catch((err) => alert(errorText(err))) }, t('conversations.previous')) : null);
+}
+
+// Redraws the messages. 'bottom' scrolls to the newest; 'follow' stays at the bottom only if the
+// person was there (someone reading older messages is not yanked down); 'prepend' keeps the
+// messages in view where they were when older ones are added above.
+function fillLog(mode = 'follow', before = null) {
+  const c = view.open;
+  const log = view.parts.log;
+  const { scrollTop, scrollHeight, clientHeight } = before ?? log;
+  const atBottom = scrollHeight - scrollTop - clientHeight < 24;
+  stamp(log, logContent());
+  replace(log,
+    view.hasOlder ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
+    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.private ? ' note' : ''}`, 'data-message': m.id },
+      h('span', { class: 'muted small' }, `${m.author.kind === 'customer' ? c.contact.name || t('conversations.customer') : m.author.name ?? ''}${m.private ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
+      h('div', {}, m.text))));
+  if (mode === 'bottom' || (mode === 'follow' && atBottom)) log.scrollTop = log.scrollHeight;
+  else if (mode === 'prepend') log.scrollTop = log.scrollHeight - (scrollHeight - scrollTop);
+  else log.scrollTop = scrollTop;
 }
 
 function composer(c) {
-  // The pane is redrawn when events arrive; the draft and the focus survive it.
-  const hadFocus = view.pane.querySelector('textarea') === document.activeElement;
+  const state = controlsOf(c.id);
+  // Rebuilt only when the pane's controls change; the draft, the mode and the focus survive it.
+  const hadFocus = view.pane.querySelector('.composer textarea') === document.activeElement;
   const text = h('textarea', { name: 'text', rows: 3, 'aria-label': t('conversations.write'), oninput: (e) => view.drafts.set(c.id, e.target.value) });
   text.value = view.drafts.get(c.id) ?? '';
   if (hadFocus) queueMicrotask(() => text.focus());
   const note = h('input', { type: 'checkbox', name: 'private' });
+  note.checked = state.note;
+  const send = h('button', { type: 'submit' });
   const error = h('div', { class: 'error', role: 'alert' });
-  const form = h('form', { class: 'composer' }, text, h('div', { class: 'actions' }, h('label', {}, note, ' ', t('conversations.as_note')), h('button', { type: 'submit' }, t('conversations.send'))), error);
+  const form = h('form', { class: 'composer' }, text, h('div', { class: 'actions' }, h('label', { class: 'note-toggle' }, note, ' ', t('conversations.as_note')), send), error);
+  // Note mode cannot be missed: the composer turns the notes' colour and the button says so.
+  const showMode = () => {
+    form.classList.toggle('note-mode', note.checked);
+    send.textContent = note.checked ? t('conversations.send_note') : t('conversations.send');
+    text.placeholder = note.checked ? t('conversations.note_placeholder') : '';
+  };
+  note.addEventListener('change', () => {
+    state.note = note.checked;
+    showMode();
+  });
+  showMode();
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!text.value.trim()) return;
@@ -179,14 +299,15 @@ function composer(c) {
       text.value = '';
       view.drafts.delete(c.id);
       error.textContent = '';
-      if (!view.messages.some((m) => m.id === message.id)) view.messages.push(message);
-      renderPane();
+      if (view.open?.id !== c.id) return;
+      view.messages = mergeMessages(view.messages, [message]);
+      fillLog('bottom');
     } catch (err) {
       error.textContent = errorText(err);
     }
   });
   text.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
     }
@@ -194,7 +315,27 @@ function composer(c) {
   return form;
 }
 
+// Replaces a picker's options and keeps the person's choice while it is still offered.
+function fillSelect(select, options) {
+  const chosen = select.value;
+  replace(select, options);
+  choose(select, chosen);
+}
+
+function choose(select, value) {
+  if (value && [...select.options].some((o) => o.value === value)) select.value = value;
+}
+
+// Agents with a free slot, then groups.
+function transferOptions() {
+  return [
+    ...view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
+    ...view.groups.map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)),
+  ];
+}
+
 function actions(c) {
+  const state = controlsOf(c.id);
   const error = h('div', { class: 'error', role: 'alert' });
   const run = async (work) => {
     try {
@@ -206,12 +347,14 @@ function actions(c) {
       error.textContent = errorText(err);
     }
   };
-  const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to') },
-    view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
-    view.groups.map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)));
+  const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to'), onchange: () => (state.target = target.value) }, transferOptions());
+  choose(target, state.target);
+  view.parts.refreshers.push(() => fillSelect(target, transferOptions()));
   const transfer = canTransfer() && target.options.length ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
     const [kind, id] = target.value.split(':');
     if (!id) throw Object.assign(new Error(t('conversations.no_target')), {});
+    // Should it come straight back (a group only she serves), that is her own doing: no alert.
+    claimed(c.id);
     return post(`/conversations/${c.id}/transfer`, kind === 'agent' ? { agent_id: Number(id) } : { group_id: Number(id) });
   }) }, t('conversations.transfer'))) : null;
   const finalize = h('button', { type: 'button', class: 'danger', onclick: () => run(() => post(`/conversations/${c.id}/finalize`, {})) }, t('conversations.finalize'));
@@ -220,16 +363,18 @@ function actions(c) {
 
 // Labels: shown to all staff; added and removed by whoever works the conversation.
 function labels(c, working) {
-  const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => openConversation(c.id)).catch((err) => alert(errorText(err)));
-  const chips = c.labels.map((label) => h('span', { class: 'badge label' }, label, working ? h('button', { type: 'button', class: 'link', 'aria-label': `${t('conversations.remove_label')} ${label}`, onclick: () => remove(label) }, ' ×') : null));
-  if (!working) return chips.length ? h('div', { class: 'actions' }, chips) : null;
-  const input = h('input', { type: 'text', maxlength: 40, placeholder: t('conversations.add_label'), 'aria-label': t('conversations.add_label'), class: 'narrow-input' });
-  const form = h('form', { class: 'actions' }, chips, input, h('button', { type: 'submit', class: 'secondary' }, '+'));
+  if (!working) return h('div', { class: 'actions' }, view.parts.chips);
+  const state = controlsOf(c.id);
+  const input = h('input', { type: 'text', maxlength: 40, placeholder: t('conversations.add_label'), 'aria-label': t('conversations.add_label'), class: 'narrow-input', oninput: () => (state.label = input.value) });
+  input.value = state.label;
+  const form = h('form', { class: 'actions' }, view.parts.chips, input, h('button', { type: 'submit', class: 'secondary' }, '+'));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!input.value.trim()) return;
     try {
       await post(`/conversations/${c.id}/labels`, { label: input.value });
+      input.value = '';
+      state.label = '';
       await openConversation(c.id);
     } catch (err) {
       alert(errorText(err));
@@ -238,14 +383,28 @@ function labels(c, working) {
   return form;
 }
 
+function fillChips(c, working) {
+  const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => openConversation(c.id)).catch((err) => alert(errorText(err)));
+  stamp(view.parts.chips, c.labels);
+  replace(view.parts.chips, c.labels.map((label) => h('span', { class: 'badge label' }, label, working ? h('button', { type: 'button', class: 'link', 'aria-label': `${t('conversations.remove_label')} ${label}`, onclick: () => remove(label) }, ' ×') : null)));
+}
+
 // Supervisors give a conversation to any agent; past a full slot only when they say so.
 function assignBox(c) {
-  const agent = h('select', { 'aria-label': t('conversations.assign_to') }, view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})`)));
-  const force = h('input', { type: 'checkbox' });
+  const state = controlsOf(c.id);
+  const options = () => view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})`));
+  const agent = h('select', { 'aria-label': t('conversations.assign_to'), onchange: () => (state.agent = agent.value) }, options());
+  choose(agent, state.agent);
+  view.parts.refreshers.push(() => fillSelect(agent, options()));
+  const force = h('input', { type: 'checkbox', onchange: () => (state.force = force.checked) });
+  force.checked = state.force;
   const error = h('div', { class: 'error', role: 'alert' });
   const assign = async () => {
     try {
-      await post(`/conversations/${c.id}/assign`, { agent_id: Number(agent.value), force: force.checked });
+      const to = Number(agent.value);
+      // Giving it to yourself is your own doing: no "assigned to you" alert for it.
+      if (to === session.me.id) claimed(c.id);
+      await post(`/conversations/${c.id}/assign`, { agent_id: to, force: force.checked });
       error.textContent = '';
       await loadList();
       await openConversation(c.id);
@@ -282,17 +441,72 @@ async function editContact(c) {
 }
 
 async function takeNext() {
-  const taken = await post('/conversations/next').catch((err) => alert(errorText(err)));
+  // The assignment event may arrive before the answer: it waits for it to know it was this click.
+  const taking = post('/conversations/next').then((taken) => {
+    claimed(taken.id);
+    return taken;
+  });
+  pendingClaim = taking.catch(() => null);
+  const taken = await taking.catch((err) => alert(errorText(err)));
+  pendingClaim = null;
   if (taken) {
     await loadList();
     await openConversation(taken.id);
   }
 }
 
+// Conversations known to be assigned to this person (so one assignment alerts once, though it
+// comes as conversation.assigned and conversation.transferred), when each was noticed, and those
+// the person gave themselves (take next, assign to self), which do not alert.
+const mine = new Set();
+const noticedAt = new Map();
+const ownClaims = new Set();
+let pendingClaim = null;
+
+function claimed(id) {
+  ownClaims.add(id);
+  setTimeout(() => ownClaims.delete(id), 10_000);
+}
+
+async function noticeAssignment(conversation) {
+  if (conversation.assignee_id !== session.me.id) {
+    mine.delete(conversation.id);
+    return;
+  }
+  if (mine.has(conversation.id)) return;
+  mine.add(conversation.id);
+  // A new conversation routed here brings its first message right after: one alert for both.
+  noticedAt.set(conversation.id, Date.now());
+  if (pendingClaim) await pendingClaim;
+  if (ownClaims.has(conversation.id)) return;
+  raiseAlert(t('conversations.assigned_to_you'), conversation.last_preview ?? '', conversation.id);
+}
+
 function alertNewMessage(event) {
+  if (Date.now() - (noticedAt.get(event.conversation.id) ?? 0) < 3000) return;
+  raiseAlert(t('conversations.new_message'), event.message.text, event.conversation.id);
+}
+
+// One audio context for every tone. Browsers let a page sound only after the person interacted
+// with it, so the first click or key unlocks it; from then on tones play with the tab behind too.
+let audio = null;
+const unlockSound = () => {
+  try {
+    audio ??= new AudioContext();
+    audio.resume().catch(() => {});
+  } catch {
+    // No Web Audio here: alerts still count and notify.
+  }
+};
+document.addEventListener('pointerdown', unlockSound, { once: true });
+document.addEventListener('keydown', unlockSound, { once: true });
+
+// A short tone and a desktop notification, with the tab in front or behind.
+function raiseAlert(title, body, conversationId) {
   window.centralitaAlerts += 1;
   try {
-    const audio = new AudioContext();
+    audio ??= new AudioContext();
+    if (audio.state === 'suspended') audio.resume().catch(() => {});
     const tone = audio.createOscillator();
     tone.frequency.value = 880;
     tone.connect(audio.destination);
@@ -302,7 +516,7 @@ function alertNewMessage(event) {
     // No sound without a user gesture on some browsers; the notification still shows.
   }
   if ('Notification' in window && Notification.permission === 'granted') {
-    new Notification(t('conversations.new_message'), { body: event.message.text.slice(0, 120), tag: `conversation-${event.conversation.id}` });
+    new Notification(title, { body: body.slice(0, 120), tag: `conversation-${conversationId}` });
   }
 }
 
@@ -312,23 +526,22 @@ function connect() {
   socket.onmessage = async (message) => {
     const event = JSON.parse(message.data);
     if (!view || !document.body.contains(view.main.firstChild)) return;
+    if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
     if (event.type === 'message.created') {
       if (event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
       if (view.open?.id === event.conversation.id && !view.messages.some((m) => m.id === event.message.id)) {
-        view.messages = await get(`/conversations/${view.open.id}/messages`);
-        renderPane();
-        if (event.message.author.kind === 'customer') post(`/conversations/${view.open.id}/read`).catch(() => null);
+        await refreshOpen().catch(() => null);
       }
       await loadList();
     } else if (event.type.startsWith('conversation.') || event.type === 'resync') {
       await loadList();
-      if (view.open?.id === event.conversation?.id) openConversation(view.open.id).catch(() => null);
+      if (view.open && (event.type === 'resync' || view.open.id === event.conversation?.id)) refreshOpen().catch(() => null);
     }
     if (event.type === 'stats.panel') {
       renderFigures(event.panel);
       // Loads and slots moved: refresh the agents, and the transfer and assign pickers with them.
       await loadAgents().catch(() => null);
-      if (view.open) renderPane({ keepScroll: true });
+      if (view.open) updatePane();
     }
   };
   // Whatever happened before this socket opened (a conversation given the moment we came online)
