@@ -177,7 +177,9 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
             ("agent.status", None, Some(("agent", json!({ "id": agent, "available": available, "online": online }))))
         }
         Event::QueueChanged => ("queue.changed", None, None),
-        Event::ServerStarted { .. } | Event::UserChanged { .. } | Event::GroupChanged { .. } => return None,
+        Event::ServerStarted { .. } | Event::UserChanged { .. } | Event::GroupChanged { .. } | Event::MailQueued => {
+            return None;
+        }
     };
     let capability = EVENT_KINDS.iter().find(|(name, _)| *name == kind).map(|(_, capability)| *capability)?;
     if !allows(Some(&caller.user.grants()), capability) {
