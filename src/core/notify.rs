@@ -140,3 +140,95 @@ fn about(tx: &WriteTransaction, conversation: &Conversation) -> Result<About, Ap
         link: format!("{base}/conversations#conversation={}", conversation.id.0),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableTableMetadata;
+
+    use crate::domain::account::Language;
+    use crate::store::Store;
+    use crate::store::tables::MAIL_ID_TO_MAIL;
+
+    fn agent(notify: bool) -> User {
+        User {
+            id: UserId(2),
+            first_name: "Ana".into(),
+            last_name: "Gil".into(),
+            email: "ana@example.com".into(),
+            roles: vec![crate::domain::access::Role::Agent],
+            permissions: vec![],
+            language: Some(Language::En),
+            active: true,
+            password_hash: None,
+            totp: None,
+            totp_pending: None,
+            totp_required: false,
+            notify_assignments: notify,
+            notify_group_queue: false,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn assigned_to_ana(id: u64) -> Conversation {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "contact": 1, "channel": 1, "group": null, "status": "assigned", "assignee": 2,
+            "created_at": 0, "enqueued_at": 0, "assigned_at": 0, "finalized_at": null, "last_message_at": 0,
+        }))
+        .unwrap()
+    }
+
+    fn mails(tx: &WriteTransaction) -> usize {
+        let table = tx.open_table(MAIL_ID_TO_MAIL.definition()).unwrap();
+        MAIL_ID_TO_MAIL.all(&table).unwrap().len()
+    }
+
+    /// One transaction is one batch of the writer: what it decided, it decided with the throttle
+    /// rows written earlier in the same batch, and an aborted batch takes mails and rows together.
+    #[test]
+    fn one_mail_per_conversation_a_minute_within_a_batch_and_none_lost_when_a_batch_is_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        super::super::records::save_user(&tx, &agent(true), None).unwrap();
+        tx.commit().unwrap();
+
+        let tx = store.begin_write().unwrap();
+        let mut events = Vec::new();
+        for at in [1_000, 2_000, 30_000] {
+            assigned(&tx, &assigned_to_ana(7), None, at, &mut events).unwrap();
+        }
+        assert_eq!(mails(&tx), 1, "the same conversation within the minute, in one batch");
+        assigned(&tx, &assigned_to_ana(8), None, 30_000, &mut events).unwrap();
+        assert_eq!(mails(&tx), 2, "another conversation is its own");
+        assert_eq!(events.iter().filter(|e| **e == Event::MailQueued).count(), 2);
+        tx.abort().unwrap();
+
+        // The batch failed: neither its mails nor its throttle rows stand, so the next one mails.
+        let tx = store.begin_write().unwrap();
+        assigned(&tx, &assigned_to_ana(7), None, 40_000, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 1);
+        assigned(&tx, &assigned_to_ana(7), None, 40_000 + NOTICE_GAP_MS, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 2, "a minute later, again");
+        let rows = tx.open_table(USER_CONVERSATION_TO_NOTICE_AT).unwrap().len().unwrap();
+        assert_eq!(rows, 1, "rows past the gap are pruned");
+    }
+
+    #[test]
+    fn no_mail_for_what_she_took_herself_nor_without_the_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        super::super::records::save_user(&tx, &agent(true), None).unwrap();
+        let herself = By { conversation: ConversationId(7), user: UserId(2) };
+        assigned(&tx, &assigned_to_ana(7), Some(herself), 0, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 0, "she took it");
+        // `by` about another conversation (a slot freed by her take) does not hide this one.
+        assigned(&tx, &assigned_to_ana(9), Some(herself), 0, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 1);
+        super::super::records::save_user(&tx, &agent(false), None).unwrap();
+        assigned(&tx, &assigned_to_ana(10), None, 0, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 1, "not opted in");
+    }
+}
