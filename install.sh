@@ -54,9 +54,12 @@ fi
 # The examples go to rules/examples, which the server does not load: an administrator copies the
 # ones wanted one level up. Nothing an administrator edited is overwritten.
 install -d -m 0755 "$etc_dir/rules" "$etc_dir/rules/examples" "$etc_dir/rules/examples/fixtures"
-for example in rules/* rules/fixtures/*; do
+for example in rules/README.md rules/examples/* rules/examples/fixtures/*; do
   [ -f "$example" ] || continue
-  target="$etc_dir/rules/examples/${example#rules/}"
+  case "$example" in
+    rules/examples/*) target="$etc_dir/rules/examples/${example#rules/examples/}" ;;
+    *) target="$etc_dir/${example}" ;;
+  esac
   if [ -e "$target" ]; then
     say "rule kept: $target"
   else

@@ -223,7 +223,7 @@ async fn rules_check_reports_a_broken_file_with_line_and_column() {
 #[tokio::test]
 async fn the_shipped_rules_compile_and_answer_their_fixtures() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Command::new(BIN).args(["rules", "check"]).arg(root.join("rules")).output().await.unwrap();
+    let output = Command::new(BIN).args(["rules", "check"]).arg(root.join("rules/examples")).output().await.unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
     let cases = [
         ("auto_reply.rhai", "on_message", "message.json"),
@@ -235,9 +235,9 @@ async fn the_shipped_rules_compile_and_answer_their_fixtures() {
     for (file, hook, fixture) in cases {
         let output = Command::new(BIN)
             .args(["rules", "test"])
-            .arg(root.join("rules").join(file))
+            .arg(root.join("rules/examples").join(file))
             .args(["--hook", hook, "--fixture"])
-            .arg(root.join("rules/fixtures").join(fixture))
+            .arg(root.join("rules/examples/fixtures").join(fixture))
             .output()
             .await
             .unwrap();

@@ -22,9 +22,11 @@ grep -q '^data_dir = "/var/lib/centralita"' "$stage/etc/centralita/centralita.to
 [ -d "$stage/var/lib/centralita" ] || fail "no data dir"
 [ "$(stat -c %a "$stage/var/lib/centralita")" = 750 ] || fail "data dir mode is not 0750"
 [ -d "$stage/etc/centralita/rules" ] || fail "no rules dir"
-for example in rules/* rules/fixtures/*; do
-  [ -e "$stage/etc/centralita/rules/examples/${example#rules/}" ] || fail "rule example $example not copied"
+for example in rules/examples/* rules/examples/fixtures/*; do
+  [ -e "$stage/etc/centralita/rules/examples/${example#rules/examples/}" ] || fail "rule example $example not copied"
 done
+[ -f "$stage/etc/centralita/rules/README.md" ] || fail "rules/README.md not copied"
+ls "$stage/etc/centralita/rules/"*.rhai > /dev/null 2>&1 && fail "an example rule was switched on by the install"
 unit="$stage/etc/systemd/system/centralita.service"
 grep -q '^ExecStart=/usr/local/bin/centralita serve --config /etc/centralita/centralita.toml$' "$unit" || fail "unit ExecStart"
 grep -q '^User=centralita$' "$unit" || fail "unit user"

@@ -122,3 +122,141 @@ async fn a_failed_delivery_is_kept_with_its_error_and_without_smtp_mail_waits_in
     assert_eq!(waiting["attempts"], 0);
     plain.stop().await;
 }
+
+/// Mails to `email` in the outbox now.
+async fn mails_to(admin: &Staff, email: &str) -> Vec<Value> {
+    let outbox: Value = admin.get("/api/v1/outbox").await.json().await.unwrap();
+    outbox.as_array().unwrap().iter().filter(|mail| mail["to"] == email).cloned().collect()
+}
+
+/// Waits (at most `within`) for a mail to `email` whose subject contains `subject`.
+async fn mail_within(admin: &Staff, email: &str, subject: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let mails = mails_to(admin, email).await;
+        if let Some(mail) = mails.iter().find(|mail| mail["subject"].as_str().unwrap_or("").contains(subject)) {
+            return mail.clone();
+        }
+        assert!(Instant::now() < deadline, "no mail \"{subject}\" to {email} within {within:?}: {mails:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn opt_in(user: &Staff, body: Value) {
+    assert_eq!(user.patch("/api/v1/me", body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_assignment_mails_an_agent_who_opted_in_once_a_minute_per_conversation_in_her_language() {
+    let (port, received) = fake_smtp().await;
+    let desk = Desk::open_with(|settings| settings.smtp.url = Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let (ana, _ana_socket) = desk.agent("ana@example.com", 3, &[]).await;
+    opt_in(&ana, json!({ "first_name": "Ana", "language": "en", "notify_assignments": true })).await;
+    let me: Value = ana.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!((me["notify_assignments"].as_bool(), me["notify_group_queue"].as_bool()), (Some(true), Some(false)));
+
+    // Routing gives Ana the first conversation: one mail, in English, within 2 s.
+    let started = Instant::now();
+    let first: Value = desk.customer("Marta Gil", "hola").await.json().await.unwrap();
+    let id = first["conversation"]["id"].as_u64().unwrap();
+    let mail =
+        mail_within(&desk.admin, "ana@example.com", "Conversation assigned: Marta Gil", Duration::from_secs(2)).await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let body = mail["body"].as_str().unwrap();
+    let link = format!("{}/conversations#conversation={id}", desk.server.running.public_url);
+    for part in ["Hello Ana", "Channel: Tienda", "Queue: general", &format!("#{id}"), link.as_str()] {
+        assert!(body.contains(part), "{part} in {body}");
+    }
+    // And it leaves by SMTP at once, not at the next sweep.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let delivered = |data: &String| data.contains("Subject: Conversation assigned: Marta Gil");
+    while !received.lock().unwrap().iter().any(|(to, data)| to == &["ana@example.com"] && delivered(data)) {
+        assert!(Instant::now() < deadline, "not delivered by SMTP: {:?}", received.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A supervisor moves it to Luis (who did not opt in) and back within the minute: no new mail.
+    let (luis, _luis_socket) = desk.agent("luis@example.com", 3, &[]).await;
+    let sergio = desk.server.user(&desk.admin, "sergio@example.com", &["supervisor"], &[]).await;
+    opt_in(&sergio, json!({ "first_name": "Sergio", "last_name": "Ruiz" })).await;
+    for agent in [luis.id(), ana.id()] {
+        let moved = sergio.post(&format!("/api/v1/conversations/{id}/assign"), json!({ "agent_id": agent })).await;
+        assert_eq!(moved.status(), 200);
+    }
+    // Another conversation the supervisor gives her is mailed, naming him; it comes after the
+    // refused one would have, so by now a second mail about the first would be in the outbox.
+    let second: Value = desk.customer("Pablo", "hola").await.json().await.unwrap();
+    let second_id = second["conversation"]["id"].as_u64().unwrap();
+    let holder = desk.conversation(&second["conversation"]["id"]).await["assignee"]["id"].as_u64().unwrap();
+    if holder == ana.id() {
+        mail_within(&desk.admin, "ana@example.com", "Conversation assigned: Pablo", Duration::from_secs(2)).await;
+    } else {
+        let moved =
+            sergio.post(&format!("/api/v1/conversations/{second_id}/assign"), json!({ "agent_id": ana.id() })).await;
+        assert_eq!(moved.status(), 200);
+        let mail =
+            mail_within(&desk.admin, "ana@example.com", "Conversation assigned: Pablo", Duration::from_secs(2)).await;
+        assert!(
+            mail["body"].as_str().unwrap().contains("Sergio Ruiz assigned a conversation to you."),
+            "names who assigned it: {mail}"
+        );
+    }
+    let about_first = mails_to(&desk.admin, "ana@example.com").await;
+    let about_first = about_first.iter().filter(|mail| mail["subject"].as_str().unwrap().contains("Marta Gil"));
+    assert_eq!(about_first.count(), 1, "one mail per conversation a minute");
+    assert!(
+        mails_to(&desk.admin, "luis@example.com")
+            .await
+            .iter()
+            .all(|mail| !mail["subject"].as_str().unwrap().contains("assigned")),
+        "Luis did not opt in"
+    );
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_waiting_in_a_group_queue_mails_the_members_who_opted_in() {
+    let desk = Desk::open().await;
+    let (eva, _eva_socket) = desk.agent("eva@example.com", 3, &["dispenser"]).await;
+    let (luis, _luis_socket) = desk.agent("luis@example.com", 3, &[]).await;
+    opt_in(&eva, json!({ "notify_group_queue": true, "notify_assignments": true })).await;
+    for agent in [&eva, &luis] {
+        let off = agent.request(reqwest::Method::PUT, "/api/v1/me/availability").json(&json!({ "available": false }));
+        assert_eq!(off.send().await.unwrap().status(), 200);
+    }
+    let group: Value = desk
+        .admin
+        .post("/api/v1/groups", json!({ "name": "Ventas", "members": [eva.id(), luis.id()] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let channel: Value = desk
+        .admin
+        .post("/api/v1/channels", json!({ "kind": "api", "name": "Ventas web", "group": group["id"] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = desk.server.url(&format!("/api/v1/channels/{}/messages", channel["id"]));
+    let body = json!({ "contact": { "identifier": "v1" }, "text": "hola" });
+    let sent =
+        desk.server.client.post(url).bearer_auth(channel["token"].as_str().unwrap()).json(&body).send().await.unwrap();
+    assert_eq!(sent.status(), 201);
+    // Spanish (she chose no language), an anonymous visitor, the group's queue.
+    let mail = mail_within(
+        &desk.admin,
+        "eva@example.com",
+        "Conversación en espera en Ventas: Visitante",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(mail["body"].as_str().unwrap().contains("Canal: Ventas web"), "{mail}");
+    // She takes it herself: no mail for that. Luis did not opt in: none at all.
+    let taken = eva.post("/api/v1/conversations/next", json!({})).await;
+    assert_eq!(taken.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mails_to(&desk.admin, "eva@example.com").await.len(), 2, "the invite and the queue notice only");
+    assert_eq!(mails_to(&desk.admin, "luis@example.com").await.len(), 1, "only his invite");
+    desk.server.stop().await;
+}

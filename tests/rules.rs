@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 fn example(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules").join(name)).unwrap()
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/examples").join(name)).unwrap()
 }
 
 fn rules_dir(desk: &Desk) -> PathBuf {
@@ -51,6 +51,34 @@ async fn replies(desk: &Desk, id: &Value) -> Vec<String> {
     let all = messages(desk, id).await;
     let system = all.iter().filter(|m| m["author"]["kind"] == "system" && m["private"] == false);
     system.map(|m| m["text"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_server_run_from_the_checkout_applies_no_example_rule() {
+    let repo_rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    assert!(repo_rules.join("examples/auto_reply.rhai").is_file(), "the examples ship in rules/examples/");
+    let on_disk: Vec<_> = std::fs::read_dir(&repo_rules)
+        .unwrap()
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "rhai"))
+        .collect();
+    assert!(on_disk.is_empty(), "rules/ of the checkout must hold no rule (copied examples are local): {on_disk:?}");
+    let desk = Desk::open_with(|settings| {
+        settings.rules.dir = repo_rules.clone();
+        settings.rules.sweep = Duration::from_millis(200);
+    })
+    .await;
+    let status: Value = desk.admin.get("/api/v1/rules").await.json().await.unwrap();
+    assert_eq!(status["dir"], repo_rules.display().to_string());
+    assert_eq!(status["files"], json!([]), "nothing of rules/examples/ is loaded");
+    // The auto-reply example would answer these words at once, at any hour.
+    let written: Value = desk.customer("lucia", "¿Cuál es su horario? ¿Y el precio?").await.json().await.unwrap();
+    let id = written["conversation"]["id"].clone();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(replies(&desk, &id).await, Vec::<String>::new());
+    let conversation = desk.conversation(&id).await;
+    assert_eq!((conversation["labels"].clone(), conversation["status"].clone()), (json!([]), json!("queued")));
+    desk.server.stop().await;
 }
 
 #[tokio::test]

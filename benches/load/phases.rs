@@ -24,12 +24,14 @@ use crate::net::Connection;
 /// Median µs of one `on_message` call of the shipped auto-reply rule, maps built included.
 pub fn rules_on_message_us() -> f64 {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/auto_reply.rhai");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/examples/auto_reply.rhai");
     std::fs::copy(source, dir.path().join("auto_reply.rhai")).expect("the example rule");
     let rules = centralita::rules::Rules::load(Some(dir.path().to_path_buf()));
     let fixture: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/fixtures/message.json"))
-            .expect("the fixture"),
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/examples/fixtures/message.json"),
+        )
+        .expect("the fixture"),
     )
     .expect("JSON");
     let conversation = centralita::rules::data::from_json(&fixture["conversation"]).expect("a map");

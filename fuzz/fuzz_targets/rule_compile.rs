@@ -13,10 +13,10 @@ use rhai::{Dynamic, Engine};
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(rules::engine);
 
-/// The conversation and message of `rules/fixtures/message.json`, as hooks receive them.
+/// The conversation and message of `rules/examples/fixtures/message.json`, as hooks receive them.
 static ARGS: LazyLock<Vec<Dynamic>> = LazyLock::new(|| {
-    let fixture: serde_json::Value = serde_json::from_str(include_str!("../../rules/fixtures/message.json"))
-        .unwrap_or_else(|err| panic!("rules/fixtures/message.json: {err}"));
+    let fixture: serde_json::Value = serde_json::from_str(include_str!("../../rules/examples/fixtures/message.json"))
+        .unwrap_or_else(|err| panic!("rules/examples/fixtures/message.json: {err}"));
     ["conversation", "message"]
         .iter()
         .map(|key| data::from_json(&fixture[key]).unwrap_or_else(|err| panic!("fixture {key}: {err}")))

@@ -3,7 +3,9 @@
 
 use redb::WriteTransaction;
 
-use super::conversations::{load_conversation, routing_rejection, save_conversation, write_assignments};
+use super::conversations::{
+    load_conversation, routing_rejection, save_conversation, write_assignments, write_assignments_by,
+};
 use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
@@ -181,7 +183,9 @@ impl Command<Runtime, Event> for TakeNext {
         let Some(assignment) = taken else {
             return Ok(None);
         };
-        write_assignments(tx, &[assignment], self.at, events)?;
+        // She took it herself: no mail about it (`by` is her).
+        let by = super::notify::By { conversation: assignment.conversation, user: self.agent };
+        write_assignments_by(tx, &[assignment], Some(by), self.at, events)?;
         Ok(Some(load_conversation(tx, assignment.conversation)?))
     }
 }

@@ -61,6 +61,17 @@ pub fn write_assignments(
     at: u64,
     events: &mut Vec<Event>,
 ) -> Result<(), ApplyError> {
+    write_assignments_by(tx, assignments, None, at, events)
+}
+
+/// As `write_assignments`, where a user assigned one of them by hand (mail notices tell who).
+pub fn write_assignments_by(
+    tx: &WriteTransaction,
+    assignments: &[Assignment],
+    by: Option<super::notify::By>,
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
     for assignment in assignments {
         let mut conversation = load_conversation(tx, assignment.conversation)?;
         conversation.status = Status::Assigned;
@@ -70,6 +81,7 @@ pub fn write_assignments(
             conversation.served_by.push(assignment.agent);
         }
         save_conversation(tx, &conversation)?;
+        super::notify::assigned(tx, &conversation, by, at, events)?;
         events.push(Event::ConversationAssigned { conversation });
     }
     if !assignments.is_empty() {
@@ -155,6 +167,7 @@ impl Command<Runtime, Event> for CustomerMessage {
             events.push(Event::QueueChanged);
             write_assignments(tx, &assignments, self.at, events)?;
             conversation = load_conversation(tx, conversation.id)?;
+            super::notify::entered_queue(tx, &conversation, None, self.at, events)?;
         }
         events.push(Event::MessageCreated { conversation: conversation.clone(), message: message.clone() });
         Ok(CustomerOutcome { conversation, message, contact })
@@ -354,8 +367,12 @@ impl Command<Runtime, Event> for Transfer {
             let message = append_message(tx, conversation.id, Author::Agent(self.by.user), note, true, self.at)?;
             events.push(Event::MessageCreated { conversation: conversation.clone(), message });
         }
-        write_assignments(tx, &assignments, self.at, events)?;
+        let by = super::notify::By { conversation: conversation.id, user: self.by.user };
+        write_assignments_by(tx, &assignments, Some(by), self.at, events)?;
         let conversation = load_conversation(tx, conversation.id)?;
+        if matches!(self.to, TransferTarget::Group(_)) {
+            super::notify::entered_queue(tx, &conversation, Some(self.by.user), self.at, events)?;
+        }
         events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
         Ok(conversation)
     }

@@ -7,6 +7,7 @@ mod boot;
 mod channels;
 mod conversations;
 mod groups;
+mod notify;
 mod outbox;
 mod records;
 mod rules;
@@ -28,6 +29,7 @@ pub use conversations::{
     Staff, Transfer, TransferTarget,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
+pub use notify::SetPublicUrl;
 pub use outbox::MailAttempted;
 pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
@@ -86,6 +88,8 @@ pub enum Event {
     },
     /// Someone entered or left a queue.
     QueueChanged,
+    /// A mail was put in the outbox (the mailer wakes up).
+    MailQueued,
 }
 
 /// The core as the server uses it.

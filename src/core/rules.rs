@@ -182,6 +182,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
                     events.push(Event::QueueChanged);
                     super::conversations::write_assignments(tx, &made, self.at, events)?;
                     conversation = load_conversation(tx, conversation.id)?;
+                    super::notify::entered_queue(tx, &conversation, None, self.at, events)?;
                     changed = true;
                 }
                 Checked::Group(_) => {}

@@ -52,9 +52,12 @@ pub struct User {
     /// Set by an administrator: the user must enrol in two-factor login.
     #[serde(default)]
     pub totp_required: bool,
-    /// R-GRP-3: e-mail when a conversation is assigned to them or their group.
+    /// R-GRP-3: e-mail when a conversation is assigned to them.
     #[serde(default)]
     pub notify_assignments: bool,
+    /// R-GRP-3: e-mail when a conversation starts waiting in the queue of one of their groups.
+    #[serde(default)]
+    pub notify_group_queue: bool,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -248,6 +251,7 @@ impl NewUser {
             totp_pending: None,
             totp_required: self.totp_required,
             notify_assignments: false,
+            notify_group_queue: false,
             created_at: now,
             updated_at: now,
         })
@@ -309,6 +313,7 @@ pub struct ProfilePatch {
     #[serde(default, with = "double_option")]
     pub language: Option<Option<Language>>,
     pub notify_assignments: Option<bool>,
+    pub notify_group_queue: Option<bool>,
 }
 
 impl ProfilePatch {
@@ -320,6 +325,9 @@ impl ProfilePatch {
         }
         if let Some(notify) = self.notify_assignments {
             next.notify_assignments = notify;
+        }
+        if let Some(notify) = self.notify_group_queue {
+            next.notify_group_queue = notify;
         }
         next.updated_at = now;
         Ok(next)

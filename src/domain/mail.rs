@@ -76,6 +76,76 @@ pub fn reset(user: &User, link: &str) -> Letter {
     }
 }
 
+/// What a conversation notice tells: which conversation, and where to open it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct About {
+    pub conversation: u64,
+    /// The contact's name, e-mail or phone; `None` for an anonymous visitor.
+    pub contact: Option<String>,
+    pub channel: String,
+    /// The group whose queue it is in; `None`: the general queue.
+    pub queue: Option<String>,
+    /// The conversation in the staff UI.
+    pub link: String,
+}
+
+/// Why a user hears of a conversation (R-GRP-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Assigned to them: by routing (`by: None`), or by a transfer or a supervisor.
+    Assigned { by: Option<String> },
+    /// Waiting in the queue of one of their groups.
+    Queued,
+}
+
+/// The least time between two notices to one user about one conversation.
+pub const NOTICE_GAP_MS: u64 = 60_000;
+
+/// Whether a user may be mailed about a conversation now, given when they last were about it.
+pub fn may_notify(last: Option<u64>, now: u64) -> bool {
+    last.is_none_or(|last| now.saturating_sub(last) >= NOTICE_GAP_MS)
+}
+
+pub fn conversation_notice(user: &User, notice: &Notice, about: &About) -> Letter {
+    let es = spanish(user);
+    let contact = about.contact.clone().unwrap_or_else(|| if es { "Visitante" } else { "Visitor" }.to_owned());
+    let queue = about.queue.clone().unwrap_or_else(|| "general".to_owned());
+    let name = &user.first_name;
+    let (subject, opening) = match (notice, es) {
+        (Notice::Assigned { by: None }, true) => {
+            (format!("Conversación asignada: {contact}"), "Se te asignó una conversación.".to_owned())
+        }
+        (Notice::Assigned { by: Some(by) }, true) => {
+            (format!("Conversación asignada: {contact}"), format!("{by} te asignó una conversación."))
+        }
+        (Notice::Assigned { by: None }, false) => {
+            (format!("Conversation assigned: {contact}"), "A conversation was assigned to you.".to_owned())
+        }
+        (Notice::Assigned { by: Some(by) }, false) => {
+            (format!("Conversation assigned: {contact}"), format!("{by} assigned a conversation to you."))
+        }
+        (Notice::Queued, true) => (
+            format!("Conversación en espera en {queue}: {contact}"),
+            format!("Una conversación espera en la cola de {queue}, uno de tus grupos."),
+        ),
+        (Notice::Queued, false) => (
+            format!("Conversation waiting in {queue}: {contact}"),
+            format!("A conversation is waiting in the queue of {queue}, one of your groups."),
+        ),
+    };
+    let (id, channel, link) = (about.conversation, &about.channel, &about.link);
+    let body = if es {
+        format!(
+            "Hola {name}:\n\n{opening}\n\nConversación: #{id}\nContacto: {contact}\nCanal: {channel}\nCola: {queue}\n\nPara abrirla:\n\n{link}\n\nRecibes este correo porque lo pediste en tu perfil de centralita; allí puedes dejar de recibirlo.\n"
+        )
+    } else {
+        format!(
+            "Hello {name},\n\n{opening}\n\nConversation: #{id}\nContact: {contact}\nChannel: {channel}\nQueue: {queue}\n\nTo open it:\n\n{link}\n\nYou get this mail because you asked for it in your centralita profile; you can turn it off there.\n"
+        )
+    };
+    Letter { subject, body }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +166,7 @@ mod tests {
             totp_pending: None,
             totp_required: false,
             notify_assignments: false,
+            notify_group_queue: false,
             created_at: 0,
             updated_at: 0,
         }
@@ -110,5 +181,49 @@ mod tests {
         let en = invite(&user(Some(Language::En)), "L");
         assert!(en.subject.contains("account") && en.body.contains("7 days"));
         assert!(reset(&user(None), "R").body.contains('R'));
+    }
+
+    fn about(contact: Option<&str>, queue: Option<&str>) -> About {
+        About {
+            conversation: 42,
+            contact: contact.map(str::to_owned),
+            channel: "Web".into(),
+            queue: queue.map(str::to_owned),
+            link: "https://x/conversations#conversation=42".into(),
+        }
+    }
+
+    #[test]
+    fn notices_name_the_conversation_and_link_to_it_in_the_user_language() {
+        let about = about(Some("Marta Gil"), Some("Ventas"));
+        let es = conversation_notice(&user(None), &Notice::Assigned { by: None }, &about);
+        assert_eq!(es.subject, "Conversación asignada: Marta Gil");
+        for part in ["Hola Ana", "Se te asignó", "#42", "Marta Gil", "Canal: Web", "Cola: Ventas", &about.link] {
+            assert!(es.body.contains(part), "{part} in {}", es.body);
+        }
+        let en =
+            conversation_notice(&user(Some(Language::En)), &Notice::Assigned { by: Some("Sergio".into()) }, &about);
+        assert_eq!(en.subject, "Conversation assigned: Marta Gil");
+        assert!(en.body.contains("Sergio assigned a conversation to you.") && en.body.contains("Queue: Ventas"));
+        let queued = conversation_notice(&user(Some(Language::En)), &Notice::Queued, &about);
+        assert!(queued.subject.contains("waiting in Ventas") && queued.body.contains(&about.link));
+    }
+
+    #[test]
+    fn an_anonymous_visitor_in_the_general_queue_is_named_so() {
+        let es = conversation_notice(&user(None), &Notice::Queued, &about(None, None));
+        assert!(es.subject.contains("Visitante") && es.body.contains("Cola: general"), "{}", es.body);
+        let en = conversation_notice(&user(Some(Language::En)), &Notice::Assigned { by: None }, &about(None, None));
+        assert!(en.subject.contains("Visitor"));
+    }
+
+    #[test]
+    fn one_notice_per_minute_at_most() {
+        assert!(may_notify(None, 0));
+        assert!(!may_notify(Some(1_000), 1_000));
+        assert!(!may_notify(Some(1_000), 1_000 + NOTICE_GAP_MS - 1));
+        assert!(may_notify(Some(1_000), 1_000 + NOTICE_GAP_MS));
+        // A clock that went back does not open the gate early.
+        assert!(!may_notify(Some(5_000), 4_000));
     }
 }

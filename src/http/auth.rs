@@ -91,6 +91,7 @@ pub async fn me_view(state: &AppState, user: User, csrf: Option<String>) -> Resu
     Ok(MeView {
         user: UserView::new(&user, &groups),
         notify_assignments: user.notify_assignments,
+        notify_group_queue: user.notify_group_queue,
         totp_setup_required,
         csrf_token: csrf,
     })

@@ -59,6 +59,7 @@ pub struct MeView {
     #[serde(flatten)]
     pub user: UserView,
     pub notify_assignments: bool,
+    pub notify_group_queue: bool,
     /// Two-factor enrolment is required and not done: only the profile works until it is.
     pub totp_setup_required: bool,
     /// Send back in `X-CSRF-Token` on state-changing requests (cookie sessions only).

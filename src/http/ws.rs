@@ -286,7 +286,8 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
         Event::ServerStarted { .. }
         | Event::UserChanged { .. }
         | Event::SessionsEnded { .. }
-        | Event::GroupChanged { .. } => return None,
+        | Event::GroupChanged { .. }
+        | Event::MailQueued => return None,
     };
     let capability = EVENT_KINDS.iter().find(|(name, _)| *name == kind).map(|(_, capability)| *capability)?;
     if !allows(Some(&caller.user.grants()), capability) {

@@ -1,6 +1,6 @@
-//! Sends the outbox by SMTP when `smtp.url` is set, retrying failures with a growing pause (up to
-//! an hour) so nothing is lost. Without SMTP, mail stays in the outbox for administrators to read,
-//! and the log says so once per mail.
+//! Sends the outbox by SMTP when `smtp.url` is set, as soon as mail is queued, retrying failures
+//! with a growing pause (up to an hour) so nothing is lost. Without SMTP, mail stays in the outbox
+//! for administrators to read, and the log says so once per mail.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 use crate::clock::Clock;
 use crate::config::SmtpSettings;
-use crate::core::{Core, MailAttempted};
+use crate::core::{Core, Event, MailAttempted};
 use crate::domain::mail::Mail;
 use crate::store::Store;
 
@@ -38,6 +38,18 @@ pub fn due(mail: &Mail, now: u64) -> bool {
     }
 }
 
+/// Resolves when the core put a mail in the outbox (a notice), or missed events that may have.
+async fn mail_queued(events: &mut broadcast::Receiver<Event>) {
+    loop {
+        match events.recv().await {
+            Ok(Event::MailQueued) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Ok(_) => {}
+            // The core stopped: nothing more will come; the sweep timer and stop still work.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
 impl Mailer {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let transport = match self.smtp.url.as_deref().map(AsyncSmtpTransport::<Tokio1Executor>::from_url) {
@@ -49,10 +61,12 @@ impl Mailer {
             None => None,
         };
         let mut reported = self.report_waiting(transport.is_some()).await;
+        let mut events = self.core.subscribe();
         loop {
             self.sweep(transport.as_ref(), &mut reported).await;
             tokio::select! {
                 _ = self.queued.notified() => {}
+                _ = mail_queued(&mut events) => {}
                 _ = tokio::time::sleep(SWEEP) => {}
                 _ = stop.wait_for(|stop| *stop) => return,
             }

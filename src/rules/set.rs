@@ -64,6 +64,24 @@ pub struct FileOutcome<T> {
     pub file: String,
     #[serde(flatten)]
     pub result: Outcome<T>,
+    /// Where in the file a script error happened, when the engine knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+/// A hook that failed: the message and where in its file, when known.
+struct Failed {
+    message: String,
+    line: Option<usize>,
+    column: Option<usize>,
+}
+
+impl Failed {
+    fn answer(message: String) -> Self {
+        Failed { message, line: None, column: None }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -247,12 +265,11 @@ impl Rules {
     ) -> Vec<FileOutcome<T>> {
         let files = self.snapshot();
         let outcomes = files.iter().filter_map(|file| {
-            let result = self.call_file(file, hook, args, count, &parse)?;
-            let result = match result {
-                Ok(answer) => Outcome::Answer(answer),
-                Err(message) => Outcome::Error(message),
+            let (result, line, column) = match self.call_file(file, hook, args, count, &parse)? {
+                Ok(answer) => (Outcome::Answer(answer), None, None),
+                Err(failed) => (Outcome::Error(failed.message), failed.line, failed.column),
             };
-            Some(FileOutcome { file: file.name.clone(), result })
+            Some(FileOutcome { file: file.name.clone(), result, line, column })
         });
         outcomes.collect()
     }
@@ -266,19 +283,24 @@ impl Rules {
         args: &[Dynamic],
         count: bool,
         parse: impl Fn(Dynamic) -> Result<T, String>,
-    ) -> Option<Result<T, String>> {
+    ) -> Option<Result<T, Failed>> {
         let rule = file.good.as_ref().filter(|rule| rule.hooks.contains(&hook))?;
         let key = (file.name.clone(), hook);
         if count && self.counters().get(&key).is_some_and(|c| c.suspended) {
             return None;
         }
         let deadline = if hook == "assign" { ASSIGN_DEADLINE.min(self.inner.deadline) } else { self.inner.deadline };
-        let (result, stopped) = match call(&self.inner.engine, rule, hook, args.to_vec(), deadline) {
-            Ok(value) => (parse(value), false),
-            Err(err) => (Err(err.to_string()), err.stopped),
+        let (result, logged, stopped) = match call(&self.inner.engine, rule, hook, args.to_vec(), deadline) {
+            Ok(value) => (parse(value).map_err(Failed::answer), None, false),
+            Err(err) => {
+                let failed = Failed { message: err.message.clone(), line: err.line, column: err.column };
+                (Err(failed), Some(err.to_string()), err.stopped)
+            }
         };
         if count {
-            self.record(key, result.as_ref().err(), stopped);
+            // The log and the counters keep the full text (file:line:column: message).
+            let error = logged.or_else(|| result.as_ref().err().map(|failed| failed.message.clone()));
+            self.record(key, error.as_ref(), stopped);
         }
         Some(result)
     }

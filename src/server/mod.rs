@@ -19,7 +19,9 @@ use tokio_rustls::TlsAcceptor;
 use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::core::{Core, CoreError, EnsureFirstAdmin, InstallRules, NewLink, RecordStart, RecordStop, StartReport};
+use crate::core::{
+    Core, CoreError, EnsureFirstAdmin, InstallRules, NewLink, RecordStart, RecordStop, SetPublicUrl, StartReport,
+};
 use crate::domain::secret;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
@@ -95,6 +97,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     let boot = core.call(RecordStart { version: VERSION.to_owned(), at: clock.now() }).await?;
     report_previous_run(&boot, opened.millis);
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
+    core.call(SetPublicUrl { url: public_url.clone() }).await?;
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);
     core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;

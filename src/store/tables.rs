@@ -80,6 +80,15 @@ pub const PENDING_DELIVERY_IDS: TableDefinition<u64, ()> = TableDefinition::new(
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
 
+/// Settings the core needs in its transactions, written at each start (`public_url`).
+pub const SETTING_TO_TEXT: TableDefinition<&str, &str> = TableDefinition::new("setting_to_text");
+
+/// (user id, conversation id) to when the user was last mailed about the conversation (R-GRP-3):
+/// the throttle, committed with the mail itself. Rows older than the gap are pruned as the user
+/// gets new notices.
+pub const USER_CONVERSATION_TO_NOTICE_AT: TableDefinition<(u64, u64), u64> =
+    TableDefinition::new("user_conversation_to_notice_at");
+
 /// Creates every table, so that read transactions never meet a missing one.
 pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(META)?;
@@ -103,6 +112,8 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
     tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
     tx.open_table(PENDING_DELIVERY_IDS)?;
+    tx.open_table(SETTING_TO_TEXT)?;
+    tx.open_table(USER_CONVERSATION_TO_NOTICE_AT)?;
     Ok(())
 }
 

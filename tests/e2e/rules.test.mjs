@@ -1,6 +1,7 @@
 // The administrator's Rules screen in a real browser: each file's state and hooks, a compile
 // error with its line and column, counters that move when a rule runs, and a dry run against a
-// conversation that shows what would happen and changes nothing.
+// conversation picked from a list that shows what would happen and changes nothing, with its
+// errors in the user's language.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
@@ -48,7 +49,8 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
     return sent.json();
   });
   const conversationId = written.conversation.id;
-  writeFileSync(join(rulesDir, 'auto_reply.rhai'), readFileSync(join(root, 'rules', 'auto_reply.rhai')));
+  writeFileSync(join(rulesDir, 'auto_reply.rhai'), readFileSync(join(root, 'rules', 'examples', 'auto_reply.rhai')));
+  writeFileSync(join(rulesDir, 'failing.rhai'), 'fn on_message(c, m) {\n    m.nope.x\n}\n');
 
   await page.getByRole('link', { name: 'Rules' }).click();
   await page.waitForURL('**/admin/rules');
@@ -66,11 +68,19 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
   assert.match(await autoReply.locator('.badge').textContent(), /OK/);
   assert.equal(await autoReply.locator('tr[data-hook="on_message"] td').nth(1).textContent(), '0');
 
-  await page.getByLabel('Conversation number').fill(String(conversationId));
+  // The dry run picks from the newest conversations, named by number, contact and channel.
+  const picker = page.getByLabel('Conversation', { exact: true });
+  await page.getByRole('button', { name: 'Try', exact: true }).click();
+  assert.equal(await page.locator('[data-field="conversation_id"] .error').textContent(), 'Choose a conversation from the list.');
+  const option = picker.locator(`option[value="${conversationId}"]`);
+  assert.equal(await option.textContent(), `#${conversationId} · Visitor · Tienda · Waiting`);
+  await picker.selectOption(String(conversationId));
   await page.getByRole('button', { name: 'Try', exact: true }).click();
   const result = page.locator('#dry-run-result');
   await result.locator('.on-message').waitFor();
   const text = await result.textContent();
+  // A hook that fails at run time says where, in the file it names.
+  assert.match(await result.locator('li', { hasText: 'failing.rhai' }).textContent(), /failing\.rhai: Error at line 2, column \d+: /);
   assert.match(text, /With the message «¿Qué precio tiene\?»/);
   assert.match(text, /Would reply: Puede consultar nuestros precios/);
   assert.match(text, /Label: precio/);
@@ -84,5 +94,31 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
   assert.equal(await autoReply.locator('tr[data-hook="on_message"] td').nth(1).textContent(), '0');
   const messages = await page.evaluate(async (id) => (await fetch(`/api/v1/conversations/${id}/messages`)).json(), conversationId);
   assert.equal(messages.length, 1);
+
+  // A conversation gone from the server: the error is told by its code, in the user's language.
+  await picker.evaluate((select) => select.add(new Option('#424242', '424242')));
+  await picker.selectOption('424242');
+  await page.getByRole('button', { name: 'Try', exact: true }).click();
+  await page.getByText('That conversation does not exist (any more).').waitFor();
+  assert.equal(await result.textContent(), '');
+
+  // The same screen in Spanish (the session only: the language the first page chose stays there).
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'es-ES', storageState: { cookies: (await page.context().storageState()).cookies, origins: [] } });
+  const spanish = await context.newPage();
+  await spanish.goto(`${server.base}/admin/rules`);
+  const selector = spanish.getByLabel('Conversación', { exact: true });
+  await selector.locator(`option[value="${conversationId}"]`).waitFor({ state: 'attached' });
+  assert.equal(await selector.locator(`option[value="${conversationId}"]`).textContent(), `#${conversationId} · Visitante · Tienda · En espera`);
+  await spanish.getByRole('button', { name: 'Probar', exact: true }).click();
+  assert.equal(await spanish.locator('[data-field="conversation_id"] .error').textContent(), 'Elige una conversación de la lista.');
+  await selector.evaluate((select) => select.add(new Option('#424242', '424242')));
+  await selector.selectOption('424242');
+  await spanish.getByRole('button', { name: 'Probar', exact: true }).click();
+  await spanish.getByText('Esa conversación no existe (o ya no existe).').waitFor();
+  await selector.selectOption(String(conversationId));
+  await spanish.getByRole('button', { name: 'Probar', exact: true }).click();
+  await spanish.locator('#dry-run-result .on-message').waitFor();
+  assert.match(await spanish.locator('#dry-run-result li', { hasText: 'failing.rhai' }).textContent(), /Error en la línea 2, columna \d+/);
+  await context.close();
   assert.deepEqual(problems, []);
 });

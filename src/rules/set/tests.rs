@@ -99,3 +99,23 @@ fn the_dry_run_of_a_file_reads_a_fixture() {
     assert!(dry_run_file(&path, "permit", &fixture).unwrap_err().contains("does not define"));
     assert!(dry_run_file(&path, "nope", &fixture).unwrap_err().contains("unknown hook"));
 }
+
+#[test]
+fn a_dry_run_tells_where_a_hook_failed_and_the_counters_keep_the_full_text() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "failing.rhai", "fn on_message(c, m) {\n    m.nope.x\n}\n");
+    write(dir.path(), "wrong.rhai", r#"fn on_message(c, m) { #{replay: "x"} }"#);
+    let rules = Rules::load(Some(dir.path().to_path_buf()));
+    let run = rules.dry_run(conversation(), Some(message("hola")), 0);
+    let failing = &run.on_message[0];
+    assert_eq!((failing.file.as_str(), failing.line), ("failing.rhai", Some(2)));
+    assert!(failing.column.is_some());
+    assert!(matches!(&failing.result, Outcome::Error(e) if !e.contains("failing.rhai")), "the file is named once");
+    let wrong = &run.on_message[1];
+    assert_eq!((wrong.line, wrong.column), (None, None), "a wrong answer has no place in the file");
+    let json = serde_json::to_value(failing).unwrap();
+    assert_eq!(json["line"], 2);
+    rules.on_message(conversation(), message("hola"));
+    let counted = rules.status().files[0].hooks[0].last_error.clone().unwrap();
+    assert!(counted.contains("failing.rhai:2:"), "{counted}");
+}

@@ -24,6 +24,7 @@ function personalCard(me) {
   const lang = h('select', { name: 'language' }, h('option', { value: '' }, t('profile.language_browser')), h('option', { value: 'es' }, 'Español'), h('option', { value: 'en' }, 'English'));
   lang.value = me.language ?? '';
   const notify = h('input', { type: 'checkbox', name: 'notify_assignments', checked: me.notify_assignments });
+  const notifyQueue = h('input', { type: 'checkbox', name: 'notify_group_queue', checked: me.notify_group_queue });
   const form = h(
     'form',
     { class: 'card', novalidate: true },
@@ -32,13 +33,19 @@ function personalCard(me) {
     field(t('field.first_name'), first),
     field(t('field.last_name'), last),
     field(t('field.language'), lang),
-    h('div', { class: 'field' }, h('label', {}, notify, ' ', t('profile.notify_assignments'))),
+    h(
+      'fieldset',
+      { class: 'field notices' },
+      h('legend', {}, t('profile.notices')),
+      checkbox(notify, t('profile.notify_assignments'), t('profile.notify_assignments_hint', { email: me.email })),
+      checkbox(notifyQueue, t('profile.notify_group_queue'), t('profile.notify_group_queue_hint')),
+    ),
     formError(),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('common.save')), h('span', { class: 'notice', role: 'status' })),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const body = { first_name: first.value, last_name: last.value, language: lang.value || null, notify_assignments: notify.checked };
+    const body = { first_name: first.value, last_name: last.value, language: lang.value || null, notify_assignments: notify.checked, notify_group_queue: notifyQueue.checked };
     try {
       session.me = await busy(form, () => patch('/me', body));
       if (lang.value && lang.value !== language()) {
@@ -51,6 +58,11 @@ function personalCard(me) {
     }
   });
   return form;
+}
+
+// A ticked box with its label, and below it what ticking it does.
+function checkbox(input, label, hint) {
+  return h('div', {}, h('label', {}, input, ' ', label), h('small', { class: 'muted hint' }, hint));
 }
 
 function passwordCard() {

@@ -4,6 +4,7 @@
 import { get, post } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, field, showError, formatTime } from '../dom.js';
+import { errorForUi } from './common.js';
 
 export async function rulesView(main) {
   const files = h('div', { id: 'rule-files' });
@@ -15,7 +16,7 @@ export async function rulesView(main) {
     replace(files, status.files.length === 0 ? h('p', { class: 'card empty' }, t('rules.empty')) : status.files.map(fileCard));
   };
   refresh.addEventListener('click', load);
-  replace(main, h('h1', {}, t('rules.title')), help, refresh, files, dryRunForm());
+  replace(main, h('h1', {}, t('rules.title')), help, refresh, files, await dryRunForm());
   await load();
 }
 
@@ -39,28 +40,52 @@ function fileCard(file) {
     error, hooks);
 }
 
-function dryRunForm() {
-  const input = h('input', { name: 'conversation_id', type: 'number', min: '1', required: true, inputmode: 'numeric' });
+// The conversations to try the rules on: the newest ones, open or finalized.
+async function recentConversations() {
+  try {
+    return await get('/conversations?status=all&limit=100');
+  } catch {
+    return [];
+  }
+}
+
+function conversationOption(c) {
+  const who = c.contact.name || c.contact.email || c.contact.phone || t('rules.visitor');
+  const parts = [`#${c.id}`, who, c.channel?.name ?? '—', t(`status.${c.status}`)];
+  return h('option', { value: String(c.id) }, parts.join(' · '));
+}
+
+async function dryRunForm() {
+  const select = h('select', { name: 'conversation_id', required: true });
   const result = h('div', { id: 'dry-run-result', 'aria-live': 'polite' });
+  const fill = async () => {
+    const list = await recentConversations();
+    const chosen = select.value;
+    replace(select, h('option', { value: '' }, list.length ? t('rules.choose_conversation') : t('rules.no_conversations')), list.map(conversationOption));
+    if (list.some((c) => String(c.id) === chosen)) select.value = chosen;
+  };
+  const reload = h('button', { type: 'button', class: 'secondary', 'data-action': 'reload-conversations' }, t('rules.reload_conversations'));
+  reload.addEventListener('click', fill);
   const form = h('form', { class: 'card', novalidate: true },
     h('h2', {}, t('rules.dry_run')),
     h('p', { class: 'muted' }, t('rules.dry_run_help')),
-    field(t('rules.conversation'), input),
+    field(t('rules.conversation'), select, t('rules.conversation_hint')),
     h('div', { class: 'form-error error', role: 'alert' }),
-    h('button', { type: 'submit' }, t('rules.try')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('rules.try')), reload),
     result);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     showError(form, null, '');
-    const id = Number(input.value);
+    const id = Number(select.value);
     if (!Number.isInteger(id) || id < 1) return showError(form, { field: 'conversation_id', message: t('rules.conversation_needed') });
     try {
       replace(result, dryRunResult(await post('/rules/dry-run', { conversation_id: id })));
     } catch (err) {
       replace(result);
-      showError(form, err, t('rules.failed'));
+      showError(form, errorForUi(err), t('rules.failed'));
     }
   });
+  await fill();
   return form;
 }
 
@@ -69,9 +94,15 @@ function describe(action) {
   return h('li', {}, h('strong', {}, t(`rules.action_${kind}`)), ': ', value);
 }
 
+// A hook that failed: where in its file (when the engine knows) and the engine's own words.
+function scriptError(outcome) {
+  const at = outcome.line !== undefined ? [t('rules.error_at', { line: outcome.line, column: outcome.column ?? '?' }), ' '] : [t('rules.hook_failed'), ' '];
+  return h('span', { class: 'error' }, at, outcome.error);
+}
+
 function dryRunResult(run) {
   const answer = (outcome, render) => h('li', {}, h('code', {}, outcome.file), ': ',
-    outcome.error !== undefined ? h('span', { class: 'error' }, outcome.error) : render(outcome.answer));
+    outcome.error !== undefined ? scriptError(outcome) : render(outcome.answer));
   const actions = (list) => (list.length === 0 ? t('rules.nothing') : h('ul', {}, list.map(describe)));
   const close = (answer) => (answer.close ? [t('rules.would_close'), answer.message ? ` — «${answer.message}»` : ''] : t('rules.would_stay'));
   return [
