@@ -47,7 +47,10 @@ export async function signedIn(me) {
   session.me = me;
   setCsrf(me.csrf_token);
   if (me.language && me.language !== language()) await setLanguage(me.language);
-  await navigate(home(), { replace: true });
+  // A link followed while signed out (a notice mail's conversation) is where sign-in leads.
+  const wanted = sessionStorage.getItem('centralita.after_login');
+  sessionStorage.removeItem('centralita.after_login');
+  await navigate(wanted && wanted.startsWith('/') && !wanted.startsWith('//') ? wanted : home(), { replace: true });
 }
 
 export async function refreshMe() {
@@ -66,7 +69,10 @@ async function render() {
     replace(main, h('div', { class: 'card' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
     return;
   }
-  if (!route.public && !session.me) return navigate('/login', { replace: true });
+  if (!route.public && !session.me) {
+    sessionStorage.setItem('centralita.after_login', path + location.hash);
+    return navigate('/login', { replace: true });
+  }
   if (session.me?.totp_setup_required && !route.public && path !== '/profile') return navigate('/profile', { replace: true });
   if (route.allow && !route.allow(session.me)) return navigate(home(), { replace: true });
   history.replaceState(null, '', path + location.hash);

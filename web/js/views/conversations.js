@@ -44,7 +44,14 @@ export async function conversationsView(main) {
   );
   await Promise.all([loadList(), loadFigures(), loadAgents()]);
   connect();
+  openFromHash();
   if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission().catch(() => {});
+}
+
+// A notice mail links to /conversations#conversation=N: open that one.
+function openFromHash() {
+  const id = Number(location.hash.match(/^#conversation=(\d+)$/)?.[1]);
+  if (id) openConversation(id).catch((err) => alert(errorText(err)));
 }
 
 function availabilityToggle() {
