@@ -10,7 +10,7 @@ use crate::domain::conversation::{
     Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
 };
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
-use crate::domain::routing::{Assignment, RoutingError};
+use crate::domain::routing::{Assignment, Place, RoutingError};
 use crate::domain::webhook::Delivery;
 use crate::store::tables::{
     CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
@@ -102,6 +102,8 @@ pub struct CustomerOutcome {
     pub conversation: Conversation,
     pub message: Message,
     pub contact: Contact,
+    /// Its place in line while it waits; `overflow` when the queue was past its limit.
+    pub place: Option<Place>,
 }
 
 impl Command<Runtime, Event> for CustomerMessage {
@@ -122,19 +124,10 @@ impl Command<Runtime, Event> for CustomerMessage {
         }
         let contact = find_or_create_contact(tx, &channel, &self.identifier, &self.profile, self.at)?;
         let current = latest_conversation(tx, contact.id, channel.id)?.filter(|c| c.status != Status::Finalized);
+        // A full queue still takes the customer, beyond its limit (overflow): no words are lost.
         let (mut conversation, created) = match current {
             Some(conversation) => (conversation, false),
-            None => {
-                if state.routing.queue_full(channel.group) {
-                    return Err(Rejection::new(
-                        RejectKind::Conflict,
-                        "queue_full",
-                        "All agents are busy right now. Please try again in a few minutes.",
-                    )
-                    .into());
-                }
-                (new_conversation(tx, &contact, &channel, self.at)?, true)
-            }
+            None => (new_conversation(tx, &contact, &channel, self.at)?, true),
         };
         if created && let Some(chooser) = &state.rule_chooser {
             // The router may ask the rules' `assign` about it before it is committed.
@@ -157,7 +150,8 @@ impl Command<Runtime, Event> for CustomerMessage {
             conversation = load_conversation(tx, conversation.id)?;
         }
         events.push(Event::MessageCreated { conversation: conversation.clone(), message: message.clone() });
-        Ok(CustomerOutcome { conversation, message, contact })
+        let place = state.routing.place(conversation.id);
+        Ok(CustomerOutcome { conversation, message, contact, place })
     }
 }
 
@@ -249,7 +243,7 @@ fn new_conversation(
 pub fn routing_rejection(err: RoutingError) -> ApplyError {
     let rejection = match err {
         RoutingError::QueueFull => {
-            Rejection::conflict("queue_full", "All agents are busy right now. Please try again in a few minutes.")
+            Rejection::conflict("queue_full", "That group's queue is at its limit; choose another target.")
         }
         RoutingError::AgentFull => {
             Rejection::conflict("agent_unavailable", "That agent is not available or has no free slot.")
@@ -260,6 +254,17 @@ pub fn routing_rejection(err: RoutingError) -> ApplyError {
         RoutingError::UnknownConversation | RoutingError::Duplicate => {
             Rejection::conflict("conversation_not_routable", "The conversation is not waiting or assigned.")
         }
+        RoutingError::NotWaiting => Rejection::conflict(
+            "conversation_not_waiting",
+            "This conversation is no longer waiting: someone has taken it, or it ended.",
+        ),
+        RoutingError::NotServed => {
+            Rejection::forbidden("not_your_queue", "This conversation waits in a queue you do not serve.")
+        }
+        RoutingError::SupervisorAssigns => Rejection::conflict(
+            "supervisor_assigns",
+            "A supervisor or an administrator assigns the conversations of this channel.",
+        ),
     };
     rejection.into()
 }

@@ -20,7 +20,7 @@ pub use accounts::{
     CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser, UseLink,
     link_rejection,
 };
-pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, TakeNext};
+pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, Take, TakeNext};
 pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{

@@ -1,5 +1,7 @@
 //! What the API shows of stored records: no password hashes, no secrets, times in milliseconds.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{ApiError, AppState};
@@ -8,6 +10,7 @@ use crate::domain::account::{Group, Language, User};
 use crate::domain::conversation::{Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, TokenId, UserId};
 use crate::domain::mail::Mail;
+use crate::domain::routing::Place;
 use crate::domain::session::ApiToken;
 
 #[derive(Debug, Serialize)]
@@ -180,6 +183,8 @@ pub struct ConversationView {
     pub finalized_at: Option<u64>,
     pub finalize_reason: Option<String>,
     pub previous: Option<ConversationId>,
+    /// While it waits: its place in line, and `overflow` when past its group's queue limit.
+    pub queue: Option<Place>,
 }
 
 impl ConversationView {
@@ -213,6 +218,14 @@ impl ConversationView {
             .await
     }
 
+    /// Fills in each waiting conversation's place in line.
+    pub fn placed(mut views: Vec<ConversationView>, places: &HashMap<ConversationId, Place>) -> Vec<ConversationView> {
+        for view in &mut views {
+            view.queue = places.get(&view.id).copied();
+        }
+        views
+    }
+
     fn build(c: Conversation, contact: Contact, channels: &[Channel], groups: &[Group], users: &[User]) -> Self {
         let channel = channels.iter().find(|ch| ch.id == c.channel);
         ConversationView {
@@ -238,6 +251,7 @@ impl ConversationView {
             finalized_at: c.finalized_at,
             finalize_reason: c.finalize_reason,
             previous: c.previous,
+            queue: None,
         }
     }
 }

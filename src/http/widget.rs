@@ -21,6 +21,7 @@ use super::guard::ClientIp;
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
 use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
+use crate::domain::routing::Place;
 use crate::domain::secret;
 
 fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
@@ -127,21 +128,24 @@ fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
     })
 }
 
-async fn position(state: &AppState, conversation: &Conversation) -> Result<Option<usize>, ApiError> {
+/// Its place in line while it waits (with `overflow` past the queue's limit), read from the store.
+async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<Place>, ApiError> {
     if conversation.status != Status::Queued {
         return Ok(None);
     }
-    let mine = conversation.clone();
-    state
-        .read(move |read| {
-            let ahead = read
-                .open_conversations()?
-                .iter()
-                .filter(|c| c.status == Status::Queued && c.group == mine.group && c.enqueued_at < mine.enqueued_at)
-                .count();
-            Ok(Some(ahead + 1))
-        })
-        .await
+    let id = conversation.id;
+    state.read(move |read| Ok(read.queue_places(&read.open_conversations()?)?.get(&id).copied())).await
+}
+
+/// What the visitor is told of their conversation: its state, place in line, and whether all
+/// agents are busy (`overflow`: the queue was past its limit).
+fn status_json(conversation: &Conversation, place: Option<Place>) -> Value {
+    json!({
+        "id": conversation.id,
+        "status": conversation.status,
+        "position": place.map(|p| p.position),
+        "overflow": place.is_some_and(|p| p.overflow),
+    })
 }
 
 /// `GET /widget/v1/conversation?after=<message id>`: the conversation, place in line, and the
@@ -169,10 +173,8 @@ pub async fn show(
         .filter(|m| !m.private && m.id.0 > after)
         .map(|m| public_message(m, name_of(m).as_deref()))
         .collect();
-    let body = json!({
-        "conversation": { "id": conversation.id, "status": conversation.status, "position": position(&state, &conversation).await? },
-        "messages": visible,
-    });
+    let body =
+        json!({ "conversation": status_json(&conversation, place(&state, &conversation).await?), "messages": visible });
     Ok(Json(body).into_response())
 }
 
@@ -213,11 +215,7 @@ pub async fn post_message(
     let outcome = state.core.call(command).await?;
     let body = json!({
         "message": public_message(&outcome.message, None),
-        "conversation": {
-            "id": outcome.conversation.id,
-            "status": outcome.conversation.status,
-            "position": position(&state, &outcome.conversation).await?,
-        },
+        "conversation": status_json(&outcome.conversation, outcome.place),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -286,10 +284,8 @@ async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> 
         }
         Event::QueueChanged | Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => {
             let mine = current(state, visitor).await.ok().flatten()?;
-            let position = position(state, &mine).await.ok().flatten();
-            Some(
-                json!({ "type": "status", "conversation": { "id": mine.id, "status": mine.status, "position": position } }),
-            )
+            let place = place(state, &mine).await.ok().flatten();
+            Some(json!({ "type": "status", "conversation": status_json(&mine, place) }))
         }
         _ => None,
     }

@@ -85,7 +85,8 @@ function renderFigures(p) {
     figure(t('panel.average_wait'), minutes(p.average_wait_ms)),
     figure(t('panel.max_wait'), minutes(p.max_wait_ms)),
     figure(t('panel.in_queue'), p.in_queue),
-    figure(t('panel.agents_online'), p.agents_online));
+    figure(t('panel.agents_online'), p.agents_online),
+    figure(t('panel.overflow'), p.overflow ?? 0));
 }
 
 const figure = (label, value) => h('div', { class: 'figure' }, h('span', { class: 'muted small' }, label), h('strong', {}, String(value)));
