@@ -8,7 +8,7 @@ use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
 use crate::domain::account::{Group, User};
-use crate::domain::conversation::{Conversation, Status};
+use crate::domain::conversation::{ActivityKind, Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode, RoutingError};
 use crate::store::tables::{AGENT_ID_TO_PROFILE, GROUP_ID_TO_GROUP};
@@ -182,6 +182,7 @@ impl Command<Runtime, Event> for TakeNext {
         let Some(assignment) = taken else {
             return Ok(None);
         };
+        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
         write_assignments(tx, &[assignment], self.at, events)?;
         Ok(Some(load_conversation(tx, assignment.conversation)?))
     }
@@ -208,9 +209,23 @@ impl Command<Runtime, Event> for Take {
             .routing
             .take(self.conversation, self.agent, self.at)
             .map_err(|err| dispenser_rejection(state, self.agent, err))?;
+        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
         write_assignments(tx, &[assignment], self.at, events)?;
         load_conversation(tx, assignment.conversation)
     }
+}
+
+/// The "Bruno took it from the queue" line.
+fn write_taken(
+    tx: &WriteTransaction,
+    conversation: ConversationId,
+    agent: UserId,
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    let conversation = load_conversation(tx, conversation)?;
+    let me = super::activity::user_party(tx, agent)?;
+    super::activity::write(tx, events, &conversation, ActivityKind::Taken, Some(me.clone()), Some(me), at)
 }
 
 /// A refusal of the dispenser, told to the agent who asked: when full, that *she* is full.

@@ -2,6 +2,7 @@
 //! through here; readers use store read transactions directly.
 
 mod accounts;
+mod activity;
 mod agents;
 mod boot;
 mod channels;
@@ -12,6 +13,7 @@ mod records;
 mod rules;
 mod runtime;
 mod sessions;
+mod transfers;
 mod writer;
 
 use std::sync::Arc;

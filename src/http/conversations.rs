@@ -223,6 +223,7 @@ pub async fn transfer(
         note: input.note,
         force: input.force && by.oversees,
         by,
+        assign: false,
         at: state.clock.now(),
     };
     let conversation = state.core.call(command).await?;
@@ -250,6 +251,7 @@ pub async fn assign(
         note: None,
         force: input.force,
         by: staff(&caller),
+        assign: true,
         at: state.clock.now(),
     };
     let conversation = state.core.call(command).await?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{ApiError, AppState};
 use crate::domain::access::{Permission, Role};
 use crate::domain::account::{Group, Language, User};
-use crate::domain::conversation::{Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
+use crate::domain::conversation::{Activity, Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, TokenId, UserId};
 use crate::domain::mail::Mail;
 use crate::domain::routing::Place;
@@ -268,29 +268,35 @@ pub struct MessageView {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub author: AuthorView,
+    /// For an activity line, the line in English (the UI words `activity` itself).
     pub text: String,
     pub private: bool,
     pub created_at: u64,
+    /// A line about what happened (transfer, assignment, finalization): staff only.
+    pub activity: Option<Activity>,
 }
 
 impl MessageView {
     pub fn build(message: Message, users: &[User]) -> Self {
         let author = match message.author {
             Author::Customer => AuthorView { kind: "customer", id: None, name: None },
-            Author::System => AuthorView { kind: "system", id: None, name: None },
+            // A rule's reply or note carries the rule's name.
+            Author::System => AuthorView { kind: "system", id: None, name: message.rule.clone() },
             Author::Agent(id) => AuthorView {
                 kind: "agent",
                 id: Some(id),
                 name: users.iter().find(|user| user.id == id).map(User::full_name),
             },
         };
+        let text = message.activity.as_ref().map_or(message.text, Activity::english);
         MessageView {
             id: message.id,
             conversation_id: message.conversation,
             author,
-            text: message.text,
+            text,
             private: message.private,
             created_at: message.created_at,
+            activity: message.activity,
         }
     }
 

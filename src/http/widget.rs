@@ -111,8 +111,10 @@ async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversat
         .await
 }
 
-/// What a visitor may see of a message: never internal notes, never staff details beyond a name.
+/// What a visitor may see of a message: never internal notes or activity lines (callers keep to
+/// `for_customer`), never staff details beyond a name; a rule's reply shows the rule's name.
 fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
+    let agent_name = agent_name.or(message.rule.as_deref());
     let from = match message.author {
         Author::Customer => "visitor",
         Author::Agent(_) => "agent",
@@ -170,7 +172,7 @@ pub async fn show(
     };
     let visible: Vec<Value> = messages
         .iter()
-        .filter(|m| !m.private && m.id.0 > after)
+        .filter(|m| m.for_customer() && m.id.0 > after)
         .map(|m| public_message(m, name_of(m).as_deref()))
         .collect();
     let body =
@@ -268,7 +270,7 @@ async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocke
 async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> Option<Value> {
     match event {
         Event::MessageCreated { conversation, message }
-            if !message.private && conversation.channel == visitor.channel =>
+            if message.for_customer() && conversation.channel == visitor.channel =>
         {
             let mine = current(state, visitor).await.ok().flatten()?;
             if mine.id != conversation.id {
