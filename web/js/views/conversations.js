@@ -7,6 +7,8 @@ import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session } from '../app.js';
 import { errorText } from './common.js';
+import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { messageText, authorName, transferGroups } from './activity.js';
 
 const roles = () => session.me.roles;
 const oversees = () => roles().includes('admin') || roles().includes('supervisor');
@@ -33,6 +35,7 @@ export async function conversationsView(main) {
     main,
     h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, isAgent() && (oversees() || session.me.permissions.includes('dispenser')) ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
     figures,
+    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); } }),
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
     oversees() ? h('section', { class: 'card' }, h('h2', {}, t('conversations.agents')), h('div', { 'data-testid': 'agents-table' })) : null,
   );
@@ -143,9 +146,9 @@ function renderPane({ keepScroll = false } = {}) {
   const c = view.open;
   const log = h('div', { class: 'messages', 'data-testid': 'messages', role: 'log' },
     view.messages.length >= 20 ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
-    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.private ? ' note' : ''}` },
-      h('span', { class: 'muted small' }, `${m.author.kind === 'customer' ? c.contact.name || t('conversations.customer') : m.author.name ?? ''}${m.private ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
-      h('div', {}, m.text))));
+    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.activity ? ' activity' : m.private ? ' note' : ''}` },
+      h('span', { class: 'muted small' }, `${authorName(m, c)}${m.private && !m.activity ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
+      h('div', {}, messageText(m)))));
   const mine = c.assignee?.id === session.me.id;
   const working = canWork() && c.status !== 'finalized' && (mine || oversees());
   replace(view.pane,
@@ -209,7 +212,7 @@ function actions(c) {
   };
   const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to') },
     view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
-    view.groups.map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)));
+    transferGroups(view.groups, view.agents, c, session.me.id).map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)));
   const transfer = canTransfer() && target.options.length ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
     const [kind, id] = target.value.split(':');
     if (!id) throw Object.assign(new Error(t('conversations.no_target')), {});
@@ -283,7 +286,7 @@ async function editContact(c) {
 }
 
 async function takeNext() {
-  const taken = await post('/conversations/next').catch((err) => alert(errorText(err)));
+  const taken = await takeNextInLine();
   if (taken) {
     await loadList();
     await openConversation(taken.id);
@@ -313,6 +316,7 @@ function connect() {
   socket.onmessage = async (message) => {
     const event = JSON.parse(message.data);
     if (!view || !document.body.contains(view.main.firstChild)) return;
+    if (event.type.startsWith('conversation.') || event.type === 'queue.changed' || event.type === 'resync' || event.conversation?.status === 'queued') refreshWaiting().catch(() => null);
     if (event.type === 'message.created') {
       if (event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
       if (view.open?.id === event.conversation.id && !view.messages.some((m) => m.id === event.message.id)) {
