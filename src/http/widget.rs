@@ -292,3 +292,34 @@ async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> 
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::conversation::{Activity, ActivityKind};
+    use crate::domain::ids::{ConversationId, MessageId};
+
+    fn message(rule: Option<&str>) -> Message {
+        Message {
+            id: MessageId(1),
+            conversation: ConversationId(1),
+            author: Author::System,
+            text: "¡Hola!".into(),
+            private: false,
+            created_at: 1,
+            activity: None,
+            rule: rule.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rule_reply_shows_the_rule_as_author_and_activity_lines_are_not_for_visitors() {
+        assert_eq!(public_message(&message(Some("bienvenida")), None)["agent_name"], "bienvenida");
+        assert!(public_message(&message(None), None)["agent_name"].is_null());
+        let line = Message {
+            activity: Some(Activity { kind: ActivityKind::Assigned, actor: None, target: None }),
+            ..message(None)
+        };
+        assert!(!line.for_customer(), "the widget's filters keep activity lines out even if not private");
+    }
+}

@@ -56,10 +56,13 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await setPassword(admin, server.setupLink);
   const api = apiFrom(admin);
   const channel = await api('POST', '/channels', { kind: 'api', name: 'Tienda', mode: 'manual' });
-  const bruno = await agentPage(api, 'Bruno', 'bruno@example.com', ['dispenser']);
+  const bruno = await agentPage(api, 'Bruno', 'bruno@example.com', ['dispenser', 'transfer']);
   const carla = await agentPage(api, 'Carla', 'carla@example.com', []);
   const me = await apiFrom(bruno.page)('GET', '/me');
+  const carlaId = (await apiFrom(carla.page)('GET', '/me')).id;
   await api('PATCH', `/agents/${me.id}`, { capacity: 1 });
+  await api('POST', '/groups', { name: 'Solo Bruno', members: [me.id] });
+  await api('POST', '/groups', { name: 'Todos', members: [me.id, carlaId] });
   for (const who of ['Lucía', 'Mario']) {
     await api('POST', `/channels/${channel.id}/messages`, { contact: { identifier: who, name: who }, text: `Hola, soy ${who}` }, channel.token);
   }
@@ -80,6 +83,10 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await queue.getByText('You took Lucía from the general queue.').waitFor({ timeout: 5000 });
   await bruno.page.getByRole('textbox', { name: 'Write a reply' }).waitFor();
   await bruno.page.getByTestId('messages').getByText('Bruno Test took it from the queue').waitFor();
+  // Transfer offers no group that would send it straight back to him.
+  const targets = bruno.page.locator('select[name="target"] option');
+  await targets.filter({ hasText: 'Group: Todos' }).waitFor({ state: 'attached', timeout: 5000 });
+  assert.equal(await targets.filter({ hasText: 'Solo Bruno' }).count(), 0);
   assert.equal(await queue.getByText('Hola, soy Lucía').count(), 0, 'no longer waiting');
   await carlaQueue.getByText('Hola, soy Lucía').waitFor({ state: 'hidden', timeout: 5000 });
 
@@ -112,4 +119,40 @@ test('in Spanish, a supervisor sees the overflow of a full queue marked and coun
   assert.equal(await queue.getByTestId('overflow-badge').count(), 1, 'only the one past the limit is marked');
   await queue.getByText('fuera del límite de la fila').waitFor();
   await admin.getByTestId('panel-figures').getByText('Fuera del límite de la fila').waitFor();
+});
+
+test('a visitor writing to a full queue is told all agents are busy, in her language', async () => {
+  const api = apiFrom(adminPage);
+  const group = await api('POST', '/groups', { name: 'Tienda llena', members: [], rules: { max_queue: 1 } });
+  const channel = await api('POST', '/channels', { kind: 'widget', name: 'Sitio', group: group.id });
+  const { createServer } = await import('node:http');
+  const shop = createServer((request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    response.end(`<!doctype html><html><body><script src="${server.base}/widget.js" data-channel="${channel.public_key}" async></script></body></html>`);
+  });
+  await new Promise((resolve) => shop.listen(0, '127.0.0.1', resolve));
+  try {
+    const visit = async (locale, open, placeholder, send, text) => {
+      const { page, problems } = await openPage(browser, locale);
+      await page.goto(`http://127.0.0.1:${shop.address().port}/`);
+      await page.getByRole('button', { name: open }).click();
+      await page.getByRole('textbox', { name: placeholder }).fill(text);
+      await page.getByRole('button', { name: send }).click();
+      return { page, problems };
+    };
+    const first = await visit('en-US', 'Chat with us', 'Write your message…', 'Send', 'first in line');
+    await first.page.getByText('You are number 1 in line').waitFor({ timeout: 5000 });
+    const es = await visit('es-ES', 'Chatea con nosotros', 'Escribe tu mensaje…', 'Enviar', 'hay alguien?');
+    await es.page.getByText('Todos nuestros agentes están ocupados; te responderemos lo antes posible.').waitFor({ timeout: 5000 });
+    await es.page.getByText('hay alguien?').waitFor();
+    const en = await visit('en-US', 'Chat with us', 'Write your message…', 'Send', 'anyone there?');
+    await en.page.getByText('All our agents are busy; we’ll answer as soon as possible.').waitFor({ timeout: 5000 });
+    // Kept: staff see both overflowed visitors' words.
+    const waiting = await api('GET', `/conversations?status=queued&group=${group.id}`);
+    assert.deepEqual(waiting.map((c) => c.last_preview).sort(), ['anyone there?', 'first in line', 'hay alguien?']);
+    assert.equal(waiting.filter((c) => c.queue.overflow).length, 2);
+    assert.deepEqual([...first.problems, ...es.problems, ...en.problems], []);
+  } finally {
+    shop.close();
+  }
 });
