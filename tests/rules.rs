@@ -121,6 +121,8 @@ async fn on_message_actions_move_note_and_finalize_and_a_bad_answer_changes_noth
     let all = messages(&desk, &id).await;
     let by = |text: &str| all.iter().find(|m| m["text"] == text).map(|m| m["author"]["name"].clone());
     assert_eq!((by("¡Hasta pronto!"), by("cliente quiere comprar")), (Some(json!("triage")), Some(json!("triage"))));
+    let moved = all.iter().find(|m| m["activity"]["kind"] == "transferred").expect("a transferred line");
+    assert_eq!(moved["text"], "triage transferred to Ventas");
     let end = all.iter().find(|m| m["activity"]["kind"] == "finalized").expect("a finalized line");
     assert_eq!((end["activity"]["actor"]["kind"].as_str(), end["private"].as_bool()), (Some("rule"), Some(true)));
     assert_eq!(end["text"], "Finalized by rule triage");

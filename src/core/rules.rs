@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::WriteTransaction;
 
+use super::activity::group_party;
 use super::conversations::{finish, load_conversation, requeue, save_conversation, system_message};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
 use crate::domain::account::Group;
@@ -183,6 +184,9 @@ impl Command<Runtime, Event> for ApplyRuleActions {
                 }
                 Checked::Group(group) if conversation.group != Some(group) => {
                     let made = requeue(state, tx, &mut conversation, group, self.at)?;
+                    let (actor, target) = (Party::rule(self.rule.trim_end_matches(".rhai")), group_party(tx, group)?);
+                    let kind = ActivityKind::Transferred;
+                    super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
                     events.push(Event::QueueChanged);
                     super::conversations::write_assignments(tx, &made, self.at, events)?;
                     conversation = load_conversation(tx, conversation.id)?;
