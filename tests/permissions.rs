@@ -59,6 +59,7 @@ const EXPECTED: &[(&str, &str, Rule)] = &[
     ("POST", "/api/v1/conversations/{id}/messages", Rule::Converse),
     ("POST", "/api/v1/conversations/{id}/transfer", Rule::OverseeOrAgentWith("transfer")),
     ("POST", "/api/v1/conversations/{id}/assign", Rule::Oversee),
+    ("POST", "/api/v1/conversations/{id}/take", Rule::OverseeOrAgentWith("dispenser")),
     ("POST", "/api/v1/conversations/{id}/finalize", Rule::Converse),
     ("POST", "/api/v1/conversations/{id}/read", Rule::Converse),
     ("POST", "/api/v1/conversations/{id}/labels", Rule::Converse),

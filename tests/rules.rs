@@ -145,6 +145,15 @@ async fn on_message_actions_move_note_and_finalize_and_a_bad_answer_changes_noth
     .await;
     assert_eq!(closed["finalize_reason"], "despedida");
     assert_eq!(replies(&desk, &id).await, vec!["¡Hasta pronto!"], "the reply went out before closing");
+    // The rule is the author of its reply and note, and the end is a staff line naming it.
+    let all = messages(&desk, &id).await;
+    let by = |text: &str| all.iter().find(|m| m["text"] == text).map(|m| m["author"]["name"].clone());
+    assert_eq!((by("¡Hasta pronto!"), by("cliente quiere comprar")), (Some(json!("triage")), Some(json!("triage"))));
+    let moved = all.iter().find(|m| m["activity"]["kind"] == "transferred").expect("a transferred line");
+    assert_eq!(moved["text"], "triage transferred to Ventas");
+    let end = all.iter().find(|m| m["activity"]["kind"] == "finalized").expect("a finalized line");
+    assert_eq!((end["activity"]["actor"]["kind"].as_str(), end["private"].as_bool()), (Some("rule"), Some(true)));
+    assert_eq!(end["text"], "Finalized by rule triage");
     desk.server.stop().await;
 }
 

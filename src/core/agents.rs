@@ -10,9 +10,9 @@ use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
 use crate::domain::account::{Group, User};
-use crate::domain::conversation::{Conversation, Status};
+use crate::domain::conversation::{ActivityKind, Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
-use crate::domain::routing::{AgentProfile, AssignMode};
+use crate::domain::routing::{AgentProfile, AssignMode, RoutingError};
 use crate::store::tables::{AGENT_ID_TO_PROFILE, GROUP_ID_TO_GROUP};
 
 fn load_profile(tx: &WriteTransaction, id: UserId) -> Result<AgentProfile, ApplyError> {
@@ -179,14 +179,72 @@ impl Command<Runtime, Event> for TakeNext {
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
     ) -> Result<Option<Conversation>, ApplyError> {
-        let taken = state.routing.take_next(self.agent, self.at).map_err(routing_rejection)?;
+        let taken =
+            state.routing.take_next(self.agent, self.at).map_err(|err| dispenser_rejection(state, self.agent, err))?;
         let Some(assignment) = taken else {
             return Ok(None);
         };
+        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
         // She took it herself: no mail about it (`by` is her).
         let by = super::notify::By { conversation: assignment.conversation, user: self.agent };
         write_assignments_by(tx, &[assignment], Some(by), self.at, events)?;
         Ok(Some(load_conversation(tx, assignment.conversation)?))
+    }
+}
+
+/// The dispenser, by choice: the caller takes this waiting conversation (manual mode, R-CONV-4).
+pub struct Take {
+    pub conversation: ConversationId,
+    pub agent: UserId,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for Take {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        load_conversation(tx, self.conversation)?;
+        let assignment = state
+            .routing
+            .take(self.conversation, self.agent, self.at)
+            .map_err(|err| dispenser_rejection(state, self.agent, err))?;
+        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
+        let by = super::notify::By { conversation: assignment.conversation, user: self.agent };
+        write_assignments_by(tx, &[assignment], Some(by), self.at, events)?;
+        load_conversation(tx, assignment.conversation)
+    }
+}
+
+/// The "Bruno took it from the queue" line.
+fn write_taken(
+    tx: &WriteTransaction,
+    conversation: ConversationId,
+    agent: UserId,
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    let conversation = load_conversation(tx, conversation)?;
+    let me = super::activity::user_party(tx, agent)?;
+    super::activity::write(tx, events, &conversation, ActivityKind::Taken, Some(me.clone()), Some(me), at)
+}
+
+/// A refusal of the dispenser, told to the agent who asked: when full, that *she* is full.
+fn dispenser_rejection(state: &Runtime, agent: UserId, err: RoutingError) -> ApplyError {
+    match (err, state.routing.agent(agent)) {
+        (RoutingError::AgentFull, Some(this)) => {
+            let limit = state.routing.capacity(this);
+            Rejection::conflict(
+                "at_capacity",
+                format!("You are at your limit of {limit} conversations; finalize one first."),
+            )
+            .into()
+        }
+        (err, _) => routing_rejection(err),
     }
 }
 

@@ -7,16 +7,18 @@ use redb::{ReadableTable, WriteTransaction};
 use super::records::load_user;
 use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
 use crate::domain::conversation::{
-    Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
+    ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
 };
-use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
-use crate::domain::routing::{Assignment, RoutingError};
+use crate::domain::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
+use crate::domain::routing::{Assignment, Place, RoutingError};
 use crate::domain::webhook::Delivery;
 use crate::store::tables::{
     CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
     DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
     PENDING_DELIVERY_IDS,
 };
+
+pub use super::transfers::{Transfer, TransferTarget, check_queue_room, requeue};
 
 pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
     let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
@@ -38,7 +40,7 @@ pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> 
     Ok(())
 }
 
-fn append_message(
+pub(super) fn append_message(
     tx: &WriteTransaction,
     conversation: ConversationId,
     author: Author,
@@ -46,10 +48,18 @@ fn append_message(
     private: bool,
     at: u64,
 ) -> Result<Message, ApplyError> {
+    let message =
+        Message { id: MessageId(0), conversation, author, text, private, created_at: at, activity: None, rule: None };
+    append(tx, message)
+}
+
+/// Stores a message as the conversation's next one (its id is given here).
+pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, ApplyError> {
+    let conversation = message.conversation;
     let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
     let seq = last.map_or(1, |(key, _)| key.value().1 + 1);
-    let message = Message { id: MessageId(seq), conversation, author, text, private, created_at: at };
+    message.id = MessageId(seq);
     MESSAGE_KEY_TO_MESSAGE.insert(&mut table, (conversation.0, seq), &message)?;
     Ok(message)
 }
@@ -82,6 +92,11 @@ pub fn write_assignments_by(
         }
         save_conversation(tx, &conversation)?;
         super::notify::assigned(tx, &conversation, by, at, events)?;
+        // A person's assignment (a transfer, a supervisor, the dispenser) wrote its own line.
+        if !super::activity::told(events, conversation.id, assignment.agent) {
+            let target = super::activity::user_party(tx, assignment.agent)?;
+            super::activity::write(tx, events, &conversation, ActivityKind::Assigned, None, Some(target), at)?;
+        }
         events.push(Event::ConversationAssigned { conversation });
     }
     if !assignments.is_empty() {
@@ -114,6 +129,8 @@ pub struct CustomerOutcome {
     pub conversation: Conversation,
     pub message: Message,
     pub contact: Contact,
+    /// Its place in line while it waits; `overflow` when the queue was past its limit.
+    pub place: Option<Place>,
 }
 
 impl Command<Runtime, Event> for CustomerMessage {
@@ -134,19 +151,10 @@ impl Command<Runtime, Event> for CustomerMessage {
         }
         let contact = find_or_create_contact(tx, &channel, &self.identifier, &self.profile, self.at)?;
         let current = latest_conversation(tx, contact.id, channel.id)?.filter(|c| c.status != Status::Finalized);
+        // A full queue still takes the customer, beyond its limit (overflow): no words are lost.
         let (mut conversation, created) = match current {
             Some(conversation) => (conversation, false),
-            None => {
-                if state.routing.queue_full(channel.group) {
-                    return Err(Rejection::new(
-                        RejectKind::Conflict,
-                        "queue_full",
-                        "All agents are busy right now. Please try again in a few minutes.",
-                    )
-                    .into());
-                }
-                (new_conversation(tx, &contact, &channel, self.at)?, true)
-            }
+            None => (new_conversation(tx, &contact, &channel, self.at)?, true),
         };
         if created && let Some(chooser) = &state.rule_chooser {
             // The router may ask the rules' `assign` about it before it is committed.
@@ -170,7 +178,8 @@ impl Command<Runtime, Event> for CustomerMessage {
             super::notify::entered_queue(tx, &conversation, None, self.at, events)?;
         }
         events.push(Event::MessageCreated { conversation: conversation.clone(), message: message.clone() });
-        Ok(CustomerOutcome { conversation, message, contact })
+        let place = state.routing.place(conversation.id);
+        Ok(CustomerOutcome { conversation, message, contact, place })
     }
 }
 
@@ -262,7 +271,7 @@ fn new_conversation(
 pub fn routing_rejection(err: RoutingError) -> ApplyError {
     let rejection = match err {
         RoutingError::QueueFull => {
-            Rejection::conflict("queue_full", "All agents are busy right now. Please try again in a few minutes.")
+            Rejection::conflict("queue_full", "That group's queue is at its limit; choose another target.")
         }
         RoutingError::AgentFull => {
             Rejection::conflict("agent_unavailable", "That agent is not available or has no free slot.")
@@ -273,6 +282,17 @@ pub fn routing_rejection(err: RoutingError) -> ApplyError {
         RoutingError::UnknownConversation | RoutingError::Duplicate => {
             Rejection::conflict("conversation_not_routable", "The conversation is not waiting or assigned.")
         }
+        RoutingError::NotWaiting => Rejection::conflict(
+            "conversation_not_waiting",
+            "This conversation is no longer waiting: someone has taken it, or it ended.",
+        ),
+        RoutingError::NotServed => {
+            Rejection::forbidden("not_your_queue", "This conversation waits in a queue you do not serve.")
+        }
+        RoutingError::SupervisorAssigns => Rejection::conflict(
+            "supervisor_assigns",
+            "A supervisor or an administrator assigns the conversations of this channel.",
+        ),
     };
     rejection.into()
 }
@@ -284,7 +304,7 @@ pub struct Staff {
     pub oversees: bool,
 }
 
-fn check_may_act(conversation: &Conversation, by: Staff) -> Result<(), ApplyError> {
+pub(super) fn check_may_act(conversation: &Conversation, by: Staff) -> Result<(), ApplyError> {
     if conversation.status == Status::Finalized {
         return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
     }
@@ -323,92 +343,6 @@ impl Command<Runtime, Event> for AgentMessage {
     }
 }
 
-/// Where a transfer sends a conversation.
-#[derive(Debug, Clone, Copy)]
-pub enum TransferTarget {
-    Agent(UserId),
-    Group(GroupId),
-}
-
-/// Moves a conversation to another agent (available with a free slot, unless `force`) or to a
-/// group's queue, with an optional internal note.
-pub struct Transfer {
-    pub conversation: ConversationId,
-    pub to: TransferTarget,
-    pub note: Option<String>,
-    pub force: bool,
-    pub by: Staff,
-    pub at: u64,
-}
-
-impl Command<Runtime, Event> for Transfer {
-    type Output = Conversation;
-
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
-        check_may_act(&conversation, self.by)?;
-        let note = self.note.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
-        let assignments = match self.to {
-            TransferTarget::Agent(agent) => {
-                load_user(tx, agent)?;
-                state.routing.assign_to(conversation.id, agent, self.force, self.at).map_err(routing_rejection)?
-            }
-            TransferTarget::Group(group) => {
-                super::groups::check_group_exists(tx, group)?;
-                requeue(state, tx, &mut conversation, group, self.at)?
-            }
-        };
-        if let Some(note) = note {
-            let message = append_message(tx, conversation.id, Author::Agent(self.by.user), note, true, self.at)?;
-            events.push(Event::MessageCreated { conversation: conversation.clone(), message });
-        }
-        let by = super::notify::By { conversation: conversation.id, user: self.by.user };
-        write_assignments_by(tx, &assignments, Some(by), self.at, events)?;
-        let conversation = load_conversation(tx, conversation.id)?;
-        if matches!(self.to, TransferTarget::Group(_)) {
-            super::notify::entered_queue(tx, &conversation, Some(self.by.user), self.at, events)?;
-        }
-        events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
-        Ok(conversation)
-    }
-}
-
-/// Refuses a move into a group's queue that is at its limit, before anything is changed.
-pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyError> {
-    if state.routing.queue_full(Some(group)) {
-        return Err(routing_rejection(RoutingError::QueueFull));
-    }
-    Ok(())
-}
-
-/// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
-/// assignments routing then made. The group must exist.
-pub fn requeue(
-    state: &mut Runtime,
-    tx: &WriteTransaction,
-    conversation: &mut Conversation,
-    group: GroupId,
-    at: u64,
-) -> Result<Vec<Assignment>, ApplyError> {
-    // Checked before the release below changes routing: a refusal must leave it as it was.
-    check_queue_room(state, group)?;
-    let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
-    conversation.group = Some(group);
-    conversation.status = Status::Queued;
-    conversation.assignee = None;
-    conversation.enqueued_at = Some(at);
-    save_conversation(tx, conversation)?;
-    made.extend(
-        state.routing.enqueue(conversation.id, super::runtime::ticket(conversation), at).map_err(routing_rejection)?,
-    );
-    Ok(made)
-}
-
 /// Closes a conversation with an optional reason; the agent's slot takes the next waiting one.
 pub struct Finalize {
     pub conversation: ConversationId,
@@ -429,6 +363,8 @@ impl Command<Runtime, Event> for Finalize {
         let mut conversation = load_conversation(tx, self.conversation)?;
         check_may_act(&conversation, self.by)?;
         let reason = self.reason.as_deref().map(clean_label).transpose().map_err(Rejection::from)?;
+        let actor = super::activity::user_party(tx, self.by.user)?;
+        super::activity::write(tx, events, &conversation, ActivityKind::Finalized, Some(actor), None, self.at)?;
         finish(state, tx, events, &mut conversation, reason, self.at)?;
         Ok(conversation)
     }
@@ -456,17 +392,29 @@ pub fn finish(
     write_assignments(tx, &assignments, at, events)
 }
 
-/// A message from the system (a rule's reply or note): public ones reach the customer (and an API
-/// channel's webhook) like an agent's reply.
+/// A message from a rule (its reply or note), with the rule's name as author: public ones reach
+/// the customer (and an API channel's webhook) like an agent's reply.
 pub fn system_message(
     tx: &WriteTransaction,
     events: &mut Vec<Event>,
     conversation: &mut Conversation,
     text: String,
     private: bool,
+    rule: &str,
     at: u64,
 ) -> Result<(), ApplyError> {
-    let message = append_message(tx, conversation.id, Author::System, text, private, at)?;
+    let rule = Some(rule.trim_end_matches(".rhai").to_owned()).filter(|name| !name.is_empty());
+    let message = Message {
+        id: MessageId(0),
+        conversation: conversation.id,
+        author: Author::System,
+        text,
+        private,
+        created_at: at,
+        activity: None,
+        rule,
+    };
+    let message = append(tx, message)?;
     if !private {
         conversation.last_message_at = at;
         conversation.last_preview = preview(&message.text);
@@ -570,10 +518,11 @@ fn queue_webhook(
         "contact": { "id": contact.id, "identifier": identifier },
     });
     match hook {
+        Hook::Message(message) if !message.for_customer() => return Ok(()),
         Hook::Message(message) => {
             let agent = match message.author {
                 Author::Agent(id) => load_user(tx, id).ok().map(|user| user.first_name),
-                _ => None,
+                _ => message.rule.clone(),
             };
             body["event"] = "message.created".into();
             body["message"] = serde_json::json!({ "id": message.id, "text": message.text, "created_at": message.created_at, "agent_name": agent });

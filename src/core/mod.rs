@@ -2,6 +2,7 @@
 //! through here; readers use store read transactions directly.
 
 mod accounts;
+mod activity;
 mod agents;
 mod boot;
 mod channels;
@@ -13,6 +14,7 @@ mod records;
 mod rules;
 mod runtime;
 mod sessions;
+mod transfers;
 mod writer;
 
 use std::sync::Arc;
@@ -21,7 +23,7 @@ pub use accounts::{
     CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser, UseLink,
     link_rejection,
 };
-pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, TakeNext};
+pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, Take, TakeNext};
 pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{

@@ -7,10 +7,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::WriteTransaction;
 
+use super::activity::group_party;
 use super::conversations::{finish, load_conversation, requeue, save_conversation, system_message};
 use super::{ApplyError, Command, Event, Rejection, Runtime};
 use crate::domain::account::Group;
-use crate::domain::conversation::{Channel, Contact, Conversation, Status, check_text, clean_label};
+use crate::domain::conversation::{
+    ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
+};
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::routing::{Candidate, Choice, Chooser, Ticket};
 use crate::rules::Rules;
@@ -134,6 +137,8 @@ fn candidate(read: &Reader, groups: &[Group], c: &Candidate) -> data::Candidate 
 pub struct ApplyRuleActions {
     pub conversation: ConversationId,
     pub actions: Vec<Action>,
+    /// The rule file that asked: its replies and notes carry its name as author.
+    pub rule: String,
     pub at: u64,
 }
 
@@ -169,7 +174,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
         for action in checked {
             match action {
                 Checked::Message(text, private) => {
-                    system_message(tx, events, &mut conversation, text, private, self.at)?;
+                    system_message(tx, events, &mut conversation, text, private, &self.rule, self.at)?;
                 }
                 Checked::Label(label) => {
                     if !conversation.labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
@@ -179,6 +184,9 @@ impl Command<Runtime, Event> for ApplyRuleActions {
                 }
                 Checked::Group(group) if conversation.group != Some(group) => {
                     let made = requeue(state, tx, &mut conversation, group, self.at)?;
+                    let (actor, target) = (Party::rule(self.rule.trim_end_matches(".rhai")), group_party(tx, group)?);
+                    let kind = ActivityKind::Transferred;
+                    super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
                     events.push(Event::QueueChanged);
                     super::conversations::write_assignments(tx, &made, self.at, events)?;
                     conversation = load_conversation(tx, conversation.id)?;
@@ -188,6 +196,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
                 Checked::Group(_) => {}
                 Checked::Finalize(reason) => {
                     save_conversation(tx, &conversation)?;
+                    finalized_by_rule(tx, events, &conversation, &self.rule, self.at)?;
                     finish(state, tx, events, &mut conversation, reason, self.at)?;
                     return Ok(conversation);
                 }
@@ -249,11 +258,24 @@ impl Command<Runtime, Event> for CloseIdle {
         let reason = clean_label(&format!("closed by rule {}", self.rule.trim_end_matches(".rhai")))
             .unwrap_or_else(|_| "closed by a rule".to_owned());
         if let Some(text) = message {
-            system_message(tx, events, &mut conversation, text, false, self.at)?;
+            system_message(tx, events, &mut conversation, text, false, &self.rule, self.at)?;
         }
+        finalized_by_rule(tx, events, &conversation, &self.rule, self.at)?;
         finish(state, tx, events, &mut conversation, Some(reason), self.at)?;
         Ok(true)
     }
+}
+
+/// The "Finalized by rule …" line for staff.
+fn finalized_by_rule(
+    tx: &WriteTransaction,
+    events: &mut Vec<Event>,
+    conversation: &Conversation,
+    rule: &str,
+    at: u64,
+) -> Result<(), ApplyError> {
+    let actor = Party::rule(rule.trim_end_matches(".rhai"));
+    super::activity::write(tx, events, conversation, ActivityKind::Finalized, Some(actor), None, at)
 }
 
 /// A conversation with everything a rule sees of it, read in one transaction.

@@ -1,13 +1,13 @@
 //! Conversations, messages, contacts and channels (R-CONV-1, R-CONV-8, R-CHAN-5), and the panel
 //! figures computed from them (R-REP-1 with the definitions of R-REP-1b). Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::account::Invalid;
 use super::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
-use super::routing::AssignMode;
+use super::routing::{AssignMode, Place};
 
 /// Longest message text accepted, in bytes (10 kB).
 pub const MAX_TEXT_BYTES: usize = 10_000;
@@ -83,6 +83,99 @@ pub struct Message {
     #[serde(default)]
     pub private: bool,
     pub created_at: u64,
+    /// A line about what happened (a transfer, an assignment, the end): staff only, and worded by
+    /// each reader's UI in their language from these facts.
+    #[serde(default)]
+    pub activity: Option<Activity>,
+    /// The rule (file name without `.rhai`) whose reply or note this is, shown as its author.
+    #[serde(default)]
+    pub rule: Option<String>,
+}
+
+impl Message {
+    /// Whether the customer may see it (widget, API-channel webhook): never notes or activity lines.
+    pub fn for_customer(&self) -> bool {
+        !self.private && self.activity.is_none()
+    }
+}
+
+/// What happened to a conversation, for the line staff read in it (issue 12, point 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub kind: ActivityKind,
+    /// Who did it; `None`: the router gave it out.
+    #[serde(default)]
+    pub actor: Option<Party>,
+    /// To whom or where: the agent or the group.
+    #[serde(default)]
+    pub target: Option<Party>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// "Ana transferred to Soporte" (or to an agent).
+    Transferred,
+    /// "Assigned to Bruno" (the router), "Assigned to Bruno by Sergio" (a supervisor).
+    Assigned,
+    /// "Bruno took it from the queue" (the dispenser).
+    Taken,
+    /// "Finalized by Ana" (or by a rule).
+    Finalized,
+}
+
+/// A person, group or rule named in an activity line, with the name it had then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub kind: PartyKind,
+    #[serde(default)]
+    pub id: Option<u64>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    User,
+    Group,
+    Rule,
+}
+
+impl Party {
+    pub fn user(id: UserId, name: impl Into<String>) -> Party {
+        Party { kind: PartyKind::User, id: Some(id.0), name: name.into() }
+    }
+
+    pub fn group(id: GroupId, name: impl Into<String>) -> Party {
+        Party { kind: PartyKind::Group, id: Some(id.0), name: name.into() }
+    }
+
+    pub fn rule(name: impl Into<String>) -> Party {
+        Party { kind: PartyKind::Rule, id: None, name: name.into() }
+    }
+
+    /// Whether this is the user `id`.
+    pub fn is_user(&self, id: UserId) -> bool {
+        self.kind == PartyKind::User && self.id == Some(id.0)
+    }
+}
+
+impl Activity {
+    /// The line in English, for programs reading the API (the UI words it itself).
+    pub fn english(&self) -> String {
+        let name = |party: &Option<Party>| party.as_ref().map_or("someone", |p| p.name.as_str()).to_owned();
+        let (actor, target) = (name(&self.actor), name(&self.target));
+        match (self.kind, &self.actor) {
+            (ActivityKind::Transferred, _) => format!("{actor} transferred to {target}"),
+            (ActivityKind::Assigned, None) => format!("Assigned to {target}"),
+            (ActivityKind::Assigned, Some(_)) => format!("Assigned to {target} by {actor}"),
+            (ActivityKind::Taken, _) => format!("{actor} took it from the queue"),
+            (ActivityKind::Finalized, Some(Party { kind: PartyKind::Rule, .. })) => {
+                format!("Finalized by rule {actor}")
+            }
+            (ActivityKind::Finalized, _) => format!("Finalized by {actor}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +278,8 @@ pub struct Panel {
     /// Today: open + finalized + unattended (R-REP-1b).
     pub total_today: usize,
     pub unattended: usize,
+    /// Waiting now beyond their group's queue limit (told all agents are busy), any day.
+    pub overflow: usize,
 }
 
 /// Computes the panel over conversations created since `day_start`.
@@ -209,6 +304,25 @@ pub fn panel<'a>(conversations: impl Iterator<Item = &'a Conversation>, day_star
     }
     panel.average_wait_ms = waits.checked_div(waited).unwrap_or(0);
     panel
+}
+
+/// Where each waiting conversation stands in its queue, in routing's order (time of entering,
+/// then id), and whether it is past its group's `max_queue` (overflow, R-CONV-3b).
+pub fn queue_places<'a>(
+    open: impl Iterator<Item = &'a Conversation>,
+    max_queue: impl Fn(GroupId) -> Option<u32>,
+) -> HashMap<ConversationId, Place> {
+    let mut lines: BTreeMap<Option<GroupId>, Vec<(u64, ConversationId)>> = BTreeMap::new();
+    for c in open.filter(|c| c.status == Status::Queued) {
+        lines.entry(c.group).or_default().push((c.enqueued_at.unwrap_or(c.created_at), c.id));
+    }
+    let mut places = HashMap::new();
+    for (group, mut line) in lines {
+        line.sort_unstable();
+        let max = group.and_then(&max_queue);
+        places.extend(line.into_iter().enumerate().map(|(index, (_, id))| (id, Place::at(index, max))));
+    }
+    places
 }
 
 #[cfg(test)]
@@ -268,6 +382,70 @@ mod tests {
         assert_eq!(panel.total_today, 5);
         assert_eq!(panel.max_wait_ms, 90, "the abandoned one is not counted");
         assert_eq!(panel.average_wait_ms, (30 + 90 + 10) / 3);
+    }
+
+    #[test]
+    fn activity_lines_read_in_english_and_old_messages_still_load() {
+        let ana = Party::user(UserId(1), "Ana Ruiz");
+        let transfer = Activity {
+            kind: ActivityKind::Transferred,
+            actor: Some(ana.clone()),
+            target: Some(Party::group(GroupId(2), "Soporte")),
+        };
+        assert_eq!(transfer.english(), "Ana Ruiz transferred to Soporte");
+        let routed = Activity { kind: ActivityKind::Assigned, actor: None, target: Some(ana.clone()) };
+        assert_eq!(routed.english(), "Assigned to Ana Ruiz");
+        let by = Activity { actor: Some(Party::user(UserId(3), "Sergio")), ..routed };
+        assert_eq!(by.english(), "Assigned to Ana Ruiz by Sergio");
+        let closed = Activity { kind: ActivityKind::Finalized, actor: Some(Party::rule("cierre")), target: None };
+        assert_eq!(closed.english(), "Finalized by rule cierre");
+        // A message stored before activity lines and rule authors existed reads as before.
+        #[derive(Serialize)]
+        struct Before {
+            id: MessageId,
+            conversation: ConversationId,
+            author: Author,
+            text: String,
+            private: bool,
+            created_at: u64,
+        }
+        let old = Before {
+            id: MessageId(1),
+            conversation: ConversationId(1),
+            author: Author::System,
+            text: "hola".into(),
+            private: false,
+            created_at: 5,
+        };
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let read: Message = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!((&read.activity, &read.rule, read.for_customer()), (&None, &None, true));
+        let line = Message { activity: Some(transfer), private: true, ..read };
+        let back: Message = rmp_serde::from_slice(&rmp_serde::to_vec_named(&line).unwrap()).unwrap();
+        assert_eq!(back, line);
+        assert!(!Message { private: false, ..line }.for_customer(), "an activity line never reaches the customer");
+    }
+
+    #[test]
+    fn queue_places_follow_routing_order_and_mark_the_overflow() {
+        let waiting = |id, group, at| Conversation { group, ..conversation(id, Status::Queued, Some(at), None) };
+        let all = [
+            waiting(1, Some(GroupId(1)), 30),
+            waiting(2, Some(GroupId(1)), 10),
+            waiting(3, Some(GroupId(1)), 20),
+            waiting(4, None, 5),
+            conversation(5, Status::Assigned, Some(1), Some(2)),
+        ];
+        let places = queue_places(all.iter(), |group| (group == GroupId(1)).then_some(2));
+        assert_eq!(places[&ConversationId(2)], Place { position: 1, overflow: false });
+        assert_eq!(places[&ConversationId(3)], Place { position: 2, overflow: false });
+        assert_eq!(places[&ConversationId(1)], Place { position: 3, overflow: true }, "past the limit of 2");
+        assert_eq!(
+            places[&ConversationId(4)],
+            Place { position: 1, overflow: false },
+            "the general queue has no limit"
+        );
+        assert!(!places.contains_key(&ConversationId(5)));
     }
 }
 

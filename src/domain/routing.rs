@@ -42,7 +42,8 @@ pub struct GroupRules {
     pub capacity: Option<u32>,
     #[serde(default)]
     pub policy: Policy,
-    /// Past this many waiting, new conversations are refused ("all agents are busy").
+    /// Past this many waiting, new customers are told "all agents are busy" and wait beyond the
+    /// limit (overflow), in order, until room frees; their conversations are never refused.
     #[serde(default)]
     pub max_queue: Option<u32>,
 }
@@ -138,12 +139,33 @@ impl std::fmt::Debug for ChooserSlot {
     }
 }
 
+/// A waiting conversation's place in its queue: 1-based, and whether it is past the group's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Place {
+    pub position: usize,
+    /// Beyond the queue's limit: the customer was told all agents are busy (R-CONV-3b).
+    pub overflow: bool,
+}
+
+impl Place {
+    /// The place of the `index`-th (0-based) conversation of a queue limited to `max`.
+    pub fn at(index: usize, max: Option<u32>) -> Place {
+        Place { position: index + 1, overflow: max.is_some_and(|max| index as u64 >= u64::from(max)) }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RoutingError {
     #[error("the queue is full")]
     QueueFull,
     #[error("the agent is not available or has no free slot")]
     AgentFull,
+    #[error("the conversation is not waiting")]
+    NotWaiting,
+    #[error("the agent does not serve the conversation's queue")]
+    NotServed,
+    #[error("a supervisor assigns this conversation")]
+    SupervisorAssigns,
     #[error("no such agent")]
     UnknownAgent,
     #[error("no such conversation in routing")]
@@ -219,6 +241,23 @@ impl Routing {
         Some(queue.range(..(ticket.enqueued_at, conversation)).count() + 1)
     }
 
+    /// The place in line and whether it is beyond its queue's limit (overflow).
+    pub fn place(&self, conversation: ConversationId) -> Option<Place> {
+        let position = self.position(conversation)?;
+        let max = self.waiting.get(&conversation)?.queue.and_then(|group| self.group_rules(group).max_queue);
+        Some(Place::at(position - 1, max))
+    }
+
+    /// Whether some agent other than `except` serves the group's queue.
+    pub fn served_by_others(&self, group: GroupId, except: UserId) -> bool {
+        self.agents.iter().any(|(id, agent)| *id != except && agent.settings.groups.contains(&group))
+    }
+
+    /// Whether this agent serves the group's queue.
+    pub fn is_member(&self, agent: UserId, group: GroupId) -> bool {
+        self.agents.get(&agent).is_some_and(|agent| agent.settings.groups.contains(&group))
+    }
+
     /// The agent's own cap, else the smallest cap among their groups that set one, else the default.
     pub fn capacity(&self, agent: &Agent) -> u32 {
         agent.settings.capacity.unwrap_or_else(|| {
@@ -227,12 +266,12 @@ impl Routing {
         })
     }
 
-    fn has_slot(&self, agent: &Agent) -> bool {
+    pub(super) fn has_slot(&self, agent: &Agent) -> bool {
         (agent.open.len() as u64) < u64::from(self.capacity(agent))
     }
 
     /// May the agent serve `queue` at all (for the dispenser, whatever their mode)?
-    fn serves(&self, agent: &Agent, queue: Option<GroupId>) -> bool {
+    pub(super) fn serves(&self, agent: &Agent, queue: Option<GroupId>) -> bool {
         queue.is_none_or(|group| agent.settings.groups.contains(&group))
     }
 
@@ -298,7 +337,8 @@ impl Routing {
         }
     }
 
-    /// Whether a new conversation would be refused by its group's queue limit.
+    /// Whether a group's queue is at its limit: a new customer waits beyond it (overflow), and a
+    /// transfer into it is refused.
     pub fn queue_full(&self, queue: Option<GroupId>) -> bool {
         let Some(max) = queue.and_then(|group| self.group_rules(group).max_queue) else {
             return false;
@@ -329,7 +369,8 @@ impl Routing {
         self.waiting.insert(conversation, ticket);
     }
 
-    /// A new conversation wants an agent. Refused when its group's queue is at its maximum.
+    /// A new conversation wants an agent. Past its queue's limit it still waits, behind the rest
+    /// (overflow), and enters the queue proper as the ones ahead are served: nothing is refused.
     pub fn enqueue(
         &mut self,
         conversation: ConversationId,
@@ -338,9 +379,6 @@ impl Routing {
     ) -> Result<Vec<Assignment>, RoutingError> {
         if self.waiting.contains_key(&conversation) || self.assigned.contains_key(&conversation) {
             return Err(RoutingError::Duplicate);
-        }
-        if self.queue_full(ticket.queue) {
-            return Err(RoutingError::QueueFull);
         }
         self.park(conversation, ticket);
         Ok(self.dispatch(now))
@@ -395,28 +433,7 @@ impl Routing {
         Ok(assignments)
     }
 
-    /// The dispenser: the oldest waiting conversation this agent may serve, given to them.
-    pub fn take_next(&mut self, agent: UserId, now: u64) -> Result<Option<Assignment>, RoutingError> {
-        let this = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent)?;
-        if !self.has_slot(this) {
-            return Err(RoutingError::AgentFull);
-        }
-        let oldest = self
-            .queues
-            .iter()
-            .filter(|(queue, _)| self.serves(this, **queue))
-            .filter_map(|(_, line)| self.first_in(line, |mode| mode != AssignMode::None))
-            .min();
-        let Some((_, conversation)) = oldest else {
-            return Ok(None);
-        };
-        let ticket = self.waiting[&conversation];
-        self.release(conversation, now)?;
-        self.give(conversation, agent, ticket, now);
-        Ok(Some(Assignment { conversation, agent }))
-    }
-
-    fn give(&mut self, conversation: ConversationId, agent: UserId, ticket: Ticket, now: u64) {
+    pub(super) fn give(&mut self, conversation: ConversationId, agent: UserId, ticket: Ticket, now: u64) {
         // The agent may be full now; `dispatch` keeps its own list and puts it back.
         self.free = None;
         if let Some(this) = self.agents.get_mut(&agent) {
@@ -495,7 +512,7 @@ impl Routing {
     }
 
     /// The oldest entry of a queue whose channel mode `wanted` accepts.
-    fn first_in(
+    pub(super) fn first_in(
         &self,
         line: &BTreeSet<(u64, ConversationId)>,
         wanted: impl Fn(AssignMode) -> bool,
@@ -566,5 +583,6 @@ impl Routing {
     }
 }
 
+mod dispenser;
 #[cfg(test)]
 mod tests;

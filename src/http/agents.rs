@@ -139,8 +139,16 @@ pub async fn panel_figures(
 ) -> Result<crate::domain::conversation::Panel, ApiError> {
     let now = state.clock.now();
     let day_start = now - now % 86_400_000;
-    let (recent, groups, users) =
-        state.read(move |read| Ok((read.conversations_since(day_start)?, read.groups()?, read.users()?))).await?;
+    let (recent, groups, users, overflow) = state
+        .read(move |read| {
+            let open = read.open_conversations()?;
+            let places = read.queue_places(&open)?;
+            let in_group = |c: &&Conversation| group.is_none_or(|g| c.group == Some(g));
+            let overflow =
+                open.iter().filter(in_group).filter(|c| places.get(&c.id).is_some_and(|p| p.overflow)).count();
+            Ok((read.conversations_since(day_start)?, read.groups()?, read.users()?, overflow))
+        })
+        .await?;
     let agents: std::collections::HashSet<UserId> =
         users.iter().filter(|u| u.active && u.roles.contains(&Role::Agent)).map(|u| u.id).collect();
     let online: Vec<UserId> = state.presence.online_users().into_iter().filter(|id| agents.contains(id)).collect();
@@ -151,7 +159,7 @@ pub async fn panel_figures(
         None => online.len(),
     };
     let in_group = recent.iter().filter(|c| group.is_none_or(|g| c.group == Some(g)));
-    Ok(panel(in_group, day_start, agents_online))
+    Ok(crate::domain::conversation::Panel { overflow, ..panel(in_group, day_start, agents_online) })
 }
 
 /// Panel figures shared by every staff WebSocket: computed at most about once a second however

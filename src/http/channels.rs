@@ -228,9 +228,18 @@ pub async fn inbound(
     let (identifier, profile, text) = input.checked()?;
     let command = CustomerMessage { channel: channel.id, identifier, profile, text, at: state.clock.now() };
     let outcome = state.core.call(command).await?;
-    let conversation = ConversationView::one(&state, outcome.conversation).await?;
+    let mut conversation = ConversationView::one(&state, outcome.conversation).await?;
+    conversation.queue = outcome.place;
     let message = MessageView::one(&state, outcome.message)?;
-    Ok((StatusCode::CREATED, Json(json!({ "conversation": conversation, "message": message }))).into_response())
+    let overflow = outcome.place.is_some_and(|place| place.overflow);
+    let mut body = json!({ "conversation": conversation, "message": message, "overflow": overflow });
+    // A full queue is not an error: the message is kept and the customer waits beyond the limit.
+    if overflow {
+        body["notice"] = json!(
+            "All agents are busy: the conversation waits in overflow, past the queue's limit, and will be answered as soon as possible."
+        );
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `GET /api/v1/contacts/{id}`. Those who see every conversation see every contact; an agent sees

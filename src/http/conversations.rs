@@ -11,7 +11,7 @@ use super::extract::{Body, Caller, Id};
 use super::guard::Principal;
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
-use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, TakeNext, Transfer, TransferTarget};
+use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, Take, TakeNext, Transfer, TransferTarget};
 use crate::domain::access::Role;
 use crate::domain::conversation::{Conversation, MAX_TEXT_BYTES, Status};
 use crate::domain::ids::{ConversationId, GroupId, UserId};
@@ -112,26 +112,39 @@ pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Ur
     let me = caller.user.id;
     let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
     let principal = caller.clone();
-    let conversations = state
+    let (conversations, places) = state
         .read(move |read| {
             let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
+            let open = read.open_conversations()?;
+            let places = read.queue_places(&open)?;
             if open_only {
-                let mut open: Vec<Conversation> = read.open_conversations()?.into_iter().filter(|c| keep(c)).collect();
+                let mut open: Vec<Conversation> = open.into_iter().filter(|c| keep(c)).collect();
                 open.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
                 open.truncate(query.limit);
-                Ok(open)
+                Ok((open, places))
             } else {
-                read.conversations_newest(query.before, query.limit, keep)
+                Ok((read.conversations_newest(query.before, query.limit, keep)?, places))
             }
         })
         .await?;
     let views = ConversationView::many(&state, conversations).await?;
-    Ok(Json(views).into_response())
+    Ok(Json(ConversationView::placed(views, &places)).into_response())
 }
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
     let conversation = visible(&state, &caller, id).await?;
-    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
+    Ok(Json(placed_view(&state, conversation).await?).into_response())
+}
+
+/// One conversation's view with its place in line, while it waits.
+async fn placed_view(state: &AppState, conversation: Conversation) -> Result<ConversationView, ApiError> {
+    let waiting = conversation.status == Status::Queued;
+    let places = match waiting {
+        true => state.read(|read| read.queue_places(&read.open_conversations()?)).await?,
+        false => Default::default(),
+    };
+    let view = ConversationView::one(state, conversation).await?;
+    Ok(ConversationView::placed(vec![view], &places).remove(0))
 }
 
 /// How many messages a page holds unless `?limit=` says otherwise (the UI pages by this too).
@@ -213,6 +226,7 @@ pub async fn transfer(
         note: input.note,
         force: input.force && by.oversees,
         by,
+        assign: false,
         at: state.clock.now(),
     };
     let conversation = state.core.call(command).await?;
@@ -240,6 +254,7 @@ pub async fn assign(
         note: None,
         force: input.force,
         by: staff(&caller),
+        assign: true,
         at: state.clock.now(),
     };
     let conversation = state.core.call(command).await?;
@@ -308,10 +323,19 @@ async fn set_label(
     Ok(Json(ConversationView::one(state, conversation).await?).into_response())
 }
 
-/// The dispenser: 200 with the conversation taken, or 204 when nothing waits.
+/// The dispenser: 200 with the conversation taken (its contact and queue say what it was), or
+/// 204 when nothing waits.
 pub async fn next(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
     match state.core.call(TakeNext { agent: caller.user.id, at: state.clock.now() }).await? {
         Some(conversation) => Ok(Json(ConversationView::one(&state, conversation).await?).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
+}
+
+/// `POST /conversations/{id}/take`: the caller takes this waiting conversation (dispenser): it must
+/// wait in a queue they serve, and they need a free slot.
+pub async fn take(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
+    let command = Take { conversation: ConversationId(id), agent: caller.user.id, at: state.clock.now() };
+    let conversation = state.core.call(command).await?;
+    Ok(Json(ConversationView::one(&state, conversation).await?).into_response())
 }

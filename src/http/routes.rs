@@ -56,6 +56,7 @@ pub fn table() -> Vec<Route> {
         route(Method::POST, "/api/v1/conversations/{id}/messages", Converse, || post(conversations::post_message)),
         route(Method::POST, "/api/v1/conversations/{id}/transfer", Transfer, || post(conversations::transfer)),
         route(Method::POST, "/api/v1/conversations/{id}/assign", Oversee, || post(conversations::assign)),
+        route(Method::POST, "/api/v1/conversations/{id}/take", Dispense, || post(conversations::take)),
         route(Method::POST, "/api/v1/conversations/{id}/finalize", Converse, || post(conversations::finalize)),
         route(Method::POST, "/api/v1/conversations/{id}/read", Converse, || post(conversations::read)),
         route(Method::POST, "/api/v1/conversations/{id}/labels", Converse, || post(conversations::add_label)),

@@ -1,13 +1,16 @@
 //! What the API shows of stored records: no password hashes, no secrets, times in milliseconds.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{ApiError, AppState};
 use crate::domain::access::{Permission, Role};
 use crate::domain::account::{Group, Language, User};
-use crate::domain::conversation::{Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
+use crate::domain::conversation::{Activity, Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, TokenId, UserId};
 use crate::domain::mail::Mail;
+use crate::domain::routing::Place;
 use crate::domain::session::ApiToken;
 
 #[derive(Debug, Serialize)]
@@ -181,6 +184,8 @@ pub struct ConversationView {
     pub finalized_at: Option<u64>,
     pub finalize_reason: Option<String>,
     pub previous: Option<ConversationId>,
+    /// While it waits: its place in line, and `overflow` when past its group's queue limit.
+    pub queue: Option<Place>,
 }
 
 impl ConversationView {
@@ -214,6 +219,14 @@ impl ConversationView {
             .await
     }
 
+    /// Fills in each waiting conversation's place in line.
+    pub fn placed(mut views: Vec<ConversationView>, places: &HashMap<ConversationId, Place>) -> Vec<ConversationView> {
+        for view in &mut views {
+            view.queue = places.get(&view.id).copied();
+        }
+        views
+    }
+
     fn build(c: Conversation, contact: Contact, channels: &[Channel], groups: &[Group], users: &[User]) -> Self {
         let channel = channels.iter().find(|ch| ch.id == c.channel);
         ConversationView {
@@ -239,6 +252,7 @@ impl ConversationView {
             finalized_at: c.finalized_at,
             finalize_reason: c.finalize_reason,
             previous: c.previous,
+            queue: None,
         }
     }
 }
@@ -255,29 +269,35 @@ pub struct MessageView {
     pub id: MessageId,
     pub conversation_id: ConversationId,
     pub author: AuthorView,
+    /// For an activity line, the line in English (the UI words `activity` itself).
     pub text: String,
     pub private: bool,
     pub created_at: u64,
+    /// A line about what happened (transfer, assignment, finalization): staff only.
+    pub activity: Option<Activity>,
 }
 
 impl MessageView {
     pub fn build(message: Message, users: &[User]) -> Self {
         let author = match message.author {
             Author::Customer => AuthorView { kind: "customer", id: None, name: None },
-            Author::System => AuthorView { kind: "system", id: None, name: None },
+            // A rule's reply or note carries the rule's name.
+            Author::System => AuthorView { kind: "system", id: None, name: message.rule.clone() },
             Author::Agent(id) => AuthorView {
                 kind: "agent",
                 id: Some(id),
                 name: users.iter().find(|user| user.id == id).map(User::full_name),
             },
         };
+        let text = message.activity.as_ref().map_or(message.text, Activity::english);
         MessageView {
             id: message.id,
             conversation_id: message.conversation,
             author,
-            text: message.text,
+            text,
             private: message.private,
             created_at: message.created_at,
+            activity: message.activity,
         }
     }
 

@@ -22,6 +22,7 @@ use super::sockets::Owner;
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
 use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
+use crate::domain::routing::Place;
 use crate::domain::secret;
 use crate::server::ConnectionSlot;
 
@@ -112,8 +113,10 @@ async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversat
         .await
 }
 
-/// What a visitor may see of a message: never internal notes, never staff details beyond a name.
+/// What a visitor may see of a message: never internal notes or activity lines (callers keep to
+/// `for_customer`), never staff details beyond a name; a rule's reply shows the rule's name.
 fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
+    let agent_name = agent_name.or(message.rule.as_deref());
     let from = match message.author {
         Author::Customer => "visitor",
         Author::Agent(_) => "agent",
@@ -129,21 +132,24 @@ fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
     })
 }
 
-async fn position(state: &AppState, conversation: &Conversation) -> Result<Option<usize>, ApiError> {
+/// Its place in line while it waits (with `overflow` past the queue's limit), read from the store.
+async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<Place>, ApiError> {
     if conversation.status != Status::Queued {
         return Ok(None);
     }
-    let mine = conversation.clone();
-    state
-        .read(move |read| {
-            let ahead = read
-                .open_conversations()?
-                .iter()
-                .filter(|c| c.status == Status::Queued && c.group == mine.group && c.enqueued_at < mine.enqueued_at)
-                .count();
-            Ok(Some(ahead + 1))
-        })
-        .await
+    let id = conversation.id;
+    state.read(move |read| Ok(read.queue_places(&read.open_conversations()?)?.get(&id).copied())).await
+}
+
+/// What the visitor is told of their conversation: its state, place in line, and whether all
+/// agents are busy (`overflow`: the queue was past its limit).
+fn status_json(conversation: &Conversation, place: Option<Place>) -> Value {
+    json!({
+        "id": conversation.id,
+        "status": conversation.status,
+        "position": place.map(|p| p.position),
+        "overflow": place.is_some_and(|p| p.overflow),
+    })
 }
 
 /// `GET /widget/v1/conversation?after=<message id>`: the conversation, place in line, and the
@@ -168,13 +174,11 @@ pub async fn show(
     };
     let visible: Vec<Value> = messages
         .iter()
-        .filter(|m| !m.private && m.id.0 > after)
+        .filter(|m| m.for_customer() && m.id.0 > after)
         .map(|m| public_message(m, name_of(m).as_deref()))
         .collect();
-    let body = json!({
-        "conversation": { "id": conversation.id, "status": conversation.status, "position": position(&state, &conversation).await? },
-        "messages": visible,
-    });
+    let body =
+        json!({ "conversation": status_json(&conversation, place(&state, &conversation).await?), "messages": visible });
     Ok(Json(body).into_response())
 }
 
@@ -215,11 +219,7 @@ pub async fn post_message(
     let outcome = state.core.call(command).await?;
     let body = json!({
         "message": public_message(&outcome.message, None),
-        "conversation": {
-            "id": outcome.conversation.id,
-            "status": outcome.conversation.status,
-            "position": position(&state, &outcome.conversation).await?,
-        },
+        "conversation": status_json(&outcome.conversation, outcome.place),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -282,7 +282,7 @@ async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocke
 async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> Option<Value> {
     match event {
         Event::MessageCreated { conversation, message }
-            if !message.private && conversation.channel == visitor.channel =>
+            if message.for_customer() && conversation.channel == visitor.channel =>
         {
             let mine = current(state, visitor).await.ok().flatten()?;
             if mine.id != conversation.id {
@@ -298,11 +298,40 @@ async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> 
         }
         Event::QueueChanged | Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => {
             let mine = current(state, visitor).await.ok().flatten()?;
-            let position = position(state, &mine).await.ok().flatten();
-            Some(
-                json!({ "type": "status", "conversation": { "id": mine.id, "status": mine.status, "position": position } }),
-            )
+            let place = place(state, &mine).await.ok().flatten();
+            Some(json!({ "type": "status", "conversation": status_json(&mine, place) }))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::conversation::{Activity, ActivityKind};
+    use crate::domain::ids::{ConversationId, MessageId};
+
+    fn message(rule: Option<&str>) -> Message {
+        Message {
+            id: MessageId(1),
+            conversation: ConversationId(1),
+            author: Author::System,
+            text: "¡Hola!".into(),
+            private: false,
+            created_at: 1,
+            activity: None,
+            rule: rule.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_rule_reply_shows_the_rule_as_author_and_activity_lines_are_not_for_visitors() {
+        assert_eq!(public_message(&message(Some("bienvenida")), None)["agent_name"], "bienvenida");
+        assert!(public_message(&message(None), None)["agent_name"].is_null());
+        let line = Message {
+            activity: Some(Activity { kind: ActivityKind::Assigned, actor: None, target: None }),
+            ..message(None)
+        };
+        assert!(!line.for_customer(), "the widget's filters keep activity lines out even if not private");
     }
 }

@@ -263,12 +263,12 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
         Event::MessageCreated { conversation, message } => {
             let author = match message.author {
                 Author::Customer => json!({ "kind": "customer" }),
-                Author::System => json!({ "kind": "system" }),
+                Author::System => json!({ "kind": "system", "name": message.rule }),
                 Author::Agent(id) => json!({ "kind": "agent", "id": id }),
             };
             let message = json!({
                 "id": message.id, "text": message.text, "private": message.private,
-                "created_at": message.created_at, "author": author,
+                "created_at": message.created_at, "author": author, "activity": message.activity,
             });
             ("message.created", Some(conversation), Some(("message", message)))
         }

@@ -85,7 +85,8 @@ impl RuleJobs {
             if actions.is_empty() {
                 continue;
             }
-            let command = ApplyRuleActions { conversation: id, actions, at: self.clock.now() };
+            let command =
+                ApplyRuleActions { conversation: id, actions, rule: answer.file.clone(), at: self.clock.now() };
             if let Err(err) = self.core.call(command).await {
                 tracing::warn!(rule = %answer.file, conversation = %id.0, "the rule's actions were refused: {err}");
                 self.rules.refused(&answer.file, "on_message", &err.to_string());

@@ -11,8 +11,8 @@
   const storeKey = `centralita:${base}:${channel}`;
   const es = (navigator.language || 'es').toLowerCase().startsWith('es');
   const T = es
-    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados. Inténtalo en unos minutos.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.' }
-    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy. Please try again in a few minutes.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.' };
+    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados; te responderemos lo antes posible.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.' }
+    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy; we’ll answer as soon as possible.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.' };
 
   const host = document.createElement('div');
   host.setAttribute('data-centralita-widget', '');
@@ -111,7 +111,8 @@
     const waiting = conversation && conversation.status === 'queued' && conversation.position;
     const ended = conversation && conversation.status === 'finalized';
     status.hidden = !waiting && !ended;
-    if (waiting) status.textContent = T.position(conversation.position);
+    // Past the queue's limit the message is kept and the visitor waits: say so, not a number.
+    if (waiting) status.textContent = conversation.overflow ? T.busy : T.position(conversation.position);
     if (ended) status.textContent = T.ended;
   };
 

@@ -136,10 +136,66 @@ fn groups_have_their_own_queues_capacities_and_limits() {
     let a = routing.enqueue(ConversationId(1), ticket(Some(10), 1, 1), 1).unwrap();
     assert_eq!(a[0].agent, UserId(1), "only group members serve the group's queue");
     assert!(routing.enqueue(ConversationId(2), ticket(Some(10), 2, 2), 2).unwrap().is_empty());
-    assert_eq!(routing.enqueue(ConversationId(3), ticket(Some(10), 3, 3), 3), Err(RoutingError::QueueFull));
-    // Deleting the group sends its waiting conversation to the general queue, where agent 2 takes it.
+    assert!(routing.queue_full(Some(GroupId(10))));
+    assert!(routing.enqueue(ConversationId(3), ticket(Some(10), 3, 3), 3).unwrap().is_empty(), "waits, overflowed");
+    assert_eq!(routing.place(ConversationId(3)), Some(Place { position: 2, overflow: true }));
+    // Deleting the group sends its waiting conversations to the general queue, where agent 2 takes them.
     let moved = routing.remove_group(GroupId(10), 4);
-    assert_eq!(moved, vec![Assignment { conversation: ConversationId(2), agent: UserId(2) }]);
+    assert_eq!(moved.len(), 2);
+    assert_eq!(moved[0], Assignment { conversation: ConversationId(2), agent: UserId(2) });
+}
+
+#[test]
+fn a_full_queue_keeps_the_overflow_in_order_and_lets_it_in_as_room_frees() {
+    let mut routing = Routing::new(1);
+    routing.set_group(GroupId(7), GroupRules { max_queue: Some(2), ..GroupRules::default() }, 0);
+    for n in 1..=5 {
+        assert!(routing.enqueue(ConversationId(n), ticket(Some(7), n, n), n).unwrap().is_empty());
+    }
+    let overflowed = |routing: &Routing| -> Vec<u64> {
+        (1..=5).filter(|n| routing.place(ConversationId(*n)).is_some_and(|p| p.overflow)).collect()
+    };
+    assert_eq!(overflowed(&routing), vec![3, 4, 5], "the two oldest are in the queue, the rest beyond it");
+    assert_eq!(routing.place(ConversationId(4)), Some(Place { position: 4, overflow: true }));
+    // An agent with one slot takes the oldest; the oldest of the overflow enters the queue.
+    agent(&mut routing, 1, &[7], None);
+    assert_eq!(routing.assignee(ConversationId(1)), Some(UserId(1)));
+    assert_eq!(overflowed(&routing), vec![4, 5]);
+    assert_eq!(routing.place(ConversationId(3)), Some(Place { position: 2, overflow: false }));
+    // A waiting customer leaving lets the next one in, and the order is kept.
+    routing.release(ConversationId(2), 10).unwrap();
+    assert_eq!(overflowed(&routing), vec![5]);
+    let order: Vec<ConversationId> = routing.queue(Some(GroupId(7))).collect();
+    assert_eq!(order, vec![ConversationId(3), ConversationId(4), ConversationId(5)]);
+    // As the agent's slot frees, they are served oldest first.
+    assert_eq!(routing.release(ConversationId(1), 11).unwrap()[0].conversation, ConversationId(3));
+    assert_eq!(routing.release(ConversationId(3), 12).unwrap()[0].conversation, ConversationId(4));
+    assert_eq!(overflowed(&routing), Vec::<u64>::new());
+}
+
+#[test]
+fn taking_a_chosen_conversation_is_checked() {
+    let mut routing = Routing::new(1);
+    agent(&mut routing, 1, &[5], None);
+    agent(&mut routing, 2, &[], None);
+    routing.set_available(UserId(1), false, 0).unwrap();
+    routing.set_available(UserId(2), false, 0).unwrap();
+    let manual = |queue, at| Ticket { mode: AssignMode::Manual, ..ticket(queue, at, at) };
+    routing.enqueue(ConversationId(1), manual(Some(5), 1), 1).unwrap();
+    routing.enqueue(ConversationId(2), manual(Some(5), 2), 2).unwrap();
+    routing.enqueue(ConversationId(3), Ticket { mode: AssignMode::None, ..ticket(None, 3, 3) }, 3).unwrap();
+    assert_eq!(routing.take(ConversationId(1), UserId(2), 4), Err(RoutingError::NotServed));
+    assert_eq!(routing.take(ConversationId(3), UserId(2), 4), Err(RoutingError::SupervisorAssigns));
+    assert_eq!(routing.take(ConversationId(9), UserId(1), 4), Err(RoutingError::NotWaiting));
+    assert_eq!(routing.take(ConversationId(1), UserId(9), 4), Err(RoutingError::UnknownAgent));
+    // The newer one, by choice: the dispenser is not only "the next one".
+    assert_eq!(
+        routing.take(ConversationId(2), UserId(1), 4),
+        Ok(Assignment { conversation: ConversationId(2), agent: UserId(1) })
+    );
+    assert_eq!(routing.take(ConversationId(2), UserId(1), 5), Err(RoutingError::NotWaiting), "taken already");
+    assert_eq!(routing.take(ConversationId(1), UserId(1), 5), Err(RoutingError::AgentFull), "at the cap of 1");
+    assert_eq!(routing.take_next(UserId(1), 5), Err(RoutingError::AgentFull));
 }
 
 #[test]
@@ -204,6 +260,7 @@ enum Step {
     Capacity { agent: u64, cap: Option<u32> },
     ReturnWork { agent: u64 },
     TakeNext { agent: u64 },
+    Take { agent: u64, pick: usize },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -215,6 +272,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u64..5, prop::option::of(0u32..4)).prop_map(|(agent, cap)| Step::Capacity { agent, cap }),
         1 => (0u64..5).prop_map(|agent| Step::ReturnWork { agent }),
         1 => (0u64..5).prop_map(|agent| Step::TakeNext { agent }),
+        1 => (0u64..5, any::<usize>()).prop_map(|(agent, pick)| Step::Take { agent, pick }),
     ]
 }
 
@@ -242,7 +300,9 @@ fn check(routing: &Routing, made: &[Assignment], before: &Routing, alive: &BTree
     }
     let mut seen = BTreeSet::new();
     for queue in [None, Some(GroupId(0)), Some(GroupId(1)), Some(GroupId(2))] {
-        for conversation in routing.queue(queue) {
+        let max = queue.and_then(|group| routing.group_rules(group).max_queue);
+        for (index, conversation) in routing.queue(queue).enumerate() {
+            assert_eq!(routing.place(conversation), Some(Place::at(index, max)), "overflow is the tail past the limit");
             assert!(seen.insert(conversation), "duplicated");
             let eligible = routing.agents().any(|(_, agent)| routing.takes_work(agent) && routing.serves(agent, queue));
             assert!(!eligible, "{conversation:?} waits while an eligible agent has a free slot");
@@ -262,6 +322,7 @@ proptest! {
     #[test]
     fn routing_invariants_hold_over_random_sessions(steps in prop::collection::vec(step(), 1..80)) {
         let mut routing = Routing::new(2);
+        routing.set_group(GroupId(1), GroupRules { max_queue: Some(2), ..GroupRules::default() }, 0);
         for id in 0..5 {
             let settings = AgentSettings { capacity: None, groups: groups_of(id), mode: AssignMode::Automatic };
             routing.upsert_agent(UserId(id), settings, 0);
@@ -295,6 +356,18 @@ proptest! {
                     let _ = routing.take_next(UserId(agent), now);
                     Vec::new()
                 }
+                Step::Take { agent, pick } if !alive.is_empty() => {
+                    let conversation = *alive.iter().nth(pick % alive.len()).unwrap();
+                    let waiting = before.ticket(conversation);
+                    if routing.take(conversation, UserId(agent), now).is_ok() {
+                        let this = routing.agent(UserId(agent)).unwrap();
+                        assert!(this.open.len() as u32 <= routing.capacity(this), "taken past the cap");
+                        let queue = waiting.expect("only a waiting conversation is taken").queue;
+                        assert!(routing.serves(this, queue), "taken from a queue the agent does not serve");
+                    }
+                    Vec::new()
+                }
+                Step::Take { .. } => Vec::new(),
             };
             check(&routing, &made, &before, &alive);
         }

@@ -9,6 +9,8 @@ import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session, navigate } from '../app.js';
 import { errorText } from './common.js';
+import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { messageText, authorName, transferGroups } from './activity.js';
 
 const roles = () => session.me.roles;
 const oversees = () => roles().includes('admin') || roles().includes('supervisor');
@@ -39,6 +41,7 @@ export async function conversationsView(main) {
     main,
     h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, isAgent() && (oversees() || session.me.permissions.includes('dispenser')) ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
     figures,
+    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); }, claim: claiming }),
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
     oversees() ? h('section', { class: 'card' }, h('h2', {}, t('conversations.agents')), h('div', { 'data-testid': 'agents-table' })) : null,
   );
@@ -97,7 +100,8 @@ function renderFigures(p) {
     figure(t('panel.average_wait'), waitText(p.average_wait_ms)),
     figure(t('panel.max_wait'), waitText(p.max_wait_ms)),
     figure(t('panel.in_queue'), p.in_queue),
-    figure(t('panel.agents_online'), p.agents_online));
+    figure(t('panel.agents_online'), p.agents_online),
+    figure(t('panel.overflow'), p.overflow ?? 0));
 }
 
 // A wait as people read it: seconds under a minute ("45 s"), whole minutes after ("3 min").
@@ -203,7 +207,7 @@ function controlsOf(id) {
 // Which controls the pane holds; while it stays the same a live update leaves them alone.
 function paneShape(c) {
   const working = isWorking(c);
-  return JSON.stringify([c.id, working, working && oversees() && view.agents.length > 0, working && canTransfer() && transferOptions().length > 0]);
+  return JSON.stringify([c.id, working, working && oversees() && view.agents.length > 0, working && canTransfer() && transferOptions(c).length > 0]);
 }
 
 // Builds the whole pane: on opening a conversation, or when the controls it needs changed.
@@ -267,9 +271,9 @@ function fillLog(mode = 'follow', before = null) {
   stamp(log, logContent());
   replace(log,
     view.hasOlder ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
-    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.private ? ' note' : ''}`, 'data-message': m.id },
-      h('span', { class: 'muted small' }, `${m.author.kind === 'customer' ? c.contact.name || t('conversations.customer') : m.author.name ?? ''}${m.private ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
-      h('div', {}, m.text))));
+    view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.activity ? ' activity' : m.private ? ' note' : ''}`, 'data-message': m.id },
+      h('span', { class: 'muted small' }, `${authorName(m, c)}${m.private && !m.activity ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
+      h('div', {}, messageText(m)))));
   if (mode === 'bottom' || (mode === 'follow' && atBottom)) log.scrollTop = log.scrollHeight;
   else if (mode === 'prepend') log.scrollTop = log.scrollHeight - (scrollHeight - scrollTop);
   else log.scrollTop = scrollTop;
@@ -334,10 +338,11 @@ function choose(select, value) {
 }
 
 // Agents with a free slot, then groups.
-function transferOptions() {
+// Agents with a free slot, and the groups a transfer would not refuse (activity.js).
+function transferOptions(c) {
   return [
     ...view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
-    ...view.groups.map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)),
+    ...transferGroups(view.groups, view.agents, c, session.me.id).map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)),
   ];
 }
 
@@ -354,9 +359,9 @@ function actions(c) {
       error.textContent = errorText(err);
     }
   };
-  const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to'), onchange: () => (state.target = target.value) }, transferOptions());
+  const target = h('select', { name: 'target', 'aria-label': t('conversations.transfer_to'), onchange: () => (state.target = target.value) }, transferOptions(c));
   choose(target, state.target);
-  view.parts.refreshers.push(() => fillSelect(target, transferOptions()));
+  view.parts.refreshers.push(() => fillSelect(target, transferOptions(c)));
   const transfer = canTransfer() && target.options.length ? h('div', { class: 'actions' }, target, h('button', { type: 'button', class: 'secondary', onclick: () => run(() => {
     const [kind, id] = target.value.split(':');
     if (!id) throw Object.assign(new Error(t('conversations.no_target')), {});
@@ -448,14 +453,7 @@ async function editContact(c) {
 }
 
 async function takeNext() {
-  // The assignment event may arrive before the answer: it waits for it to know it was this click.
-  const taking = post('/conversations/next').then((taken) => {
-    claimed(taken.id);
-    return taken;
-  });
-  pendingClaim = taking.catch(() => null);
-  const taken = await taking.catch((err) => alert(errorText(err)));
-  pendingClaim = null;
+  const taken = await takeNextInLine();
   if (taken) {
     await loadList();
     await openConversation(taken.id);
@@ -469,6 +467,18 @@ const mine = new Set();
 const noticedAt = new Map();
 const ownClaims = new Set();
 let pendingClaim = null;
+
+// A click that takes a conversation (take, take next): its own assignment event, which may arrive
+// before the answer, raises no alert.
+function claiming(request) {
+  const taking = request.then((taken) => {
+    if (taken) claimed(taken.id);
+    return taken;
+  });
+  pendingClaim = taking.catch(() => null);
+  taking.finally(() => (pendingClaim = null)).catch(() => null);
+  return taking;
+}
 
 function claimed(id) {
   ownClaims.add(id);
@@ -534,6 +544,7 @@ function connect() {
     const event = JSON.parse(message.data);
     if (!view || !document.body.contains(view.main.firstChild)) return;
     if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
+    if (event.type.startsWith('conversation.') || event.type === 'queue.changed' || event.type === 'resync' || event.conversation?.status === 'queued') refreshWaiting().catch(() => null);
     if (event.type === 'message.created') {
       if (event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
       if (view.open?.id === event.conversation.id && !view.messages.some((m) => m.id === event.message.id)) {

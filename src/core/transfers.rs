@@ -1,0 +1,129 @@
+//! Moving a conversation: a transfer to an agent or a group's queue, a supervisor's assignment
+//! (R-CONV-5), and putting a conversation back in a queue. A move that would change nothing is
+//! refused; every move leaves an activity line for staff.
+
+use redb::WriteTransaction;
+
+use super::conversations::{
+    Staff, append_message, check_may_act, load_conversation, routing_rejection, save_conversation, write_assignments_by,
+};
+use super::{ApplyError, Command, Event, Rejection, Runtime};
+use crate::domain::conversation::{ActivityKind, Author, Conversation, Status, check_text};
+use crate::domain::ids::{ConversationId, GroupId, UserId};
+use crate::domain::routing::{Assignment, RoutingError};
+
+/// Where a transfer sends a conversation.
+#[derive(Debug, Clone, Copy)]
+pub enum TransferTarget {
+    Agent(UserId),
+    Group(GroupId),
+}
+
+/// Moves a conversation to another agent (available with a free slot, unless `force`) or to a
+/// group's queue, with an optional internal note.
+pub struct Transfer {
+    pub conversation: ConversationId,
+    pub to: TransferTarget,
+    pub note: Option<String>,
+    pub force: bool,
+    pub by: Staff,
+    /// A supervisor's assignment: its line says "assigned to … by …" rather than "transferred".
+    pub assign: bool,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for Transfer {
+    type Output = Conversation;
+
+    fn apply(
+        self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, ApplyError> {
+        let mut conversation = load_conversation(tx, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let note = self.note.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
+        let (assignments, target) = match self.to {
+            TransferTarget::Agent(agent) => {
+                let target = super::activity::user_party(tx, agent)?;
+                (
+                    state.routing.assign_to(conversation.id, agent, self.force, self.at).map_err(routing_rejection)?,
+                    target,
+                )
+            }
+            TransferTarget::Group(group) => {
+                super::groups::check_group_exists(tx, group)?;
+                check_group_target(state, &conversation, group, self.by.user)?;
+                (requeue(state, tx, &mut conversation, group, self.at)?, super::activity::group_party(tx, group)?)
+            }
+        };
+        if let Some(note) = note {
+            let message = append_message(tx, conversation.id, Author::Agent(self.by.user), note, true, self.at)?;
+            events.push(Event::MessageCreated { conversation: conversation.clone(), message });
+        }
+        let kind = if self.assign { ActivityKind::Assigned } else { ActivityKind::Transferred };
+        let actor = super::activity::user_party(tx, self.by.user)?;
+        super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
+        let by = super::notify::By { conversation: conversation.id, user: self.by.user };
+        write_assignments_by(tx, &assignments, Some(by), self.at, events)?;
+        let conversation = load_conversation(tx, conversation.id)?;
+        if matches!(self.to, TransferTarget::Group(_)) {
+            super::notify::entered_queue(tx, &conversation, Some(self.by.user), self.at, events)?;
+        }
+        events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
+        Ok(conversation)
+    }
+}
+
+/// Refuses a transfer that would change nothing: into the group it is already in, or into a group
+/// only the one transferring serves (she would get it straight back, or it would sit there).
+fn check_group_target(
+    state: &Runtime,
+    conversation: &Conversation,
+    group: GroupId,
+    by: UserId,
+) -> Result<(), ApplyError> {
+    if conversation.group == Some(group) {
+        return Err(Rejection::conflict("transfer_to_same_group", "The conversation is already in that group.").into());
+    }
+    if state.routing.is_member(by, group) && !state.routing.served_by_others(group, by) {
+        return Err(Rejection::conflict(
+            "transfer_to_only_yourself",
+            "You are the only agent of that group: the conversation would come back to you. Choose another group or an agent.",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses a move into a group's queue that is at its limit, before anything is changed.
+pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyError> {
+    if state.routing.queue_full(Some(group)) {
+        return Err(routing_rejection(RoutingError::QueueFull));
+    }
+    Ok(())
+}
+
+/// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
+/// assignments routing then made. The group must exist.
+pub fn requeue(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    conversation: &mut Conversation,
+    group: GroupId,
+    at: u64,
+) -> Result<Vec<Assignment>, ApplyError> {
+    // Checked before the release below changes routing: a refusal must leave it as it was.
+    check_queue_room(state, group)?;
+    let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
+    conversation.group = Some(group);
+    conversation.status = Status::Queued;
+    conversation.assignee = None;
+    conversation.enqueued_at = Some(at);
+    save_conversation(tx, conversation)?;
+    made.extend(
+        state.routing.enqueue(conversation.id, super::runtime::ticket(conversation), at).map_err(routing_rejection)?,
+    );
+    Ok(made)
+}

@@ -1,0 +1,106 @@
+// What waits in the queues the reader serves (manual mode, R-CONV-4): contact, channel, last
+// message and how long it has waited, marked when past the queue's limit (overflow). Those with the
+// dispenser (and supervisors) take one with a click; the others are told who can assign them.
+// "Take the next one" says what it took.
+import { get, post } from '../api.js';
+import { t } from '../i18n.js';
+import { h, replace } from '../dom.js';
+import { session } from '../app.js';
+import { errorText } from './common.js';
+
+const roles = () => session.me.roles;
+const oversees = () => roles().includes('admin') || roles().includes('supervisor');
+export const canDispense = () => roles().includes('agent') && (oversees() || session.me.permissions.includes('dispenser'));
+
+let box = null;
+let hooks = null;
+let waiting = [];
+let ticker = null;
+
+// The section, and what to do with a conversation picked (`open`) or taken (`taken`); `claim`
+// wraps the request of a click that takes one (so its own assignment raises no alert).
+export function waitingSection({ open, taken }) {
+  hooks = { open, taken };
+  box = h('section', { class: 'card waiting', 'data-testid': 'waiting', 'aria-label': t('waiting.title') });
+  clearInterval(ticker);
+  ticker = setInterval(() => (document.body.contains(box) ? render() : clearInterval(ticker)), 10_000);
+  refreshWaiting();
+  return box;
+}
+
+export async function refreshWaiting() {
+  if (!box) return;
+  waiting = await get('/conversations?status=queued&assignee=unassigned&limit=50').catch(() => waiting);
+  waiting.sort((a, b) => (a.enqueued_at ?? a.created_at) - (b.enqueued_at ?? b.created_at));
+  render();
+}
+
+function waited(since) {
+  const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
+  return seconds < 60 ? t('waiting.seconds', { n: seconds }) : t('waiting.minutes', { n: Math.floor(seconds / 60) });
+}
+
+const contactName = (c) => c.contact.name || `#${c.contact.id}`;
+
+function render() {
+  const notice = box.querySelector('[data-testid="waiting-notice"]')?.textContent ?? '';
+  const items = waiting.map((c) =>
+    h('li', { class: 'waiting-item' },
+      h('button', { type: 'button', class: 'waiting-entry', 'data-waiting': c.id, onclick: () => hooks.open(c.id) },
+        h('strong', {}, contactName(c)),
+        h('span', { class: 'muted small' }, ` · ${c.channel?.name ?? ''} · ${c.group?.name ?? t('waiting.general_queue')} · ${t('waiting.waited', { time: waited(c.enqueued_at ?? c.created_at) })}`),
+        c.queue?.overflow ? h('span', { class: 'badge failed', 'data-testid': 'overflow-badge' }, ` ${t('waiting.overflow')}`) : null,
+        h('div', { class: 'preview' }, c.last_preview)),
+      canDispense() ? h('button', { type: 'button', class: 'secondary', 'aria-label': t('waiting.take_named', { contact: contactName(c) }), onclick: () => take(c) }, t('waiting.take')) : null));
+  replace(box,
+    h('h2', {}, `${t('waiting.title')} (${waiting.length})`),
+    h('p', { class: 'notice', role: 'status', 'data-testid': 'waiting-notice' }, notice),
+    items.length ? h('ul', { class: 'conv-list' }, items) : h('p', { class: 'muted' }, t('waiting.empty')),
+    items.length && !canDispense() && !oversees() ? h('p', { class: 'muted', 'data-testid': 'who-assigns' }, t('waiting.who_assigns')) : null);
+}
+
+const claim = (request) => (hooks?.claim ? hooks.claim(request) : request);
+
+function tell(text) {
+  const slot = box?.querySelector('[data-testid="waiting-notice"]');
+  if (slot) slot.textContent = text;
+}
+
+async function refusal(err) {
+  if (err.code !== 'at_capacity') return errorText(err);
+  const me = (await get('/agents').catch(() => [])).find((a) => a.id === session.me.id);
+  return me ? t('waiting.at_limit', { limit: me.capacity }) : errorText(err);
+}
+
+function told(conversation) {
+  tell(t('waiting.took', { contact: contactName(conversation), queue: conversation.group?.name ?? t('waiting.general_queue') }));
+}
+
+async function take(c) {
+  try {
+    const conversation = await claim(post(`/conversations/${c.id}/take`));
+    told(conversation);
+    await refreshWaiting();
+    await hooks.taken(conversation);
+  } catch (err) {
+    tell(await refusal(err));
+    await refreshWaiting();
+  }
+}
+
+// "Take the next one": says what it took, or that nothing waits.
+export async function takeNext() {
+  try {
+    const conversation = await claim(post('/conversations/next'));
+    if (!conversation) {
+      tell(t('waiting.nothing'));
+      return null;
+    }
+    told(conversation);
+    await refreshWaiting();
+    return conversation;
+  } catch (err) {
+    tell(await refusal(err));
+    return null;
+  }
+}
