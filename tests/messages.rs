@@ -23,13 +23,15 @@ async fn the_messages_limit_is_honoured_and_checked() {
     let default: Value = ana.get(&path).await.json().await.unwrap();
     assert_eq!(texts(&default).len(), 20, "20 when no limit is given");
     assert_eq!(texts(&default).last().map(String::as_str), Some("mensaje 60"));
-    let fifty: Value = ana.get(&format!("{path}?limit=50")).await.json().await.unwrap();
-    let fifty = texts(&fifty);
+    let fifty_page: Value = ana.get(&format!("{path}?limit=50")).await.json().await.unwrap();
+    let fifty = texts(&fifty_page);
     assert_eq!(fifty.len(), 50, "?limit=50 gives 50");
     assert_eq!((fifty[0].as_str(), fifty[49].as_str()), ("mensaje 11", "mensaje 60"));
     let all: Value = ana.get(&format!("{path}?limit=200")).await.json().await.unwrap();
-    assert_eq!(texts(&all).len(), 60);
-    let older: Value = ana.get(&format!("{path}?before=11&limit=5")).await.json().await.unwrap();
+    // The 60 messages and the staff's line saying the first one was assigned to Ana.
+    assert_eq!(texts(&all).len(), 61);
+    let eleventh = &fifty_page[0]["id"];
+    let older: Value = ana.get(&format!("{path}?before={eleventh}&limit=5")).await.json().await.unwrap();
     assert_eq!(texts(&older), ["mensaje 6", "mensaje 7", "mensaje 8", "mensaje 9", "mensaje 10"]);
     for bad in ["0", "201", "-1", "many", ""] {
         let response = ana.get(&format!("{path}?limit={bad}")).await;
