@@ -131,7 +131,7 @@ test('older messages come in pages of 20, stay through live updates, and keep th
   await admin.locator('.conv-item', { hasText: 'Historia 45' }).click();
   const log = admin.getByTestId('messages');
   await log.getByText('Historia 45', { exact: true }).waitFor();
-  const bubbles = log.locator('.bubble');
+  const bubbles = log.locator('.bubble:not(.activity)');
   const older = log.getByRole('button', { name: 'Show older messages' });
   assert.equal(await bubbles.count(), 20);
   assert.equal(await bubbles.first().locator('div').textContent(), 'Historia 26');

@@ -99,7 +99,7 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
   await picker.evaluate((select) => select.add(new Option('#424242', '424242')));
   await picker.selectOption('424242');
   await page.getByRole('button', { name: 'Try', exact: true }).click();
-  await page.getByText('That conversation does not exist (any more).').waitFor();
+  await page.getByText('There is no such conversation.').waitFor();
   assert.equal(await result.textContent(), '');
 
   // The same screen in Spanish (the session only: the language the first page chose stays there).
@@ -114,7 +114,7 @@ test('the Rules screen shows files, errors and counters, and dry-runs a conversa
   await selector.evaluate((select) => select.add(new Option('#424242', '424242')));
   await selector.selectOption('424242');
   await spanish.getByRole('button', { name: 'Probar', exact: true }).click();
-  await spanish.getByText('Esa conversación no existe (o ya no existe).').waitFor();
+  await spanish.getByText('Esa conversación no existe.').waitFor();
   await selector.selectOption(String(conversationId));
   await spanish.getByRole('button', { name: 'Probar', exact: true }).click();
   await spanish.locator('#dry-run-result .on-message').waitFor();

@@ -19,8 +19,8 @@ let ticker = null;
 
 // The section, and what to do with a conversation picked (`open`) or taken (`taken`); `claim`
 // wraps the request of a click that takes one (so its own assignment raises no alert).
-export function waitingSection({ open, taken }) {
-  hooks = { open, taken };
+export function waitingSection({ open, taken, claim: claimHook }) {
+  hooks = { open, taken, claim: claimHook };
   box = h('section', { class: 'card waiting', 'data-testid': 'waiting', 'aria-label': t('waiting.title') });
   clearInterval(ticker);
   ticker = setInterval(() => (document.body.contains(box) ? render() : clearInterval(ticker)), 10_000);
