@@ -117,8 +117,8 @@ test('in Spanish, a supervisor sees the overflow of a full queue marked and coun
   await queue.getByText('Hola, soy Pía').waitFor({ timeout: 5000 });
   await queue.getByText('En espera (2)').waitFor();
   assert.equal(await queue.getByTestId('overflow-badge').count(), 1, 'only the one past the limit is marked');
-  await queue.getByText('fuera del límite de la fila').waitFor();
-  await admin.getByTestId('panel-figures').getByText('Fuera del límite de la fila').waitFor();
+  await queue.getByText('fuera del límite de la cola').waitFor();
+  await admin.getByTestId('panel-figures').getByText('Fuera del límite de la cola').waitFor();
 });
 
 test('a visitor writing to a full queue is told all agents are busy, in her language', async () => {

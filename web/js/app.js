@@ -81,7 +81,7 @@ async function render() {
   replace(main);
   await route.view(main);
   // Move focus to the new page for screen readers, unless the view already focused a field.
-  if (document.activeElement === document.body) main.focus();
+  if (document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 
 function renderChrome(path) {

@@ -272,7 +272,7 @@ function fillLog(mode = 'follow', before = null) {
   replace(log,
     view.hasOlder ? h('button', { type: 'button', class: 'link', onclick: loadOlder }, t('conversations.older')) : null,
     view.messages.map((m) => h('div', { class: `bubble ${m.author.kind}${m.activity ? ' activity' : m.private ? ' note' : ''}`, 'data-message': m.id },
-      h('span', { class: 'muted small' }, `${authorName(m, c)}${m.private && !m.activity ? ` · ${t('conversations.note')}` : ''} · ${formatTime(m.created_at, language())}`),
+      h('span', { class: 'muted small' }, [authorName(m, c), m.private && !m.activity ? t('conversations.note') : '', formatTime(m.created_at, language())].filter(Boolean).join(' · ')),
       h('div', {}, messageText(m)))));
   if (mode === 'bottom' || (mode === 'follow' && atBottom)) log.scrollTop = log.scrollHeight;
   else if (mode === 'prepend') log.scrollTop = log.scrollHeight - (scrollHeight - scrollTop);
@@ -404,7 +404,9 @@ function fillChips(c, working) {
 // Supervisors give a conversation to any agent; past a full slot only when they say so.
 function assignBox(c) {
   const state = controlsOf(c.id);
-  const options = () => view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})`));
+  // Anyone may be given one; who is away or not accepting says so.
+  const away = (a) => (!a.online ? ` · ${t('conversations.offline')}` : !a.available ? ` · ${t('conversations.unavailable')}` : '');
+  const options = () => view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})${away(a)}`));
   const agent = h('select', { 'aria-label': t('conversations.assign_to'), onchange: () => (state.agent = agent.value) }, options());
   choose(agent, state.agent);
   view.parts.refreshers.push(() => fillSelect(agent, options()));

@@ -97,7 +97,9 @@ function describe(action) {
 // A hook that failed: where in its file (when the engine knows) and the engine's own words.
 function scriptError(outcome) {
   const at = outcome.line !== undefined ? [t('rules.error_at', { line: outcome.line, column: outcome.column ?? '?' }), ' '] : [t('rules.hook_failed'), ' '];
-  return h('span', { class: 'error' }, at, outcome.error);
+  // The engine repeats the place at the end ("… (line 2, position 13)"): said once is enough.
+  const words = outcome.line !== undefined ? outcome.error.replace(/\s*\(line \d+, position \d+\)$/, '') : outcome.error;
+  return h('span', { class: 'error' }, at, words);
 }
 
 function dryRunResult(run) {
