@@ -110,8 +110,8 @@ impl Recipient {
     /// Re-reads the sign-in; `Some((code, reason))` when the socket must close.
     async fn recheck(&mut self, state: &AppState) -> Option<(u16, &'static str)> {
         match ws_access::recheck(state, &self.caller).await {
-            Some(Standing::Close { code, reason }) => Some((code, reason)),
-            Some(Standing::Keep { user, recheck_at }) => {
+            Standing::Close { code, reason } => Some((code, reason)),
+            Standing::Keep { user, recheck_at } => {
                 self.recheck_at = recheck_at;
                 if *user != self.caller.user {
                     self.caller.user = *user;
@@ -119,7 +119,6 @@ impl Recipient {
                 }
                 None
             }
-            None => None,
         }
     }
 
@@ -159,8 +158,14 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
             event = events.recv() => {
                 let event = match event {
                     Ok(event) => event,
-                    // Too slow to keep up: tell the client to reload its lists rather than drop silently.
+                    // Too slow to keep up: the skipped events may have changed the account or its
+                    // groups, so check both again, then tell the client to reload its lists.
                     Err(RecvError::Lagged(_)) => {
+                        if let Some(end) = me.recheck(&state).await {
+                            return close(&mut socket, end).await;
+                        }
+                        expiry.as_mut().reset(deadline(&state, me.recheck_at));
+                        me.groups = my_groups(&state, me.caller.user.id).await.unwrap_or_default();
                         if send(&mut socket, json!({ "type": "resync" })).await.is_err() { break; }
                         continue;
                     }
