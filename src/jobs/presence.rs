@@ -19,6 +19,11 @@ pub struct Presence {
 
 struct Inner {
     timers: Mutex<Timers>,
+    /// Held from a presence decision until its command is with the writer, so the writer sees
+    /// the commands in the order of the decisions: a reconnect cannot overtake a going-offline
+    /// decided just before it (she would end offline with her socket open, and nothing left to
+    /// correct it).
+    order: tokio::sync::Mutex<()>,
     core: Core,
     clock: Clock,
     limits: PresenceLimits,
@@ -41,7 +46,14 @@ impl Presence {
     ) -> Presence {
         let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         let limits = PresenceLimits { grace_ms: millis(grace), return_ms: millis(return_after) };
-        let inner = Inner { timers: Mutex::new(Timers::default()), core, clock, limits, stopping };
+        let inner = Inner {
+            timers: Mutex::new(Timers::default()),
+            order: tokio::sync::Mutex::new(()),
+            core,
+            clock,
+            limits,
+            stopping,
+        };
         Presence { inner: Arc::new(inner) }
     }
 
@@ -59,6 +71,7 @@ impl Presence {
 
     /// A staff connection opened: the user is online at once.
     pub async fn connect(&self, user: UserId) -> Connected {
+        let _order = self.inner.order.lock().await;
         let first = self.timers().connect(user);
         if first {
             let at = self.inner.clock.now();
@@ -91,6 +104,7 @@ impl Presence {
         loop {
             let wait = at.saturating_sub(self.inner.clock.now());
             tokio::time::sleep(Duration::from_millis(wait)).await;
+            let _order = self.inner.order.lock().await;
             let now = self.inner.clock.now();
             let due = self.timers().due(timer.user, timer.generation, now, self.inner.limits);
             match due {
