@@ -1,6 +1,7 @@
 //! Staff WebSockets follow the account (issue #12, point 3): signing out, a password change, the
 //! session's expiry, revoking the token and deactivation close the user's open sockets at once
-//! with a reason; a change of roles or permissions is taken at once without closing.
+//! with a reason; a change of roles or permissions is taken at once without closing, also when
+//! the change is among the events a socket that fell behind skipped.
 
 mod common;
 
@@ -119,5 +120,54 @@ async fn a_change_of_roles_or_permissions_is_taken_at_once_without_closing() {
     assert_eq!(desk.admin.patch(&path, json!({ "roles": ["supervisor"] })).await.status(), 200);
     desk.customer("c3", "hola").await;
     assert!(kinds(&heard_within(&mut socket, 700).await).contains(&"conversation.created".to_owned()));
+    desk.server.stop().await;
+}
+
+/// Sends `count` customer messages of `bytes` bytes, 16 at a time.
+async fn flood(desk: &Desk, count: usize, bytes: usize) {
+    use futures_util::StreamExt;
+    let text = "x".repeat(bytes);
+    let sent = futures_util::stream::iter(0..count)
+        .map(|n| {
+            let text = &text;
+            async move { desk.customer(&format!("c{}", n % 8), text).await.status() }
+        })
+        .buffer_unordered(16);
+    let statuses: Vec<_> = sent.collect().await;
+    assert!(statuses.iter().all(|status| status.is_success()), "a message was refused");
+}
+
+/// Reads the backlog of a socket until it closes (or stays open 5 s after the backlog): its close
+/// code and reason, and how many resyncs came before.
+async fn close_after_backlog(socket: &mut Socket) -> (Option<(u16, String)>, usize) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut resyncs = 0;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        match frame {
+            Message::Text(text) if text.contains(r#""type":"resync""#) => resyncs += 1,
+            Message::Close(Some(frame)) => return (Some((u16::from(frame.code), frame.reason.to_string())), resyncs),
+            _ => {}
+        }
+    }
+    (None, resyncs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_fell_behind_rechecks_the_account_before_its_resync() {
+    let desk = Desk::open().await;
+    let sara = desk.server.user(&desk.admin, "sara@example.com", &["supervisor"], &[]).await;
+    // Her socket stops reading: once the connection's buffers are full, the server's sends wait.
+    let mut socket = sara.socket(&desk.server).await;
+    flood(&desk, 1000, 9_500).await;
+    // Deactivated while her socket is stuck, then more than the event buffer (4,096) goes by: the
+    // change is among the events her socket skips.
+    let patched = desk.admin.patch(&format!("/api/v1/users/{}", sara.id()), json!({ "active": false })).await;
+    assert_eq!(patched.status(), 200);
+    flood(&desk, 4500, 1).await;
+    // She reads again: the socket closes as deactivated, before any resync under her old roles.
+    let (close, resyncs) = close_after_backlog(&mut socket).await;
+    assert_eq!(close, Some((4003, "account_deactivated".to_owned())), "after {resyncs} resync(s)");
+    assert_eq!(resyncs, 0, "a resync was sent before the re-check");
     desk.server.stop().await;
 }

@@ -166,14 +166,14 @@ pub const KEYS: &[Key] = &[
         name: "http.max_sockets_per_user",
         kind: Kind::Number { min: 1, max: 1_000_000 },
         default: Some("8"),
-        doc: "Most live WebSockets (open browser tabs, programs) one staff user may hold at once; more are refused with 429 too_many_sockets.",
+        doc: "Most live WebSockets (open browser tabs, programs) one staff user may hold at once; one more is closed at once with 4008 too_many_sockets.",
         example: None,
     },
     Key {
         name: "http.max_sockets_per_visitor",
         kind: Kind::Number { min: 1, max: 1_000_000 },
         default: Some("4"),
-        doc: "Most live widget WebSockets one visitor may hold at once; more are refused with 429 too_many_sockets.",
+        doc: "Most live widget WebSockets one visitor may hold at once; one more is closed at once with 4008 too_many_sockets.",
         example: None,
     },
     Key {

@@ -1,14 +1,29 @@
 //! How many WebSockets each user and each visitor has open: at most `http.max_sockets_per_user` /
-//! `http.max_sockets_per_visitor`; one more is refused before the upgrade with a 429
-//! `too_many_sockets`. (Each socket also keeps its connection's slot under `http.max_connections`.)
+//! `http.max_sockets_per_visitor`; one more is accepted and closed at once with 4008
+//! `too_many_sockets` (a browser never sees an HTTP refusal's status, only 1006), its connection
+//! slot counted until the close. (Each socket keeps its slot under `http.max_connections`.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::http::StatusCode;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
 use crate::domain::ids::{ChannelId, UserId};
+
+/// Close code of a socket refused because its owner already holds the most they may.
+pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
+
+/// Accepts the upgrade only to close it at once with 4008 `too_many_sockets`, so a browser's
+/// WebSocket learns why. `held` (the connection's slot) is kept until the close is done.
+pub fn refuse<T: Send + 'static>(upgrade: WebSocketUpgrade, held: T) -> Response {
+    upgrade
+        .on_upgrade(move |mut socket| async move {
+            let _held = held;
+            super::ws::close(&mut socket, (CLOSE_TOO_MANY_SOCKETS, "too_many_sockets")).await;
+        })
+        .into_response()
+}
 
 /// Whose socket it is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -32,19 +47,15 @@ pub struct Ticket {
 }
 
 impl Sockets {
-    /// Counts one more socket for `owner`, unless they already hold `max`.
-    pub fn open(self: &Arc<Self>, owner: Owner, max: usize) -> Result<Ticket, ApiError> {
+    /// Counts one more socket for `owner`, unless they already hold `max` (`None`: refuse it).
+    pub fn open(self: &Arc<Self>, owner: Owner, max: usize) -> Option<Ticket> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(owner.clone()).or_insert(0);
         if *count >= max {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_sockets",
-                format!("At most {max} live connections at once; close another tab or window first."),
-            ));
+            return None;
         }
         *count += 1;
-        Ok(Ticket { sockets: Arc::clone(self), owner })
+        Some(Ticket { sockets: Arc::clone(self), owner })
     }
 
     pub fn count(&self, owner: &Owner) -> usize {
@@ -73,14 +84,13 @@ mod tests {
         let sockets = Arc::new(Sockets::default());
         let ana = Owner::User(UserId(1));
         let tickets: Vec<Ticket> = (0..3).map(|_| sockets.open(ana.clone(), 3).unwrap()).collect();
-        let refused = sockets.open(ana.clone(), 3).unwrap_err();
-        assert_eq!((refused.status, refused.code), (StatusCode::TOO_MANY_REQUESTS, "too_many_sockets"));
+        assert!(sockets.open(ana.clone(), 3).is_none(), "a fourth is refused");
         // Another owner is not affected.
         let visitor = Owner::Visitor(ChannelId(1), "v1".into());
         let _theirs = sockets.open(visitor.clone(), 1).unwrap();
-        assert!(sockets.open(visitor, 1).is_err());
+        assert!(sockets.open(visitor, 1).is_none());
         drop(tickets);
         assert_eq!(sockets.count(&ana), 0);
-        assert!(sockets.open(ana, 3).is_ok());
+        assert!(sockets.open(ana, 3).is_some());
     }
 }

@@ -240,10 +240,13 @@ pub async fn socket(
     let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
     let visitor = visitor(&state, &token).await?;
     let owner = Owner::Visitor(visitor.channel, visitor.identifier.clone());
-    let ticket = state.sockets.open(owner, state.settings.http.max_sockets_per_visitor)?;
-    // The socket keeps its connection's place under http.max_connections until it closes.
-    let held = (ticket, slot.map(|Extension(slot)| slot));
+    let slot = slot.map(|Extension(slot)| slot);
     let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
+    let Some(ticket) = state.sockets.open(owner, state.settings.http.max_sockets_per_visitor) else {
+        return Ok(super::sockets::refuse(upgrade, slot));
+    };
+    // The socket keeps its connection's place under http.max_connections until it closes.
+    let held = (ticket, slot);
     Ok(upgrade
         .on_upgrade(move |socket| async move {
             let _held = held;

@@ -1,7 +1,8 @@
 //! The staff realtime channel: `GET /api/v1/ws` (WebSocket). Pushes the core's events after each
 //! commit, each filtered by what the recipient may see (the event table below and `can_see`). An
 //! agent's open socket is also their presence. The socket follows the account (`ws_access`): it
-//! takes new roles at once, and closes (4001/4003 with the reason) when the sign-in ends.
+//! takes new roles at once, and closes (4001/4003 with the reason) when the sign-in ends, 1011
+//! `recheck_failed` when it cannot be re-read. One socket too many is closed at once with 4008.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::conversations::{can_see, my_groups};
 use super::extract::Caller;
 use super::guard::Principal;
-use super::sockets::Owner;
+use super::sockets::{self, Owner};
 use super::ws_access::{self, Standing};
 use super::{ApiError, AppState};
 use crate::core::Event;
@@ -64,10 +65,13 @@ pub async fn upgrade(
             return Err(ApiError::forbidden("WebSocket connections are accepted from this server's own pages only."));
         }
     }
-    let ticket = state.sockets.open(Owner::User(caller.user.id), state.settings.http.max_sockets_per_user)?;
-    // The socket keeps its connection's place under http.max_connections until it closes.
-    let held = (ticket, slot.map(|Extension(slot)| slot));
+    let slot = slot.map(|Extension(slot)| slot);
     let upgrade = socket.read_buffer_size(BUFFER).write_buffer_size(BUFFER);
+    let Some(ticket) = state.sockets.open(Owner::User(caller.user.id), state.settings.http.max_sockets_per_user) else {
+        return Ok(sockets::refuse(upgrade, slot));
+    };
+    // The socket keeps its connection's place under http.max_connections until it closes.
+    let held = (ticket, slot);
     Ok(upgrade
         .on_upgrade(move |socket| async move {
             let _held = held;
@@ -110,8 +114,8 @@ impl Recipient {
     /// Re-reads the sign-in; `Some((code, reason))` when the socket must close.
     async fn recheck(&mut self, state: &AppState) -> Option<(u16, &'static str)> {
         match ws_access::recheck(state, &self.caller).await {
-            Some(Standing::Close { code, reason }) => Some((code, reason)),
-            Some(Standing::Keep { user, recheck_at }) => {
+            Standing::Close { code, reason } => Some((code, reason)),
+            Standing::Keep { user, recheck_at } => {
                 self.recheck_at = recheck_at;
                 if *user != self.caller.user {
                     self.caller.user = *user;
@@ -119,7 +123,6 @@ impl Recipient {
                 }
                 None
             }
-            None => None,
         }
     }
 
@@ -159,8 +162,14 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
             event = events.recv() => {
                 let event = match event {
                     Ok(event) => event,
-                    // Too slow to keep up: tell the client to reload its lists rather than drop silently.
+                    // Too slow to keep up: the skipped events may have changed the account or its
+                    // groups, so check both again, then tell the client to reload its lists.
                     Err(RecvError::Lagged(_)) => {
+                        if let Some(end) = me.recheck(&state).await {
+                            return close(&mut socket, end).await;
+                        }
+                        expiry.as_mut().reset(deadline(&state, me.recheck_at));
+                        me.groups = my_groups(&state, me.caller.user.id).await.unwrap_or_default();
                         if send(&mut socket, json!({ "type": "resync" })).await.is_err() { break; }
                         continue;
                     }
@@ -215,7 +224,7 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
 }
 
 /// Ends the socket with a close frame that says why (`reason` is a code the UI translates).
-async fn close(socket: &mut WebSocket, (code, reason): (u16, &'static str)) {
+pub(super) async fn close(socket: &mut WebSocket, (code, reason): (u16, &'static str)) {
     let frame = CloseFrame { code, reason: reason.into() };
     let _ = socket.send(WsMessage::Close(Some(frame))).await;
     // Give the client a moment to answer the close, then drop the connection either way.

@@ -11,6 +11,8 @@ use crate::domain::session::{Session, SessionLimits};
 pub const CLOSE_SIGNED_OUT: u16 = 4001;
 /// Close code for a socket whose account may no longer use it.
 pub const CLOSE_FORBIDDEN: u16 = 4003;
+/// Close code (1011, internal error) when the sign-in could not be re-read: reconnect.
+pub const CLOSE_RECHECK_FAILED: u16 = 1011;
 
 /// What a socket must do after a re-check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,9 +54,8 @@ pub fn judge(via: &Via, found: Found, now: u64, limits: SessionLimits) -> Standi
     }
 }
 
-/// Reads the user and the socket's session or token, and judges. A store that cannot be read
-/// keeps the socket as it was for now (a transient failure must not sign everybody out).
-pub async fn recheck(state: &AppState, caller: &Principal) -> Option<Standing> {
+/// Reads the user and the socket's session or token, and judges.
+pub async fn recheck(state: &AppState, caller: &Principal) -> Standing {
     let user_id = caller.user.id;
     let via = caller.via.clone();
     let lookup = via.clone();
@@ -67,12 +68,19 @@ pub async fn recheck(state: &AppState, caller: &Principal) -> Option<Standing> {
             };
             Ok(Found { user, session, token })
         })
-        .await;
+        .await
+        .map_err(|err| err.message);
+    judge_read(&via, found, state.clock.now(), state.session_limits())
+}
+
+/// A store that cannot be read fails closed: the socket must not go on under roles nobody could
+/// confirm. The client reconnects, and its new upgrade checks the sign-in the normal way.
+pub fn judge_read(via: &Via, found: Result<Found, String>, now: u64, limits: SessionLimits) -> Standing {
     match found {
-        Ok(found) => Some(judge(&via, found, state.clock.now(), state.session_limits())),
+        Ok(found) => judge(via, found, now, limits),
         Err(err) => {
-            tracing::warn!(error = %err.message, "cannot re-check a staff socket's sign-in");
-            None
+            tracing::warn!(error = %err, "cannot re-check a staff socket's sign-in: closing it");
+            Standing::Close { code: CLOSE_RECHECK_FAILED, reason: "recheck_failed" }
         }
     }
 }
@@ -148,6 +156,19 @@ mod tests {
         assert_eq!(
             judge(&token, found(Some(user(true)), true), 0, LIMITS),
             Standing::Keep { user: Box::new(user(true)), recheck_at: None }
+        );
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_read_closes_the_socket() {
+        assert_eq!(
+            judge_read(&cookie(), Err("disk unreadable".into()), 0, LIMITS),
+            Standing::Close { code: 1011, reason: "recheck_failed" }
+        );
+        let found = Found { user: Some(user(true)), session: Some(session(3, 0)), token: false };
+        assert_eq!(
+            judge_read(&cookie(), Ok(found), 0, LIMITS),
+            Standing::Keep { user: Box::new(user(true)), recheck_at: Some(1_001) }
         );
     }
 }

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage } from './server.mjs';
+import { Desk, write } from './desk.mjs';
 
 const PASSWORD = 'a long enough password';
 let server;
@@ -85,4 +86,41 @@ test('a deactivated agent and one signed out elsewhere land on the sign-in page'
   assert.ok(Date.now() - started < 2000, `left after ${Date.now() - started} ms`);
   await desk.getByRole('button', { name: 'Sign in' }).waitFor();
   assert.deepEqual(problems, []);
+});
+
+// One live connection too many: the server closes it with 4008 too_many_sockets, and the person
+// reads why (in the staff panel and in the widget) instead of a page that silently stops updating.
+test('a tab over the socket limit says so, in the staff panel and in the widget', async () => {
+  process.env.CENTRALITA_HTTP_MAX_SOCKETS_PER_USER = '1';
+  process.env.CENTRALITA_HTTP_MAX_SOCKETS_PER_VISITOR = '1';
+  const limited = await startServer();
+  delete process.env.CENTRALITA_HTTP_MAX_SOCKETS_PER_USER;
+  delete process.env.CENTRALITA_HTTP_MAX_SOCKETS_PER_VISITOR;
+  const desk = await new Desk(limited, browser).open();
+  try {
+    // The administrator's first tab holds her one socket; a second tab of hers is refused.
+    const second = await desk.admin.context().newPage();
+    const sockets = [];
+    second.on('websocket', (socket) => sockets.push(socket));
+    await second.goto(`${limited.base}/conversations`);
+    const notice = second.getByTestId('socket-notice');
+    await notice.waitFor({ timeout: 5000 });
+    assert.equal(await notice.textContent(), 'Too many live connections open at once. Close another tab or window and reload.');
+    // It does not knock again every 3 s: one attempt in 4 s.
+    await second.waitForTimeout(4000);
+    assert.equal(sockets.length, 1, `${sockets.length} attempts`);
+    assert.equal(await desk.admin.getByTestId('socket-notice').isHidden(), true, 'the first tab is live');
+
+    // A visitor's first tab chats; her second tab of the same chat is refused and says so.
+    const { context, page: visitor } = await desk.visitor();
+    await write(visitor, 'hola');
+    await visitor.getByText('hola').waitFor();
+    const again = await context.newPage();
+    await again.goto(`http://127.0.0.1:${desk.shop.address().port}/`);
+    await again.getByText('This chat is open in too many tabs; close it in one and replies will come here.').waitFor({ timeout: 5000 });
+    assert.equal(await visitor.getByText('This chat is open in too many tabs').count(), 0, 'the first tab is live');
+  } finally {
+    desk.close();
+    await limited.stop();
+  }
 });

@@ -11,8 +11,8 @@
   const storeKey = `centralita:${base}:${channel}`;
   const es = (navigator.language || 'es').toLowerCase().startsWith('es');
   const T = es
-    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados; te responderemos lo antes posible.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.' }
-    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy; we’ll answer as soon as possible.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.' };
+    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados; te responderemos lo antes posible.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.', tooMany: 'Este chat está abierto en demasiadas pestañas; ciérralo en alguna y las respuestas llegarán aquí.' }
+    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy; we’ll answer as soon as possible.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.', tooMany: 'This chat is open in too many tabs; close it in one and replies will come here.' };
 
   const host = document.createElement('div');
   host.setAttribute('data-centralita-widget', '');
@@ -37,6 +37,7 @@
     .msg.agent, .msg.system { align-self: flex-start; background: #eef1f5; }
     .who { display: block; font-size: 11px; opacity: .7; }
     .status { padding: 6px 12px; font-size: 12px; color: #5b6476; background: #f6f7f9; }
+    .notice { color: #8a1c1c; background: #fdecec; }
     form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #d8dce3; }
     form.intro { flex-direction: column; }
     input, textarea { font: inherit; border: 1px solid #d8dce3; border-radius: 6px; padding: 8px; }
@@ -50,6 +51,9 @@
   log.setAttribute('aria-live', 'polite');
   const status = el('div', { className: 'status', hidden: true });
   status.setAttribute('role', 'status');
+  // Why live replies stopped: the server refused this tab's socket (too many open).
+  const notice = el('div', { className: 'status notice', hidden: true });
+  notice.setAttribute('role', 'alert');
   const closeButton = el('button', { type: 'button', textContent: '×', title: T.close });
   closeButton.setAttribute('aria-label', T.close);
   const nameInput = el('input', { placeholder: T.name, autocomplete: 'name' });
@@ -58,7 +62,7 @@
   const text = el('textarea', { placeholder: T.placeholder, rows: 1, maxLength: 10000 });
   text.setAttribute('aria-label', T.placeholder);
   const composer = el('form', {}, text, el('button', { className: 'send', type: 'submit', textContent: T.send }));
-  const panel = el('section', { className: 'panel', hidden: true }, el('header', {}, el('span', { textContent: T.title }), closeButton), log, status, intro, composer);
+  const panel = el('section', { className: 'panel', hidden: true }, el('header', {}, el('span', { textContent: T.title }), closeButton), log, notice, status, intro, composer);
   panel.setAttribute('aria-label', T.title);
   root.append(style, launcher, panel);
 
@@ -147,14 +151,21 @@
       else if (data.type === 'resync') refresh();
     };
     socket.onopen = () => {
+      notice.hidden = true;
       clearInterval(poller);
       poller = null;
       refresh();
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
       socket = null;
-      if (!poller) poller = setInterval(refresh, 3000);
-      setTimeout(listen, 5000);
+      // 4008: too many sockets for this visitor. Say so, keep polling slowly, and try much later.
+      const tooMany = event.code === 4008;
+      if (tooMany) {
+        notice.textContent = T.tooMany;
+        notice.hidden = false;
+      }
+      if (!poller) poller = setInterval(refresh, tooMany ? 10_000 : 3000);
+      setTimeout(listen, tooMany ? 60_000 : 5000);
     };
   };
 

@@ -34,12 +34,17 @@ export async function conversationsView(main) {
   const toggle = isAgent() ? availabilityToggle() : null;
   const listBox = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
   const pane = h('section', { class: 'conv-pane', 'aria-live': 'polite' }, h('p', { class: 'muted empty' }, t('conversations.pick')));
+  // Why live updates stopped, when the server refused this tab's socket (too many open).
+  const socketNotice = h('p', { class: 'error', role: 'alert', 'data-testid': 'socket-notice' });
+  socketNotice.hidden = true;
+  view.socketNotice = socketNotice;
   view.figures = figures;
   view.listBox = listBox;
   view.pane = pane;
   replace(
     main,
     h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, isAgent() && (oversees() || session.me.permissions.includes('dispenser')) ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
+    socketNotice,
     figures,
     waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); }, claim: claiming }),
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
@@ -566,7 +571,10 @@ function connect() {
   };
   // Whatever happened before this socket opened (a conversation given the moment we came online)
   // is in a fresh list.
-  socket.onopen = () => loadList().catch(() => null);
+  socket.onopen = () => {
+    if (view?.socketNotice) view.socketNotice.hidden = true;
+    loadList().catch(() => null);
+  };
   socket.onclose = (event) => {
     socket = null;
     // 4001: the sign-in ended (signed out, password changed, expired); 4003: the account was
@@ -577,8 +585,15 @@ function connect() {
       navigate('/login', { replace: true });
       return;
     }
+    // 4008: this user has too many live connections open; say so, and try again much later
+    // (another tab may close) rather than knocking every 3 s.
+    const tooMany = event.code === 4008;
+    if (tooMany && view?.socketNotice) {
+      view.socketNotice.textContent = t('error.too_many_sockets');
+      view.socketNotice.hidden = false;
+    }
     setTimeout(() => {
       if (session.me) connect();
-    }, 3000);
+    }, tooMany ? 30_000 : 3000);
   };
 }
