@@ -60,8 +60,6 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   const carla = await agentPage(api, 'Carla', 'carla@example.com', []);
   const me = await apiFrom(bruno.page)('GET', '/me');
   const carlaId = (await apiFrom(carla.page)('GET', '/me')).id;
-  // Carla takes work (online, accepting, automatic): a transfer to a group of hers goes to her.
-  await apiFrom(carla.page)('PUT', '/me/availability', { available: true });
   await api('PATCH', `/agents/${me.id}`, { capacity: 1 });
   await api('POST', '/groups', { name: 'Solo Bruno', members: [me.id] });
   await api('POST', '/groups', { name: 'Todos', members: [me.id, carlaId] });
@@ -85,8 +83,11 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await queue.getByText('You took Lucía from the general queue.').waitFor({ timeout: 5000 });
   await bruno.page.getByRole('textbox', { name: 'Write a reply' }).waitFor();
   await bruno.page.getByTestId('messages').getByText('Bruno Test took it from the queue').waitFor();
-  // Transfer offers no group that would send it straight back to him: not one only he serves.
+  // Transfer offers no group that would send it straight back to him: not one only he serves,
+  // nor Todos while Carla is not accepting conversations; once she takes work, Todos.
   const targets = bruno.page.locator('select[name="target"] option');
+  assert.equal(await targets.filter({ hasText: 'Group: Todos' }).count(), 0, 'nobody else in Todos takes work now');
+  await apiFrom(carla.page)('PUT', '/me/availability', { available: true });
   await targets.filter({ hasText: 'Group: Todos' }).waitFor({ state: 'attached', timeout: 5000 });
   assert.equal(await targets.filter({ hasText: 'Solo Bruno' }).count(), 0);
   assert.equal(await queue.getByText('Hola, soy Lucía').count(), 0, 'no longer waiting');
