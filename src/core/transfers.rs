@@ -67,10 +67,12 @@ impl Command<Runtime, Event> for Transfer {
         let kind = if self.assign { ActivityKind::Assigned } else { ActivityKind::Transferred };
         let actor = super::activity::user_party(tx, self.by.user)?;
         super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
-        // Only a choice of agent is the person's; whom a group's queue gives it to is routing's.
+        // Only a choice of agent is the person's; whom a group's queue gives it to is routing's
+        // (unless routing gave it back to her: no mail about her own move).
+        let back = assignments.iter().any(|a| a.conversation == conversation.id && a.agent == self.by.user);
         let by = match self.to {
-            TransferTarget::Agent(_) => Some(super::notify::By { conversation: conversation.id, user: self.by.user }),
-            TransferTarget::Group(_) => None,
+            TransferTarget::Group(_) if !back => None,
+            _ => Some(super::notify::By { conversation: conversation.id, user: self.by.user }),
         };
         write_assignments_by(tx, &assignments, by, self.at, events)?;
         let conversation = load_conversation(tx, conversation.id)?;
