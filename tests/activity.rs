@@ -137,3 +137,43 @@ async fn every_move_leaves_a_staff_line_the_customer_never_sees() {
     }
     server.stop().await;
 }
+
+async fn set_available(agent: &Staff, available: bool) {
+    let answer =
+        agent.request(reqwest::Method::PUT, "/api/v1/me/availability").json(&json!({ "available": available }));
+    assert_eq!(answer.send().await.unwrap().status(), StatusCode::OK);
+}
+
+async fn set_mode(desk: &Desk, agent: &Staff, mode: &str) {
+    let patched = desk.admin.patch(&format!("/api/v1/agents/{}", agent.id()), json!({ "mode": mode })).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+}
+
+/// The other members must take work now, not merely be members: else routing gives it back.
+#[tokio::test]
+async fn a_transfer_to_a_group_where_nobody_else_takes_work_now_is_refused() {
+    let desk = Desk::open().await;
+    let (ana, _a) = desk.agent("ana@example.com", 3, &["transfer"]).await;
+    let (bruno, _b) = desk.agent("bruno@example.com", 3, &[]).await;
+    let soporte = group(&desk, "Soporte", &[ana.id(), bruno.id()]).await;
+    let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let id = body["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
+    let path = format!("/api/v1/conversations/{id}/transfer");
+    let refused = || async {
+        let answer = ana.post(&path, json!({ "group_id": soporte["id"] })).await;
+        (answer.status(), error_code(answer).await)
+    };
+    let only_yourself = (StatusCode::CONFLICT, "transfer_to_only_yourself".to_owned());
+    set_available(&bruno, false).await;
+    assert_eq!(refused().await, only_yourself, "Bruno is not accepting conversations");
+    set_available(&bruno, true).await;
+    set_mode(&desk, &bruno, "manual").await;
+    assert_eq!(refused().await, only_yourself, "Bruno takes them by hand: routing gives him none");
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id(), "nothing moved");
+    set_mode(&desk, &bruno, "automatic").await;
+    let moved = ana.post(&path, json!({ "group_id": soporte["id"] })).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], bruno.id(), "Bruno takes work: it went to him");
+    desk.server.stop().await;
+}

@@ -423,3 +423,30 @@ async fn an_agent_coming_online_hears_of_the_conversation_given_to_them_at_once(
     assert_eq!(event["conversation"]["id"], body["conversation"]["id"]);
     desk.server.stop().await;
 }
+
+/// The waiting list asks for the queue with a limit: the server orders it by place in line
+/// (longest waiting first) before the limit, and says how many there are in all.
+#[tokio::test]
+async fn the_queued_list_is_in_queue_order_before_its_limit_and_counts_them_all() {
+    let desk = Desk::open().await;
+    let mut ids = Vec::new();
+    for who in ["c1", "c2", "c3"] {
+        let written: Value = desk.customer(who, "hola").await.json().await.unwrap();
+        ids.push(written["conversation"]["id"].clone());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The later ones write again: newest message first would put c1, the head of the queue, last.
+    for who in ["c2", "c3"] {
+        desk.customer(who, "¿hay alguien?").await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let answer = desk.admin.get("/api/v1/conversations?status=queued&assignee=unassigned&limit=2").await;
+    assert_eq!(answer.headers()["x-total-count"], "3");
+    let listed: Vec<Value> = answer.json().await.unwrap();
+    let listed: Vec<Value> = listed.iter().map(|c| c["id"].clone()).collect();
+    assert_eq!(listed, ids[..2], "the two longest waiting, in line");
+    // Other open lists stay newest message first.
+    let open: Vec<Value> = desk.admin.get("/api/v1/conversations?limit=1").await.json().await.unwrap();
+    assert_eq!(open[0]["id"], ids[2]);
+    desk.server.stop().await;
+}

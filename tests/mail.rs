@@ -260,3 +260,98 @@ async fn a_conversation_waiting_in_a_group_queue_mails_the_members_who_opted_in(
     assert_eq!(mails_to(&desk.admin, "luis@example.com").await.len(), 1, "only his invite");
     desk.server.stop().await;
 }
+
+/// A group with `members`, and an API channel into it.
+async fn group_channel(desk: &Desk, name: &str, members: &[u64]) -> (Value, Value) {
+    let group: Value =
+        desk.admin.post("/api/v1/groups", json!({ "name": name, "members": members })).await.json().await.unwrap();
+    let channel: Value = desk
+        .admin
+        .post("/api/v1/channels", json!({ "kind": "api", "name": format!("{name} web"), "group": group["id"] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    (group, channel)
+}
+
+#[tokio::test]
+async fn a_transfer_to_a_group_mails_whom_routing_chose_without_blaming_the_one_transferring() {
+    let desk = Desk::open().await;
+    let (ana, _ana_socket) = desk.agent("ana@example.com", 3, &["transfer"]).await;
+    let (bruno, _bruno_socket) = desk.agent("bruno@example.com", 3, &[]).await;
+    opt_in(&ana, json!({ "first_name": "Ana", "last_name": "Ruiz" })).await;
+    opt_in(&bruno, json!({ "first_name": "Bruno", "language": "en", "notify_assignments": true })).await;
+    let soporte: Value = desk
+        .admin
+        .post("/api/v1/groups", json!({ "name": "Soporte", "members": [bruno.id()] }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let written: Value = desk.customer("Marta", "hola").await.json().await.unwrap();
+    let id = written["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id(), "the first agent by id");
+    let moved = ana.post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "group_id": soporte["id"] })).await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], bruno.id(), "routing gave it to Bruno");
+    let mail =
+        mail_within(&desk.admin, "bruno@example.com", "Conversation assigned: Marta", Duration::from_secs(2)).await;
+    let body = mail["body"].as_str().unwrap();
+    assert!(body.contains("A conversation was assigned to you."), "routing's choice: {body}");
+    assert!(!body.contains("Ana"), "Ana chose the group, not Bruno: {body}");
+
+    // A transfer to him by name is Ana's choice, and says so.
+    let other: Value = desk.customer("Pablo", "hola").await.json().await.unwrap();
+    let other_id = other["conversation"]["id"].clone();
+    let holder = desk.conversation(&other_id).await["assignee"]["id"].as_u64().unwrap();
+    assert_eq!(holder, ana.id(), "Ana has the fewest open");
+    let named =
+        ana.post(&format!("/api/v1/conversations/{other_id}/transfer"), json!({ "agent_id": bruno.id() })).await;
+    assert_eq!(named.status(), 200);
+    let mail =
+        mail_within(&desk.admin, "bruno@example.com", "Conversation assigned: Pablo", Duration::from_secs(2)).await;
+    assert!(mail["body"].as_str().unwrap().contains("Ana Ruiz assigned a conversation to you."), "{mail}");
+    desk.server.stop().await;
+}
+
+#[tokio::test]
+async fn work_returned_to_a_queue_mails_the_members_who_opted_in() {
+    let desk = Desk::open().await;
+    let (ana, _ana_socket) = desk.agent("ana@example.com", 3, &[]).await;
+    let (eva, _eva_socket) = desk.agent("eva@example.com", 3, &[]).await;
+    opt_in(&eva, json!({ "language": "en", "notify_group_queue": true })).await;
+    let off = eva.request(reqwest::Method::PUT, "/api/v1/me/availability").json(&json!({ "available": false }));
+    assert_eq!(off.send().await.unwrap().status(), 200);
+    let (_, channel) = group_channel(&desk, "Ventas", &[ana.id(), eva.id()]).await;
+    let url = desk.server.url(&format!("/api/v1/channels/{}/messages", channel["id"]));
+    let body = json!({ "contact": { "identifier": "v1", "name": "Marta" }, "text": "hola" });
+    let sent: Value = desk
+        .server
+        .client
+        .post(url)
+        .bearer_auth(channel["token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = sent["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        mails_to(&desk.admin, "eva@example.com")
+            .await
+            .iter()
+            .all(|m| !m["subject"].as_str().unwrap().contains("waiting")),
+        "assigned at once: nothing waited"
+    );
+    // Ana is deactivated: her conversation goes back to Ventas' queue, where Eva hears of it.
+    let patched = desk.admin.patch(&format!("/api/v1/users/{}", ana.id()), json!({ "active": false })).await;
+    assert_eq!(patched.status(), 200);
+    assert_eq!(desk.conversation(&id).await["status"], "queued");
+    mail_within(&desk.admin, "eva@example.com", "Conversation waiting in Ventas: Marta", Duration::from_secs(2)).await;
+    desk.server.stop().await;
+}

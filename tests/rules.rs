@@ -381,3 +381,31 @@ async fn hostile_rules_are_stopped_counted_and_the_server_keeps_answering() {
     assert_eq!(desk.server.get("/healthz").await.status(), StatusCode::OK);
     desk.server.stop().await;
 }
+
+/// A full queue loses nothing (issue 12, point 9): a rule's move into a full group waits beyond
+/// the limit like a new customer, and the rule's reply and label go with it.
+#[tokio::test]
+async fn a_rule_moving_a_conversation_to_a_full_group_keeps_its_reply_and_labels_and_waits_in_overflow() {
+    let desk = Desk::open().await;
+    let full = json!({ "name": "Lleno", "rules": { "max_queue": 1 } });
+    let lleno: Value = desk.admin.post("/api/v1/groups", full).await.json().await.unwrap();
+    let rule = r#"fn on_message(c, m) { #{reply: "Te pasamos a Lleno", label: "lleno", group: "Lleno"} }"#;
+    std::fs::write(rules_dir(&desk).join("mover.rhai"), rule).unwrap();
+    loaded(&desk, 1).await;
+    let mut ids = Vec::new();
+    for who in ["c1", "c2"] {
+        let written: Value = desk.customer(who, "hola").await.json().await.unwrap();
+        let id = written["conversation"]["id"].clone();
+        // No agent: each waits in Lleno, the second beyond its limit of one.
+        eventually(Duration::from_secs(5), || async {
+            Some(desk.conversation(&id).await).filter(|c| c["group"]["id"] == lleno["id"])
+        })
+        .await;
+        ids.push(id);
+    }
+    let second = desk.conversation(&ids[1]).await;
+    assert_eq!((second["status"].as_str(), second["queue"]["overflow"].as_bool()), (Some("queued"), Some(true)));
+    assert_eq!(second["labels"], json!(["lleno"]));
+    assert_eq!(replies(&desk, &ids[1]).await, ["Te pasamos a Lleno"]);
+    desk.server.stop().await;
+}

@@ -4,7 +4,7 @@
 
 use redb::WriteTransaction;
 
-use super::records::load_user;
+use super::records::find_user;
 use super::{ApplyError, Event};
 use crate::domain::conversation::{Activity, ActivityKind, Author, Conversation, Message, Party};
 use crate::domain::ids::{ConversationId, GroupId, MessageId, UserId};
@@ -50,8 +50,10 @@ pub fn told(events: &[Event], conversation: ConversationId, agent: UserId) -> bo
     })
 }
 
+/// The user as a line names them; one no longer on record gets an empty name (as a group does),
+/// so writing a line never rejects.
 pub fn user_party(tx: &WriteTransaction, id: UserId) -> Result<Party, ApplyError> {
-    Ok(Party::user(id, load_user(tx, id)?.full_name()))
+    Ok(Party::user(id, find_user(tx, id)?.map(|user| user.full_name()).unwrap_or_default()))
 }
 
 pub fn group_party(tx: &WriteTransaction, id: GroupId) -> Result<Party, ApplyError> {

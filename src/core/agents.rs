@@ -72,9 +72,25 @@ pub fn sync_agent(
         let returned: Vec<ConversationId> =
             held.into_iter().filter(|id| !made.iter().any(|a| a.conversation == *id)).collect();
         write_returned(tx, &returned, events)?;
-        made
+        write_assignments(tx, &made, at, events)?;
+        return tell_queued(tx, &returned, at, events);
     };
     write_assignments(tx, &assignments, at, events)
+}
+
+/// Conversations returned to a queue that still wait after routing: the group's members who asked
+/// hear of it, as for any conversation entering a queue (the throttle applies).
+fn tell_queued(
+    tx: &WriteTransaction,
+    returned: &[ConversationId],
+    at: u64,
+    events: &mut Vec<Event>,
+) -> Result<(), ApplyError> {
+    for id in returned {
+        let conversation = load_conversation(tx, *id)?;
+        super::notify::entered_queue(tx, &conversation, None, at, events)?;
+    }
+    Ok(())
 }
 
 /// Syncs every user: after a group change, memberships and caps may have moved for many.
@@ -160,6 +176,7 @@ impl Command<Runtime, Event> for ReturnWork {
         let made = state.routing.return_conversations(self.agent, self.at);
         write_returned(tx, &held, events)?;
         write_assignments(tx, &made, self.at, events)?;
+        tell_queued(tx, &held, self.at, events)?;
         Ok(held.len())
     }
 }

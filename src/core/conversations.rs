@@ -4,7 +4,7 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::records::load_user;
+use super::records::find_user;
 use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
@@ -18,7 +18,7 @@ use crate::store::tables::{
     PENDING_DELIVERY_IDS,
 };
 
-pub use super::transfers::{Transfer, TransferTarget, check_queue_room, requeue};
+pub use super::transfers::{Transfer, TransferTarget, requeue};
 
 pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
     let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
@@ -521,7 +521,7 @@ fn queue_webhook(
         Hook::Message(message) if !message.for_customer() => return Ok(()),
         Hook::Message(message) => {
             let agent = match message.author {
-                Author::Agent(id) => load_user(tx, id).ok().map(|user| user.first_name),
+                Author::Agent(id) => find_user(tx, id)?.map(|user| user.first_name),
                 _ => message.rule.clone(),
             };
             body["event"] = "message.created".into();

@@ -35,10 +35,11 @@ impl Command<Runtime, Event> for CreateGroup {
         GROUP_ID_TO_GROUP.insert(&mut table, id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.create", format!("group:{id}"), group.name.clone(), self.at)?;
+        // Sockets re-check who may see what before the events this change causes.
+        events.push(Event::GroupChanged { id });
         let assignments = state.routing.set_group(id, group.rules, self.at);
         write_assignments(tx, &assignments, self.at, events)?;
         sync_all_agents(state, tx, self.at, events)?;
-        events.push(Event::GroupChanged { id });
         Ok(group)
     }
 }
@@ -73,10 +74,12 @@ impl Command<Runtime, Event> for UpdateGroup {
         GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
         drop(table);
         audit(tx, &self.actor, "group.update", format!("group:{}", self.id), group.name.clone(), self.at)?;
+        // Sockets re-check who may see what before the events this change causes (a member just
+        // removed sees none of them).
+        events.push(Event::GroupChanged { id: self.id });
         let assignments = state.routing.set_group(self.id, group.rules, self.at);
         write_assignments(tx, &assignments, self.at, events)?;
         sync_all_agents(state, tx, self.at, events)?;
-        events.push(Event::GroupChanged { id: self.id });
         Ok(group)
     }
 }
@@ -103,10 +106,10 @@ impl Command<Runtime, Event> for DeleteGroup {
             conversation.group = None;
             save_conversation(tx, &conversation)?;
         }
+        events.push(Event::GroupChanged { id: self.id });
         let assignments = state.routing.remove_group(self.id, self.at);
         write_assignments(tx, &assignments, self.at, events)?;
         sync_all_agents(state, tx, self.at, events)?;
-        events.push(Event::GroupChanged { id: self.id });
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::records::{load_user, queue_mail};
+use super::records::{find_user, queue_mail};
 use super::{ApplyError, Command, Event, Runtime};
 use crate::domain::account::User;
 use crate::domain::conversation::{Conversation, Status};
@@ -54,11 +54,11 @@ pub fn assigned(
     if by == Some(agent) {
         return Ok(());
     }
-    let user = load_user(tx, agent)?;
-    if !user.active || !user.notify_assignments {
+    // Storage-only lookups: this runs after routing changed, where a rejection would be half a change.
+    let Some(user) = find_user(tx, agent)?.filter(|user| user.active && user.notify_assignments) else {
         return Ok(());
-    }
-    let by = by.map(|id| load_user(tx, id)).transpose()?.map(|by| by.full_name());
+    };
+    let by = by.map(|id| find_user(tx, id)).transpose()?.flatten().map(|by| by.full_name());
     send(tx, &user, &Notice::Assigned { by }, conversation, at, events)
 }
 
@@ -82,8 +82,8 @@ pub fn entered_queue(
         GROUP_ID_TO_GROUP.get(&table, group.0)?.filter(|g| g.deleted_at.is_none()).map(|g| g.members)
     };
     for member in members.unwrap_or_default().into_iter().filter(|member| Some(*member) != by) {
-        let user = load_user(tx, member)?;
-        if user.active && user.notify_group_queue {
+        // A member no longer on record gets no mail (and the change it follows still stands).
+        if let Some(user) = find_user(tx, member)?.filter(|user| user.active && user.notify_group_queue) {
             send(tx, &user, &Notice::Queued, conversation, at, events)?;
         }
     }
@@ -213,6 +213,22 @@ mod tests {
         assert_eq!(mails(&tx), 2, "a minute later, again");
         let rows = tx.open_table(USER_CONVERSATION_TO_NOTICE_AT).unwrap().len().unwrap();
         assert_eq!(rows, 1, "rows past the gap are pruned");
+    }
+
+    /// These run after routing changed: a user missing from the store must not become a
+    /// rejection (it would leave half a change in the batch), only no mail.
+    #[test]
+    fn a_missing_user_gets_no_mail_and_is_no_refusal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        assigned(&tx, &assigned_to_ana(7), None, 0, &mut Vec::new()).unwrap();
+        super::super::records::save_user(&tx, &agent(true), None).unwrap();
+        let stranger = By { conversation: ConversationId(8), user: UserId(99) };
+        assigned(&tx, &assigned_to_ana(8), Some(stranger), 0, &mut Vec::new()).unwrap();
+        assert_eq!(mails(&tx), 1, "Ana still hears, without a name for who assigned it");
+        let party = super::super::activity::user_party(&tx, UserId(99)).unwrap();
+        assert_eq!(party, crate::domain::conversation::Party::user(UserId(99), String::new()));
     }
 
     #[test]

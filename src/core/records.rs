@@ -91,6 +91,14 @@ pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>)
     Ok(doomed.len())
 }
 
+/// The user, if there is one: for write steps after routing changed, where a missing user must
+/// not turn into a rejection (the single-writer rule: a write fails only on storage).
+pub fn find_user(tx: &WriteTransaction, id: UserId) -> Result<Option<User>, ApplyError> {
+    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+    Ok(USER_ID_TO_USER.get(&table, id.0)?)
+}
+
+/// The user, or a `user_not_found` rejection: for checks, before a command's first write.
 pub fn load_user(tx: &WriteTransaction, id: UserId) -> Result<User, ApplyError> {
     let table = tx.open_table(USER_ID_TO_USER.definition())?;
     USER_ID_TO_USER

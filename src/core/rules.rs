@@ -160,14 +160,9 @@ impl Command<Runtime, Event> for ApplyRuleActions {
             .into_iter()
             .map(|(_, group)| group)
             .collect();
+        // A full group takes a rule's move beyond its limit (overflow), as it takes a new customer:
+        // refusing it would lose the rule's reply and labels with it (issue 12, point 9).
         let mut checked = self.actions.iter().map(|action| check(action, &groups)).collect::<Result<Vec<_>, _>>()?;
-        for action in &checked {
-            if let Checked::Group(group) = action
-                && conversation.group != Some(*group)
-            {
-                super::conversations::check_queue_room(state, *group)?;
-            }
-        }
         // Finalizing ends what a conversation can take, so it comes last.
         checked.sort_by_key(|action| matches!(action, Checked::Finalize(_)));
         let mut changed = false;

@@ -1,4 +1,5 @@
-//! Batching of the single writer, exercised with small commands of its own over a real redb file.
+//! Batching of the single writer, exercised with small commands of its own over a real redb file;
+//! and the order in which real commands publish their events.
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -212,4 +213,76 @@ async fn the_boot_journal_tells_a_crash_from_a_clean_stop() {
     let missing = core.call(RecordStop { seq: 99, at: 1 }).await;
     assert!(matches!(missing, Err(CoreError::Rejected(Rejection { kind: RejectKind::NotFound, .. }))));
     assert_eq!(store.read().unwrap().boots().unwrap().len(), 3);
+}
+
+/// A group change is told to sockets before what it causes: a member removed (or added) is
+/// re-judged before the assignments the change makes reach anyone.
+#[tokio::test]
+async fn a_group_change_is_published_before_the_assignments_it_causes() {
+    use crate::domain::access::Role;
+    use crate::domain::account::NewUser;
+    use crate::domain::audit::Actor;
+    use crate::domain::conversation::ChannelKind;
+    use crate::domain::routing::{AssignMode, GroupRules};
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let (core, _thread) = Core::spawn(store, Arc::clone(&metrics.core)).unwrap();
+    let actor = Actor::system("test");
+    let new = NewUser {
+        first_name: "Ana".into(),
+        last_name: "Gil".into(),
+        email: "ana@example.com".into(),
+        roles: vec![Role::Agent],
+        permissions: vec![],
+        language: None,
+        totp_required: false,
+    };
+    let ana =
+        core.call(CreateUser { new, invite: None, password_hash: None, actor: actor.clone(), at: 1 }).await.unwrap();
+    core.call(SetPresence { agent: ana.id, online: true, at: 2 }).await.unwrap();
+    core.call(SetAvailability { agent: ana.id, available: true, at: 3 }).await.unwrap();
+    let create = CreateGroup {
+        name: "Ventas".into(),
+        members: vec![],
+        rules: GroupRules::default(),
+        actor: actor.clone(),
+        at: 4,
+    };
+    let ventas = core.call(create).await.unwrap();
+    let channel = CreateChannel {
+        kind: ChannelKind::Api,
+        mode: AssignMode::Automatic,
+        name: "Tienda".into(),
+        group: Some(ventas.id),
+        public_key: "pk".into(),
+        token_hash: None,
+        webhook_url: None,
+        webhook_secret: String::new(),
+        actor: actor.clone(),
+        at: 5,
+    };
+    let channel = core.call(channel).await.unwrap();
+    let message = CustomerMessage {
+        channel: channel.id,
+        identifier: "c1".into(),
+        profile: CustomerProfile::default(),
+        text: "hola".into(),
+        at: 6,
+    };
+    let waiting = core.call(message).await.unwrap().conversation;
+    assert_eq!(waiting.assignee, None, "nobody serves Ventas yet");
+
+    let mut events = core.subscribe();
+    let update = UpdateGroup { id: ventas.id, name: None, members: Some(vec![ana.id]), rules: None, actor, at: 7 };
+    core.call(update).await.unwrap();
+    let mut heard = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        heard.push(event);
+    }
+    let changed = heard.iter().position(|e| matches!(e, Event::GroupChanged { .. })).expect("GroupChanged");
+    let assigned = heard.iter().position(|e| matches!(e, Event::ConversationAssigned { .. })).expect("assigned to Ana");
+    assert!(changed < assigned, "the group change first: {heard:?}");
+    assert_eq!(changed, 0);
 }

@@ -55,6 +55,8 @@ impl Command<Runtime, Event> for Transfer {
             TransferTarget::Group(group) => {
                 super::groups::check_group_exists(tx, group)?;
                 check_group_target(state, &conversation, group, self.by.user)?;
+                // Checked before requeue's release changes routing: a refusal leaves it as it was.
+                check_queue_room(state, group)?;
                 (requeue(state, tx, &mut conversation, group, self.at)?, super::activity::group_party(tx, group)?)
             }
         };
@@ -65,8 +67,14 @@ impl Command<Runtime, Event> for Transfer {
         let kind = if self.assign { ActivityKind::Assigned } else { ActivityKind::Transferred };
         let actor = super::activity::user_party(tx, self.by.user)?;
         super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
-        let by = super::notify::By { conversation: conversation.id, user: self.by.user };
-        write_assignments_by(tx, &assignments, Some(by), self.at, events)?;
+        // Only a choice of agent is the person's; whom a group's queue gives it to is routing's
+        // (unless routing gave it back to her: no mail about her own move).
+        let back = assignments.iter().any(|a| a.conversation == conversation.id && a.agent == self.by.user);
+        let by = match self.to {
+            TransferTarget::Group(_) if !back => None,
+            _ => Some(super::notify::By { conversation: conversation.id, user: self.by.user }),
+        };
+        write_assignments_by(tx, &assignments, by, self.at, events)?;
         let conversation = load_conversation(tx, conversation.id)?;
         if matches!(self.to, TransferTarget::Group(_)) {
             super::notify::entered_queue(tx, &conversation, Some(self.by.user), self.at, events)?;
@@ -77,7 +85,7 @@ impl Command<Runtime, Event> for Transfer {
 }
 
 /// Refuses a transfer that would change nothing: into the group it is already in, or into a group
-/// only the one transferring serves (she would get it straight back, or it would sit there).
+/// of hers where nobody else takes work now (routing would give it straight back to her).
 fn check_group_target(
     state: &Runtime,
     conversation: &Conversation,
@@ -87,17 +95,18 @@ fn check_group_target(
     if conversation.group == Some(group) {
         return Err(Rejection::conflict("transfer_to_same_group", "The conversation is already in that group.").into());
     }
-    if state.routing.is_member(by, group) && !state.routing.served_by_others(group, by) {
+    if state.routing.is_member(by, group) && !state.routing.taken_by_others(group, by) {
         return Err(Rejection::conflict(
             "transfer_to_only_yourself",
-            "You are the only agent of that group: the conversation would come back to you. Choose another group or an agent.",
+            "Nobody else in that group is taking conversations now; it would come back to you. Choose another group or an agent.",
         )
         .into());
     }
     Ok(())
 }
 
-/// Refuses a move into a group's queue that is at its limit, before anything is changed.
+/// Refuses a person's move into a group's queue that is at its limit, before anything is changed.
+/// (A rule's move waits beyond the limit instead, like a new customer: nothing it says is lost.)
 pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyError> {
     if state.routing.queue_full(Some(group)) {
         return Err(routing_rejection(RoutingError::QueueFull));
@@ -106,7 +115,8 @@ pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyErro
 }
 
 /// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
-/// assignments routing then made. The group must exist.
+/// assignments routing then made. The group must exist; past its limit it waits beyond it
+/// (overflow), so the caller checks room first where a full queue is to be refused.
 pub fn requeue(
     state: &mut Runtime,
     tx: &WriteTransaction,
@@ -114,8 +124,6 @@ pub fn requeue(
     group: GroupId,
     at: u64,
 ) -> Result<Vec<Assignment>, ApplyError> {
-    // Checked before the release below changes routing: a refusal must leave it as it was.
-    check_queue_room(state, group)?;
     let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
     conversation.group = Some(group);
     conversation.status = Status::Queued;

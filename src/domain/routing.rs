@@ -248,9 +248,12 @@ impl Routing {
         Some(Place::at(position - 1, max))
     }
 
-    /// Whether some agent other than `except` serves the group's queue.
-    pub fn served_by_others(&self, group: GroupId, except: UserId) -> bool {
-        self.agents.iter().any(|(id, agent)| *id != except && agent.settings.groups.contains(&group))
+    /// Whether some agent other than `except` of the group takes work now (online, available,
+    /// automatic, a free slot): else what enters its queue goes back to `except` if she does.
+    pub fn taken_by_others(&self, group: GroupId, except: UserId) -> bool {
+        self.agents
+            .iter()
+            .any(|(id, agent)| *id != except && agent.settings.groups.contains(&group) && self.takes_work(agent))
     }
 
     /// Whether this agent serves the group's queue.

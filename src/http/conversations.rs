@@ -105,31 +105,47 @@ fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
     status && assignee && group
 }
 
-/// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`
+/// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`: open lists
+/// newest message first, except `status=queued`, in queue order (longest waiting first).
 pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
     let query = parse_list(&uri)?;
     let groups = my_groups(&state, caller.user.id).await?;
     let me = caller.user.id;
     let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
     let principal = caller.clone();
-    let (conversations, places) = state
+    let waiting_only = query.status.as_deref() == Some("queued");
+    let (conversations, places, total) = state
         .read(move |read| {
             let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
             let open = read.open_conversations()?;
             let places = read.queue_places(&open)?;
             if open_only {
                 let mut open: Vec<Conversation> = open.into_iter().filter(|c| keep(c)).collect();
-                open.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
+                if waiting_only {
+                    // In line: the longest waiting first, so a limit never hides the head of a queue.
+                    open.sort_by_key(|c| (c.enqueued_at.unwrap_or(c.created_at), c.id));
+                } else {
+                    open.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
+                }
+                let total = open.len();
                 open.truncate(query.limit);
-                Ok((open, places))
+                Ok((open, places, Some(total)))
             } else {
-                Ok((read.conversations_newest(query.before, query.limit, keep)?, places))
+                Ok((read.conversations_newest(query.before, query.limit, keep)?, places, None))
             }
         })
         .await?;
     let views = ConversationView::many(&state, conversations).await?;
-    Ok(Json(ConversationView::placed(views, &places)).into_response())
+    let mut response = Json(ConversationView::placed(views, &places)).into_response();
+    if let Some(total) = total {
+        // How many matched before the limit: the UI says "and N more".
+        response.headers_mut().insert(TOTAL_COUNT, total.into());
+    }
+    Ok(response)
 }
+
+/// On lists of open conversations: how many matched in all, before `limit`.
+const TOTAL_COUNT: &str = "x-total-count";
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {
     let conversation = visible(&state, &caller, id).await?;

@@ -83,8 +83,11 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await queue.getByText('You took Lucía from the general queue.').waitFor({ timeout: 5000 });
   await bruno.page.getByRole('textbox', { name: 'Write a reply' }).waitFor();
   await bruno.page.getByTestId('messages').getByText('Bruno Test took it from the queue').waitFor();
-  // Transfer offers no group that would send it straight back to him.
+  // Transfer offers no group that would send it straight back to him: not one only he serves,
+  // nor Todos while Carla is not accepting conversations; once she takes work, Todos.
   const targets = bruno.page.locator('select[name="target"] option');
+  assert.equal(await targets.filter({ hasText: 'Group: Todos' }).count(), 0, 'nobody else in Todos takes work now');
+  await apiFrom(carla.page)('PUT', '/me/availability', { available: true });
   await targets.filter({ hasText: 'Group: Todos' }).waitFor({ state: 'attached', timeout: 5000 });
   assert.equal(await targets.filter({ hasText: 'Solo Bruno' }).count(), 0);
   assert.equal(await queue.getByText('Hola, soy Lucía').count(), 0, 'no longer waiting');
@@ -155,4 +158,23 @@ test('a visitor writing to a full queue is told all agents are busy, in her lang
   } finally {
     shop.close();
   }
+});
+
+test('past fifty waiting, the list shows the longest waiting and says how many more there are', async () => {
+  const admin = adminPage;
+  const api = apiFrom(admin);
+  const channel = await api('POST', '/channels', { kind: 'api', name: 'Mucha gente', mode: 'manual' });
+  for (let n = 1; n <= 50; n++) {
+    await api('POST', `/channels/${channel.id}/messages`, { contact: { identifier: `m${n}`, name: `Persona ${n}` }, text: `Mensaje ${n}` }, channel.token);
+  }
+  const inLine = await api('GET', '/conversations?status=queued&assignee=unassigned&limit=200');
+  assert.ok(inLine.length > 50, `more than the list shows: ${inLine.length}`);
+  await admin.goto(`${server.base}/conversations`);
+  const queue = admin.getByTestId('waiting');
+  await queue.getByTestId('waiting-more').getByText(`…y ${inLine.length - 50} más en espera.`).waitFor({ timeout: 5000 });
+  await queue.getByText(`En espera (${inLine.length})`).waitFor();
+  // The head of the line is there, the newest arrival is the one left out.
+  await queue.getByText(inLine[0].last_preview, { exact: true }).waitFor();
+  assert.equal(await queue.getByText('Mensaje 50', { exact: true }).count(), 0);
+  assert.equal(await queue.locator('.waiting-item').count(), 50);
 });

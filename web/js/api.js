@@ -17,6 +17,17 @@ export function setCsrf(token) {
 }
 
 export async function api(method, path, body) {
+  return (await send(method, path, body)).data;
+}
+
+// A list and how many the server matched in all before its limit (X-Total-Count), for "and N more".
+export async function getCounted(path) {
+  const { data, response } = await send('GET', path);
+  const total = Number(response.headers.get('X-Total-Count'));
+  return { items: data ?? [], total: Number.isFinite(total) && response.headers.has('X-Total-Count') ? total : (data ?? []).length };
+}
+
+async function send(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (csrf && method !== 'GET') headers['X-CSRF-Token'] = csrf;
@@ -31,14 +42,14 @@ export async function api(method, path, body) {
   } catch {
     throw new ApiError(0, 'network', navigator.onLine === false ? 'offline' : 'network');
   }
-  if (response.status === 204) return null;
+  if (response.status === 204) return { data: null, response };
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error ?? {};
     const retryAfter = Number(response.headers.get('Retry-After')) || undefined;
     throw new ApiError(response.status, error.code ?? 'unknown', error.message ?? response.statusText, error.field, retryAfter);
   }
-  return data;
+  return { data, response };
 }
 
 export const get = (path) => api('GET', path);

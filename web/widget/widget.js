@@ -203,7 +203,7 @@
       if (changed) refresh();
     } catch (err) {
       status.hidden = false;
-      const known = { queue_full: T.busy, text_too_long: T.tooLong, rate_limited: T.slow };
+      const known = { text_too_long: T.tooLong, rate_limited: T.slow };
       status.textContent = known[err.code] || T.error;
     }
   });

@@ -373,3 +373,34 @@ proptest! {
         }
     }
 }
+
+/// The "only yourself" transfer check: members who do not take work now (offline, not accepting,
+/// manual mode, full) do not count, since routing would give the conversation back.
+#[test]
+fn only_other_members_who_take_work_now_count_as_taking_a_transfer() {
+    let mut routing = Routing::new(6);
+    agent(&mut routing, 1, &[10], None);
+    agent(&mut routing, 2, &[10], Some(1));
+    agent(&mut routing, 3, &[20], None);
+    let (group, ana) = (GroupId(10), UserId(1));
+    assert!(routing.taken_by_others(group, ana), "Bruno takes work");
+    routing.set_online(UserId(2), false, 0).unwrap();
+    assert!(!routing.taken_by_others(group, ana), "offline");
+    routing.set_online(UserId(2), true, 0).unwrap();
+    routing.set_available(UserId(2), false, 0).unwrap();
+    assert!(!routing.taken_by_others(group, ana), "not accepting");
+    routing.set_available(UserId(2), true, 0).unwrap();
+    let manual = AgentSettings { capacity: Some(1), groups: [group].into(), mode: AssignMode::Manual };
+    routing.upsert_agent(UserId(2), manual, 0);
+    assert!(!routing.taken_by_others(group, ana), "manual mode: routing gives him nothing");
+    let automatic = AgentSettings { capacity: Some(1), groups: [group].into(), mode: AssignMode::Automatic };
+    routing.upsert_agent(UserId(2), automatic, 0);
+    assert!(routing.taken_by_others(group, ana));
+    // Full: what enters the queue would go to Ana, who has room.
+    routing.enqueue(ConversationId(1), ticket(Some(10), 1, 1), 1).unwrap();
+    routing.enqueue(ConversationId(2), ticket(Some(10), 2, 2), 2).unwrap();
+    assert_eq!(routing.assignee(ConversationId(2)), Some(UserId(2)));
+    assert!(!routing.taken_by_others(group, ana), "Bruno is at his cap");
+    assert!(routing.taken_by_others(group, UserId(3)), "for anyone else, Ana takes work there");
+    assert!(routing.taken_by_others(GroupId(20), ana), "Carla takes work in her own group");
+}

@@ -28,12 +28,16 @@ export function authorName(message, conversation) {
   return message.author.name ?? '';
 }
 
-// Groups a transfer may go to: not the one it is in, nor one that only I serve (it would come
-// straight back to me). The server refuses both too.
+// Whether an agent takes work now, as routing decides it: online, available, automatic, a free slot.
+const takesWork = (agent) => agent.online && agent.available && agent.mode === 'automatic' && agent.load < agent.capacity;
+
+// Groups a transfer may go to: not the one it is in, nor one of mine where nobody else takes work
+// now (routing would give it straight back to me). The server refuses both too.
 export function transferGroups(groups, agents, conversation, me) {
   return groups.filter((group) => {
     if (group.id === conversation.group?.id) return false;
     const serving = agents.filter((agent) => agent.groups?.includes(group.id));
-    return !(serving.some((agent) => agent.id === me) && serving.every((agent) => agent.id === me));
+    const mine = serving.some((agent) => agent.id === me);
+    return !mine || serving.some((agent) => agent.id !== me && takesWork(agent));
   });
 }

@@ -1,6 +1,12 @@
-// Pieces the views share: error text in the user's language, notices, buttons that wait.
+// Pieces the views share: who the user is, error text in the user's language, notices, buttons that wait.
 import { t, has } from '../i18n.js';
 import { h } from '../dom.js';
+import { session } from '../app.js';
+
+// Who the signed-in user is, as the views ask it (the server checks each request all the same).
+export const roles = () => session.me.roles;
+export const oversees = () => roles().includes('admin') || roles().includes('supervisor');
+export const canDispense = () => roles().includes('agent') && (oversees() || session.me.permissions.includes('dispenser'));
 
 // The server's error in the user's language when we have the words for its code.
 export function errorText(err) {

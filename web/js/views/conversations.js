@@ -8,12 +8,10 @@ import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session, navigate } from '../app.js';
-import { errorText } from './common.js';
+import { errorText, roles, oversees } from './common.js';
 import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 
-const roles = () => session.me.roles;
-const oversees = () => roles().includes('admin') || roles().includes('supervisor');
 const isAgent = () => roles().includes('agent');
 const canWork = () => oversees() || isAgent();
 const canTransfer = () => oversees() || session.me.permissions.includes('transfer');
@@ -342,7 +340,6 @@ function choose(select, value) {
   if (value && [...select.options].some((o) => o.value === value)) select.value = value;
 }
 
-// Agents with a free slot, then groups.
 // Agents with a free slot, and the groups a transfer would not refuse (activity.js).
 function transferOptions(c) {
   return [

@@ -2,19 +2,19 @@
 // message and how long it has waited, marked when past the queue's limit (overflow). Those with the
 // dispenser (and supervisors) take one with a click; the others are told who can assign them.
 // "Take the next one" says what it took.
-import { get, post } from '../api.js';
+import { get, getCounted, post } from '../api.js';
 import { t } from '../i18n.js';
 import { h, replace } from '../dom.js';
 import { session } from '../app.js';
-import { errorText } from './common.js';
+import { errorText, oversees, canDispense } from './common.js';
 
-const roles = () => session.me.roles;
-const oversees = () => roles().includes('admin') || roles().includes('supervisor');
-export const canDispense = () => roles().includes('agent') && (oversees() || session.me.permissions.includes('dispenser'));
+// The most the section shows; past it, "and N more" (the server lists them in queue order).
+const SHOWN = 50;
 
 let box = null;
 let hooks = null;
 let waiting = [];
+let total = 0;
 let ticker = null;
 
 // The section, and what to do with a conversation picked (`open`) or taken (`taken`); `claim`
@@ -30,8 +30,8 @@ export function waitingSection({ open, taken, claim: claimHook }) {
 
 export async function refreshWaiting() {
   if (!box) return;
-  waiting = await get('/conversations?status=queued&assignee=unassigned&limit=50').catch(() => waiting);
-  waiting.sort((a, b) => (a.enqueued_at ?? a.created_at) - (b.enqueued_at ?? b.created_at));
+  // The server orders waiting ones by their place in line (longest waiting first) before the limit.
+  ({ items: waiting, total } = await getCounted(`/conversations?status=queued&assignee=unassigned&limit=${SHOWN}`).catch(() => ({ items: waiting, total })));
   render();
 }
 
@@ -53,9 +53,10 @@ function render() {
         h('div', { class: 'preview' }, c.last_preview)),
       canDispense() ? h('button', { type: 'button', class: 'secondary', 'aria-label': t('waiting.take_named', { contact: contactName(c) }), onclick: () => take(c) }, t('waiting.take')) : null));
   replace(box,
-    h('h2', {}, `${t('waiting.title')} (${waiting.length})`),
+    h('h2', {}, `${t('waiting.title')} (${Math.max(total, waiting.length)})`),
     h('p', { class: 'notice', role: 'status', 'data-testid': 'waiting-notice' }, notice),
     items.length ? h('ul', { class: 'conv-list' }, items) : h('p', { class: 'muted' }, t('waiting.empty')),
+    total > waiting.length ? h('p', { class: 'muted', 'data-testid': 'waiting-more' }, t('waiting.more', { n: total - waiting.length })) : null,
     items.length && !canDispense() && !oversees() ? h('p', { class: 'muted', 'data-testid': 'who-assigns' }, t('waiting.who_assigns')) : null);
 }
 
