@@ -88,12 +88,20 @@ struct Recipient {
     presence: Option<Connected>,
     /// When the session would expire, unless touched: the socket re-checks then.
     recheck_at: Option<u64>,
+    /// The user's roles or permissions changed since the client last heard: it should re-read `/me`.
+    me_changed: bool,
 }
 
 impl Recipient {
     async fn new(state: &AppState, caller: Principal) -> Recipient {
-        let mut recipient =
-            Recipient { caller, groups: Vec::new(), sees_panel: false, presence: None, recheck_at: None };
+        let mut recipient = Recipient {
+            caller,
+            groups: Vec::new(),
+            sees_panel: false,
+            presence: None,
+            recheck_at: None,
+            me_changed: false,
+        };
         recipient.refresh(state).await;
         recipient
     }
@@ -118,6 +126,8 @@ impl Recipient {
             Standing::Keep { user, recheck_at } => {
                 self.recheck_at = recheck_at;
                 if *user != self.caller.user {
+                    let old = &self.caller.user;
+                    self.me_changed |= user.roles != old.roles || user.permissions != old.permissions;
                     self.caller.user = *user;
                     self.refresh(state).await;
                 }
@@ -180,6 +190,10 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                         return close(&mut socket, end).await;
                     }
                     expiry.as_mut().reset(deadline(&state, me.recheck_at));
+                    // The page shows what the new roles allow (a dispenser's Take buttons) at once.
+                    if std::mem::take(&mut me.me_changed) && send(&mut socket, json!({ "type": "me.changed" })).await.is_err() {
+                        break;
+                    }
                 }
                 if matches!(event, Event::GroupChanged { .. }) {
                     me.groups = my_groups(&state, me.caller.user.id).await.unwrap_or_default();

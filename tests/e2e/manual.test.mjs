@@ -102,6 +102,19 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await bruno.page.getByRole('button', { name: 'Finalize' }).click();
   await bruno.page.getByRole('button', { name: 'Take the next one' }).click();
   await queue.getByText('Nothing is waiting.').waitFor({ timeout: 5000 });
+
+  // Carla is given the dispenser while her page is open: what she typed stays, and she can take
+  // conversations at once, without a reload.
+  const carlaTakeNext = carla.page.getByRole('button', { name: 'Take the next one' });
+  assert.equal(await carlaTakeNext.isVisible(), false);
+  await api('POST', `/channels/${channel.id}/messages`, { contact: { identifier: 'Nora', name: 'Nora' }, text: 'Hola, soy Nora' }, channel.token);
+  await carlaQueue.getByText('Hola, soy Nora').waitFor({ timeout: 5000 });
+  await api('PATCH', `/users/${carlaId}`, { permissions: ['dispenser'] });
+  await carlaTakeNext.waitFor({ timeout: 3000 });
+  await carlaQueue.getByRole('button', { name: 'Take Nora' }).waitFor({ timeout: 3000 });
+  assert.equal(await carlaQueue.getByTestId('who-assigns').count(), 0);
+  await carlaQueue.getByRole('button', { name: 'Take Nora' }).click();
+  await carlaQueue.getByText('You took Nora from the general queue.').waitFor({ timeout: 5000 });
   assert.deepEqual([...bruno.problems, ...carla.problems], []);
 });
 

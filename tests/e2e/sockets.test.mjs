@@ -73,6 +73,7 @@ test('a deactivated agent and one signed out elsewhere land on the sign-in page'
   });
   await desk.waitForURL('**/login', { timeout: 3000 });
   await desk.getByRole('button', { name: 'Sign in' }).waitFor();
+  await desk.getByRole('status').getByText('Your session ended (signed out or password changed). Sign in again.').waitFor();
 
   // Signed in again, then deactivated by the administrator: the same.
   await desk.getByLabel('E-mail').fill('ana@example.com');
@@ -85,6 +86,11 @@ test('a deactivated agent and one signed out elsewhere land on the sign-in page'
   await desk.waitForURL('**/login', { timeout: 3000 });
   assert.ok(Date.now() - started < 2000, `left after ${Date.now() - started} ms`);
   await desk.getByRole('button', { name: 'Sign in' }).waitFor();
+  await desk.getByRole('status').getByText('This account has been deactivated.').waitFor();
+  // Said once: a reload shows the plain sign-in page.
+  await desk.reload();
+  await desk.getByRole('button', { name: 'Sign in' }).waitFor();
+  assert.equal(await desk.getByText('This account has been deactivated.').count(), 0);
   assert.deepEqual(problems, []);
 });
 

@@ -1,6 +1,6 @@
 // Signing in, "forgot password", and the pages behind e-mailed links (invite, reset).
 import { post } from '../api.js';
-import { t } from '../i18n.js';
+import { t, has } from '../i18n.js';
 import { h, field, showError, replace } from '../dom.js';
 import { signedIn } from '../app.js';
 import { busy, errorForUi, formError, notice } from './common.js';
@@ -11,10 +11,14 @@ export function loginView(main) {
   const totp = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code' });
   const totpField = field(t('auth.totp'), totp, t('auth.totp_hint'));
   totpField.hidden = true;
+  // Sent here by the server (signed out elsewhere, deactivated, expired): say why, once.
+  const reason = sessionStorage.getItem('centralita.signed_out_reason');
+  sessionStorage.removeItem('centralita.signed_out_reason');
   const form = h(
     'form',
     { class: 'card', novalidate: true },
     h('h1', {}, t('auth.login_title')),
+    reason && has(`error.${reason}`) ? notice(t(`error.${reason}`)) : null,
     field(t('field.email'), email),
     field(t('field.password'), password),
     totpField,

@@ -7,8 +7,8 @@
 import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
-import { session, navigate } from '../app.js';
-import { errorText, roles, oversees } from './common.js';
+import { session, navigate, refreshMe } from '../app.js';
+import { errorText, roles, oversees, canDispense } from './common.js';
 import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 
@@ -41,7 +41,7 @@ export async function conversationsView(main) {
   view.pane = pane;
   replace(
     main,
-    h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, isAgent() && (oversees() || session.me.permissions.includes('dispenser')) ? h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next')) : null),
+    h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, takeNextButton()),
     socketNotice,
     figures,
     waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); }, claim: claiming }),
@@ -52,6 +52,23 @@ export async function conversationsView(main) {
   connect();
   openFromHash();
   if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission().catch(() => {});
+}
+
+// Shown while the person may take conversations themselves (follows a change of permissions).
+function takeNextButton() {
+  view.takeNext = h('button', { type: 'button', class: 'secondary', onclick: takeNext }, t('conversations.take_next'));
+  view.takeNext.hidden = !canDispense();
+  return view.takeNext;
+}
+
+// The account's roles or permissions changed: what the page offers follows at once; what the
+// person typed and chose stays. A page the new roles no longer allow is left.
+async function accountChanged() {
+  await refreshMe();
+  if (!roles().some((role) => role !== 'orders_admin')) return navigate('/', { replace: true });
+  view.takeNext.hidden = !canDispense();
+  await Promise.all([refreshWaiting(), loadList(), loadAgents()]).catch(() => null);
+  if (view.open) await refreshOpen().catch(() => null);
 }
 
 // A notice mail links to /conversations#conversation=N: open that one.
@@ -547,6 +564,7 @@ function connect() {
   socket.onmessage = async (message) => {
     const event = JSON.parse(message.data);
     if (!view || !document.body.contains(view.main.firstChild)) return;
+    if (event.type === 'me.changed') return accountChanged();
     if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
     if (event.type.startsWith('conversation.') || event.type === 'queue.changed' || event.type === 'resync' || event.conversation?.status === 'queued') refreshWaiting().catch(() => null);
     if (event.type === 'message.created') {
@@ -579,6 +597,8 @@ function connect() {
     if (event.code === 4001 || event.code === 4003) {
       if (!session.me) return; // signed out from this page: the sign-out button navigates
       session.me = null;
+      // The sign-in page says why (event.reason is a code the UI translates).
+      sessionStorage.setItem('centralita.signed_out_reason', event.reason);
       navigate('/login', { replace: true });
       return;
     }
