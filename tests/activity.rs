@@ -46,6 +46,15 @@ async fn transfers_that_would_change_nothing_are_refused_clearly() {
     let same =
         desk.admin.post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "group_id": shared["id"] })).await;
     assert_eq!((same.status(), error_code(same).await.as_str()), (StatusCode::CONFLICT, "transfer_to_same_group"));
+    // Nor to the agent it is already with, by a transfer or a supervisor's assignment.
+    let bruno_id = json!({ "agent_id": bruno.id() });
+    let to_him = desk.admin.post(&format!("/api/v1/conversations/{id}/transfer"), bruno_id.clone()).await;
+    assert_eq!((to_him.status(), error_code(to_him).await.as_str()), (StatusCode::CONFLICT, "already_with_agent"));
+    let assigned = desk.admin.post(&format!("/api/v1/conversations/{id}/assign"), bruno_id).await;
+    assert_eq!((assigned.status(), error_code(assigned).await.as_str()), (StatusCode::CONFLICT, "already_with_agent"));
+    let messages: Value = desk.admin.get(&format!("/api/v1/conversations/{id}/messages")).await.json().await.unwrap();
+    let lines = messages.as_array().unwrap().iter().filter(|m| !m["activity"].is_null()).count();
+    assert_eq!(lines, 3, "assigned to Ana, Ana's transfer, assigned to Bruno: the refusals wrote nothing");
     desk.server.stop().await;
 }
 

@@ -46,6 +46,13 @@ impl Command<Runtime, Event> for Transfer {
         let note = self.note.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
         let (assignments, target) = match self.to {
             TransferTarget::Agent(agent) => {
+                if conversation.assignee == Some(agent) {
+                    return Err(Rejection::conflict(
+                        "already_with_agent",
+                        "The conversation is already with that agent.",
+                    )
+                    .into());
+                }
                 let target = super::activity::user_party(tx, agent)?;
                 (
                     state.routing.assign_to(conversation.id, agent, self.force, self.at).map_err(routing_rejection)?,

@@ -360,7 +360,7 @@ function choose(select, value) {
 // Agents with a free slot, and the groups a transfer would not refuse (activity.js).
 function transferOptions(c) {
   return [
-    ...view.agents.filter((a) => a.id !== session.me.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
+    ...view.agents.filter((a) => a.id !== session.me.id && a.id !== c.assignee?.id && a.available && a.online && a.load < a.capacity).map((a) => h('option', { value: `agent:${a.id}` }, `${a.name} (${a.load}/${a.capacity})`)),
     ...transferGroups(view.groups, view.agents, c, session.me.id).map((g) => h('option', { value: `group:${g.id}` }, `${t('conversations.group')}: ${g.name}`)),
   ];
 }
@@ -425,7 +425,7 @@ function assignBox(c) {
   const state = controlsOf(c.id);
   // Anyone may be given one; who is away or not accepting says so.
   const away = (a) => (!a.online ? ` · ${t('conversations.offline')}` : !a.available ? ` · ${t('conversations.unavailable')}` : '');
-  const options = () => view.agents.map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})${away(a)}`));
+  const options = () => view.agents.filter((a) => a.id !== c.assignee?.id).map((a) => h('option', { value: a.id }, `${a.name} (${a.load}/${a.capacity})${away(a)}`));
   const agent = h('select', { 'aria-label': t('conversations.assign_to'), onchange: () => (state.agent = agent.value) }, options());
   choose(agent, state.agent);
   view.parts.refreshers.push(() => fillSelect(agent, options()));
