@@ -13,18 +13,16 @@ export async function setPassword(page, link) {
   await page.waitForURL('**/conversations');
 }
 
-// Calls the API from a signed-in page, as the UI itself does.
+// Calls the API from a signed-in page, as the UI itself does (with a bearer token when given).
 export function apiFrom(page) {
-  return (method, path, body) =>
-    page.evaluate(async ([method, path, body]) => {
-      const me = await (await fetch('/api/v1/me')).json();
-      const response = await fetch(`/api/v1${path}`, {
-        method,
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: body ? JSON.stringify(body) : undefined,
-      });
+  return (method, path, body, token) =>
+    page.evaluate(async ([method, path, body, token]) => {
+      const headers = { 'Content-Type': 'application/json' };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      else headers['X-CSRF-Token'] = (await (await fetch('/api/v1/me')).json()).csrf_token;
+      const response = await fetch(`/api/v1${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
       return response.status === 204 ? null : response.json();
-    }, [method, path, body]);
+    }, [method, path, body, token]);
 }
 
 // A page whose desktop notifications are recorded in window.notifications (permission granted).

@@ -5,8 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage } from './server.mjs';
+import { setPassword, apiFrom } from './desk.mjs';
 
-const PASSWORD = 'a long enough password';
 let server;
 let browser;
 let adminPage;
@@ -21,25 +21,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function setPassword(page, link) {
-  await page.goto(link);
-  await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
-  await page.getByLabel('Repeat the password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Save password and sign in' }).click();
-  await page.waitForURL('**/conversations');
-}
 
-// Calls the API from a page of this server, as the UI does (with a bearer token when given).
-function apiFrom(page) {
-  return (method, path, body, token) =>
-    page.evaluate(async ([method, path, body, token]) => {
-      const headers = { 'Content-Type': 'application/json' };
-      if (token) headers.Authorization = `Bearer ${token}`;
-      else headers['X-CSRF-Token'] = (await (await fetch('/api/v1/me')).json()).csrf_token;
-      const response = await fetch(`/api/v1${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
-      return response.status === 204 ? null : response.json();
-    }, [method, path, body, token]);
-}
 
 async function agentPage(api, first, email, permissions) {
   await api('POST', '/users', { first_name: first, last_name: 'Test', email, roles: ['agent'], permissions, language: 'en' });

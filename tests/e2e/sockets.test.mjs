@@ -4,9 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage } from './server.mjs';
-import { Desk, write } from './desk.mjs';
+import { Desk, write, setPassword, apiFrom, PASSWORD } from './desk.mjs';
 
-const PASSWORD = 'a long enough password';
 let server;
 let browser;
 
@@ -20,26 +19,7 @@ after(async () => {
   await server?.stop();
 });
 
-async function setPassword(page, link) {
-  await page.goto(link);
-  await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
-  await page.getByLabel('Repeat the password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Save password and sign in' }).click();
-  await page.waitForURL('**/conversations');
-}
 
-function apiFrom(page) {
-  return (method, path, body) =>
-    page.evaluate(async ([method, path, body]) => {
-      const me = await (await fetch('/api/v1/me')).json();
-      const response = await fetch(`/api/v1${path}`, {
-        method,
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return response.status === 204 ? null : response.json();
-    }, [method, path, body]);
-}
 
 async function inviteLink(api, email) {
   const outbox = await api('GET', '/outbox');
