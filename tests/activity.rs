@@ -186,3 +186,24 @@ async fn a_transfer_to_a_group_where_nobody_else_takes_work_now_is_refused() {
     assert_eq!(desk.conversation(&id).await["assignee"]["id"], bruno.id(), "Bruno takes work: it went to him");
     desk.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_conversation_transferred_to_someone_is_new_to_them() {
+    let desk = Desk::open().await;
+    let (ana, _a) = desk.agent("ana@example.com", 3, &["transfer"]).await;
+    let (bruno, _b) = desk.agent("bruno@example.com", 3, &[]).await;
+    let body: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let id = body["conversation"]["id"].clone();
+    assert_eq!(desk.conversation(&id).await["assignee"]["id"], ana.id());
+    assert_eq!(ana.post(&format!("/api/v1/conversations/{id}/read"), json!({})).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(desk.conversation(&id).await["unread"], false, "Ana read it");
+    let moved = ana.post(&format!("/api/v1/conversations/{id}/transfer"), json!({ "agent_id": bruno.id() })).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let now = desk.conversation(&id).await;
+    assert_eq!(
+        (now["assignee"]["id"].clone(), now["unread"].clone()),
+        (json!(bruno.id()), json!(true)),
+        "new to Bruno"
+    );
+    desk.server.stop().await;
+}

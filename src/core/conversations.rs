@@ -84,6 +84,8 @@ pub fn write_assignments_by(
 ) -> Result<(), ApplyError> {
     for assignment in assignments {
         let mut conversation = load_conversation(tx, assignment.conversation)?;
+        // New to whoever gets it (a transfer, a supervisor's choice): the dot shows until she opens it.
+        conversation.unread |= conversation.assignee != Some(assignment.agent);
         conversation.status = Status::Assigned;
         conversation.assignee = Some(assignment.agent);
         conversation.assigned_at.get_or_insert(at);
