@@ -6,13 +6,39 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::ids::{ChannelId, UserId};
 
 /// Close code of a socket refused because its owner already holds the most they may.
 pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
+
+/// The largest message or frame a client may send on a socket. Clients send only pings and close
+/// frames, so a few KiB is plenty; the library's defaults (64 MiB messages) let a handful of
+/// sockets make the server buffer gigabytes.
+pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+
+/// Close code (RFC 6455 "message too big") for a client that sent more than `MAX_CLIENT_MESSAGE`.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// The buffers and limits every socket of this server uses.
+pub fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(MAX_CLIENT_MESSAGE)
+        .write_buffer_size(MAX_CLIENT_MESSAGE)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+}
+
+/// Ends a socket whose read failed: a message over the limit is told so with 1009
+/// `message_too_big`; any other failure (a broken connection, a protocol error) just ends it.
+pub async fn end_after_read_error(socket: &mut WebSocket, err: axum::Error) {
+    // The library says so only in its words ("Space limit exceeded: Message too long: …").
+    if err.to_string().contains("too long") {
+        super::ws::close(socket, (CLOSE_TOO_BIG, "message_too_big")).await;
+    }
+}
 
 /// Accepts the upgrade only to close it at once with 4008 `too_many_sockets`, so a browser's
 /// WebSocket learns why. `held` (the connection's slot) is kept until the close is done.

@@ -241,7 +241,7 @@ pub async fn socket(
     let visitor = visitor(&state, &token).await?;
     let owner = Owner::Visitor(visitor.channel, visitor.identifier.clone());
     let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = upgrade.read_buffer_size(4096).write_buffer_size(4096);
+    let upgrade = super::sockets::bounded(upgrade);
     let Some(ticket) = state.sockets.open(owner, state.settings.http.max_sockets_per_visitor) else {
         return Ok(super::sockets::refuse(upgrade, slot));
     };
@@ -274,7 +274,8 @@ async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocke
                 }
             }
             incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(WsMessage::Close(_))) | None => break,
+                Some(Err(err)) => return super::sockets::end_after_read_error(&mut socket, err).await,
                 Some(Ok(_)) => {}
             },
         }

@@ -46,7 +46,6 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
 const PANEL_EVERY: Duration = Duration::from_secs(1);
 
 const PING: Duration = Duration::from_secs(25);
-const BUFFER: usize = 4 * 1024;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -66,7 +65,7 @@ pub async fn upgrade(
         }
     }
     let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = socket.read_buffer_size(BUFFER).write_buffer_size(BUFFER);
+    let upgrade = sockets::bounded(socket);
     let Some(ticket) = state.sockets.open(Owner::User(caller.user.id), state.settings.http.max_sockets_per_user) else {
         return Ok(sockets::refuse(upgrade, slot));
     };
@@ -208,7 +207,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                 }
             }
             incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(WsMessage::Close(_))) | None => break,
+                Some(Err(err)) => return sockets::end_after_read_error(&mut socket, err).await,
                 Some(Ok(_)) => {}
             },
             _ = crate::server::stop_requested(&mut stopping) => break,
