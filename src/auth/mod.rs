@@ -53,9 +53,12 @@ impl Guard {
         lock(&self.addresses).refund(&address);
     }
 
+    /// The account starts afresh; the address only gets this attempt back. Its earlier failures
+    /// stand: were they wiped, an insider signing into her own account every few guesses could
+    /// spray other accounts from one address without ever waiting.
     pub fn signed_in(&self, account: &str, address: IpAddr) {
         lock(&self.accounts).succeed(&account.to_owned());
-        lock(&self.addresses).succeed(&address);
+        lock(&self.addresses).refund(&address);
     }
 
     /// A public web-widget request from an address.
@@ -72,4 +75,35 @@ impl Guard {
 /// A poisoned lock only means another request panicked mid-update; the counters are still usable.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    #[test]
+    fn a_success_does_not_wipe_the_address_failures_at_other_accounts() {
+        let settings = Settings::defaults().auth;
+        let guard = Guard::new(&settings);
+        let address: IpAddr = [192, 0, 2, 7].into();
+        let budget = settings.lockout_attempts * 4;
+        let (mut guesses, mut now) = (0, 0);
+        // Guesses at other accounts (a few each, under their own limit), her own sign-in between.
+        let refused = loop {
+            now += 1000;
+            let victim = format!("victim{}@example.com", guesses % 20);
+            if let Err(wait) = guard.begin_sign_in(&victim, address, now) {
+                break wait;
+            }
+            guesses += 1;
+            if guesses % 3 == 0 {
+                guard.begin_sign_in("me@example.com", address, now).expect("her own sign-in is let in");
+                guard.signed_in("me@example.com", address);
+            }
+            assert!(guesses <= budget, "{guesses} guesses from one address were never refused");
+        };
+        assert!(refused.0 > 0);
+        assert_eq!(guesses, budget, "the address's budget counts every failure");
+    }
 }

@@ -39,6 +39,11 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         self.forget_stale(now);
         let policy = self.policy;
         let budget = self.budgets.entry(key.clone()).or_default();
+        // Quiet for twice the longest wait: old failures are forgiven (an office behind one address
+        // is not locked out for good by a year of typos), the same horizon `forget_stale` uses.
+        if budget.attempts > 0 && now.saturating_sub(budget.last_attempt) >= quiet_horizon(&policy) {
+            *budget = Budget::default();
+        }
         if now < budget.locked_until {
             return Err(budget.locked_until - now);
         }
@@ -74,9 +79,14 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         if self.budgets.len() < 10_000 {
             return;
         }
-        let horizon = self.policy.max_wait_ms.saturating_mul(2);
+        let horizon = quiet_horizon(&self.policy);
         self.budgets.retain(|_, budget| now.saturating_sub(budget.last_attempt) < horizon);
     }
+}
+
+/// How long a key must stay quiet for its failures to be forgotten.
+fn quiet_horizon(policy: &Policy) -> u64 {
+    policy.max_wait_ms.saturating_mul(2)
 }
 
 /// A token bucket per key: `burst` requests at once, refilled at one every `refill_ms`. For
@@ -173,9 +183,23 @@ mod tests {
         }
         let mut now = 0;
         for _ in 0..30 {
-            now += 10_000_000;
+            now += 3_600_000;
             throttle.begin(&"ana", now).unwrap();
         }
         assert_eq!(throttle.begin(&"ana", now + 1), Err(3_600_000 - 1));
+    }
+
+    #[test]
+    fn failures_are_forgiven_after_a_quiet_of_twice_the_longest_wait() {
+        let mut fresh = Throttle::new(POLICY);
+        for _ in 0..5 {
+            fresh.begin(&"office", 0).unwrap();
+        }
+        assert!(fresh.begin(&"office", 1_000).is_err(), "locked after five");
+        assert!(fresh.begin(&"office", 7_200_000).is_ok(), "two quiet hours later, a fresh start");
+        for _ in 0..4 {
+            assert!(fresh.begin(&"office", 7_200_000).is_ok(), "the whole budget back");
+        }
+        assert!(fresh.begin(&"office", 7_200_000).is_err());
     }
 }
