@@ -220,3 +220,40 @@ async fn refused_uploads_over_http2_get_their_answer_not_a_stream_error() {
     assert!(failures.is_empty(), "{failures:?}");
     server.stop().await;
 }
+
+/// A program on the API channel sending a contact's fields as it likes (issue 13, finding 7): they
+/// are bounded and cleaned as the widget's are, with a 400 naming the field, and nothing is kept.
+#[tokio::test]
+async fn api_channel_contact_fields_are_bounded_and_cleaned() {
+    let desk = Desk::open().await;
+    let url = desk.server.url(&format!("/api/v1/channels/{}/messages", desk.channel["id"]));
+    let token = desk.channel["token"].as_str().unwrap().to_owned();
+    let send = |contact: Value| {
+        let request = desk.server.client.post(url.clone()).bearer_auth(&token);
+        async move { request.json(&json!({ "contact": contact, "text": "hola" })).send().await.unwrap() }
+    };
+    let cases = [
+        (json!({ "identifier": "c1", "name": format!("{}\u{7}", "x".repeat(60_000)) }), "contact.name"),
+        (json!({ "identifier": "c1", "name": "Ana\u{0}Ruiz" }), "contact.name"),
+        (json!({ "identifier": "c1", "phone": "1".repeat(101) }), "contact.phone"),
+        (json!({ "identifier": "c1", "email": "not an address" }), "contact.email"),
+        (json!({ "identifier": "c\u{1b}[31m1" }), "contact.identifier"),
+    ];
+    for (contact, field) in cases {
+        let response = send(contact).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{field}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            (error["error"]["code"].as_str(), error["error"]["field"].as_str()),
+            (Some("invalid_input"), Some(field))
+        );
+    }
+    let listed: Value = desk.admin.get("/api/v1/conversations?status=all&assignee=all").await.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 0, "nothing was kept");
+    // Trimmed and kept when well formed.
+    let ok = send(json!({ "identifier": "c2", "name": "  Ana Ruiz  ", "phone": " +54 11 5555 " })).await;
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["conversation"]["contact"]["name"], "Ana Ruiz");
+    desk.server.stop().await;
+}

@@ -237,6 +237,21 @@ pub struct Channel {
 }
 
 /// A message text: trimmed of trailing space, not empty, at most 10 kB.
+/// A contact's name, e-mail or phone as a channel sends it: trimmed, empty as none, at most 100
+/// characters, no control characters (the widget and the API channel keep the same rule).
+pub fn clean_contact_field(field: &'static str, raw: Option<String>) -> Result<Option<String>, Invalid> {
+    let Some(value) = raw.map(|raw| raw.trim().to_owned()).filter(|value| !value.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > 100 {
+        return Err(Invalid::new(field, "must be at most 100 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(Some(value))
+}
+
 pub fn check_text(text: &str) -> Result<String, Invalid> {
     let text = text.trim_end();
     if text.trim().is_empty() {
@@ -353,6 +368,17 @@ mod tests {
             mode: AssignMode::Automatic,
             last_customer_at: None,
         }
+    }
+
+    #[test]
+    fn contact_fields_are_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(clean_contact_field("name", Some("  Ana  ".into())), Ok(Some("Ana".into())));
+        assert_eq!(clean_contact_field("name", Some("   ".into())), Ok(None));
+        assert_eq!(clean_contact_field("name", None), Ok(None));
+        assert!(clean_contact_field("name", Some("a".repeat(101))).is_err());
+        assert!(clean_contact_field("name", Some("á".repeat(100))).is_ok(), "characters, not bytes");
+        let bad = clean_contact_field("phone", Some("12\u{0}34".into())).unwrap_err();
+        assert_eq!(bad.field, "phone");
     }
 
     #[test]

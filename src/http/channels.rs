@@ -13,7 +13,7 @@ use super::extract::{Body, Caller, Id};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
-use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES};
+use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES, clean_contact_field};
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
 use crate::domain::routing::AssignMode;
 use crate::domain::secret::{self, constant_time_eq};
@@ -195,8 +195,21 @@ impl Inbound {
         if self.text.len() > MAX_TEXT_BYTES {
             return Err(ApiError::text_too_long());
         }
+        if identifier.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field("contact.identifier", "must not contain control characters"));
+        }
         let InboundContact { name, email, phone, .. } = self.contact;
-        Ok((identifier, CustomerProfile { name, email, phone }, self.text))
+        let field = |name: &'static str, value| clean_contact_field(name, value).map_err(ApiError::from);
+        let email = match field("contact.email", email)? {
+            Some(email) => Some(
+                crate::domain::account::normalize_email(&email)
+                    .map_err(|invalid| ApiError::invalid_field("contact.email", invalid.message))?,
+            ),
+            None => None,
+        };
+        let profile =
+            CustomerProfile { name: field("contact.name", name)?, email, phone: field("contact.phone", phone)? };
+        Ok((identifier, profile, self.text))
     }
 }
 

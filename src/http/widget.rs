@@ -21,7 +21,9 @@ use super::guard::ClientIp;
 use super::sockets::Owner;
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
-use crate::domain::conversation::{Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor};
+use crate::domain::conversation::{
+    Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor, clean_contact_field,
+};
 use crate::domain::routing::Place;
 use crate::domain::secret;
 use crate::server::ConnectionSlot;
@@ -39,16 +41,11 @@ pub struct NewVisitor {
 }
 
 impl NewVisitor {
-    /// The name and e-mail as kept: trimmed, empty as none, at most 100 characters, the e-mail
+    /// The name and e-mail as kept: trimmed, empty as none, at most 100 characters, no control
+    /// characters (`clean_contact_field`, as the API channel), the e-mail
     /// normalized. Pure, so the fuzz target in `fuzz/` runs the handler's checks.
     pub fn profile(self) -> Result<(Option<String>, Option<String>), ApiError> {
-        let short = |value: Option<String>, field: &str| -> Result<Option<String>, ApiError> {
-            let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-            if value.as_ref().is_some_and(|v| v.chars().count() > 100) {
-                return Err(ApiError::invalid_field(field, "at most 100 characters"));
-            }
-            Ok(value)
-        };
+        let short = |value, field| clean_contact_field(field, value).map_err(ApiError::from);
         let name = short(self.name, "name")?;
         let email = match short(self.email, "email")? {
             Some(email) => Some(crate::domain::account::normalize_email(&email).map_err(ApiError::from)?),
