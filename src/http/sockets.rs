@@ -22,6 +22,10 @@ pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// Close code (RFC 6455 "message too big") for a client that sent more than `MAX_CLIENT_MESSAGE`.
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
+/// How long a socket closed for a message over the limit stays connected, for its close frame to
+/// be read.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The buffers and limits every socket of this server uses.
 pub fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
@@ -36,7 +40,12 @@ pub fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
 pub async fn end_after_read_error(socket: &mut WebSocket, err: axum::Error) {
     // The library says so only in its words ("Space limit exceeded: Message too long: …").
     if err.to_string().contains("too long") {
+        let started = std::time::Instant::now();
         super::ws::close(socket, (CLOSE_TOO_BIG, "message_too_big")).await;
+        // The rest of the oversized message is still unread, and dropping a connection with unread
+        // bytes resets it, which can discard the close frame before the client reads it: linger a
+        // moment first (the stream cannot be read past the error to wait for the client's answer).
+        tokio::time::sleep(CLOSE_LINGER.saturating_sub(started.elapsed())).await;
     }
 }
 
