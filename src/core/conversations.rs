@@ -405,7 +405,7 @@ pub fn system_message(
     rule: &str,
     at: u64,
 ) -> Result<(), ApplyError> {
-    let rule = Some(rule.trim_end_matches(".rhai").to_owned()).filter(|name| !name.is_empty());
+    let rule = Some(super::rules::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
     let message = Message {
         id: MessageId(0),
         conversation: conversation.id,

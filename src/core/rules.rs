@@ -179,7 +179,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
                 }
                 Checked::Group(group) if conversation.group != Some(group) => {
                     let made = requeue(state, tx, &mut conversation, group, self.at)?;
-                    let (actor, target) = (Party::rule(self.rule.trim_end_matches(".rhai")), group_party(tx, group)?);
+                    let (actor, target) = (Party::rule(rule_name(&self.rule)), group_party(tx, group)?);
                     let kind = ActivityKind::Transferred;
                     super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
                     events.push(Event::QueueChanged);
@@ -250,7 +250,7 @@ impl Command<Runtime, Event> for CloseIdle {
             return Ok(false);
         }
         let message = self.message.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
-        let reason = clean_label(&format!("closed by rule {}", self.rule.trim_end_matches(".rhai")))
+        let reason = clean_label(&format!("closed by rule {}", rule_name(&self.rule)))
             .unwrap_or_else(|_| "closed by a rule".to_owned());
         if let Some(text) = message {
             system_message(tx, events, &mut conversation, text, false, &self.rule, self.at)?;
@@ -261,6 +261,11 @@ impl Command<Runtime, Event> for CloseIdle {
     }
 }
 
+/// A rule as staff and customers read its name: its file name without `.rhai`.
+pub fn rule_name(file: &str) -> &str {
+    file.trim_end_matches(".rhai")
+}
+
 /// The "Finalized by rule …" line for staff.
 fn finalized_by_rule(
     tx: &WriteTransaction,
@@ -269,7 +274,7 @@ fn finalized_by_rule(
     rule: &str,
     at: u64,
 ) -> Result<(), ApplyError> {
-    let actor = Party::rule(rule.trim_end_matches(".rhai"));
+    let actor = Party::rule(rule_name(rule));
     super::activity::write(tx, events, conversation, ActivityKind::Finalized, Some(actor), None, at)
 }
 

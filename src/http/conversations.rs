@@ -114,11 +114,13 @@ pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Ur
     let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
     let principal = caller.clone();
     let waiting_only = query.status.as_deref() == Some("queued");
+    let finalized_only = query.status.as_deref() == Some("finalized");
     let (conversations, places, total) = state
         .read(move |read| {
             let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
-            let open = read.open_conversations()?;
-            let places = read.queue_places(&open)?;
+            // Places are only for waiting conversations: a list of finalized ones needs none.
+            let open = if finalized_only { Vec::new() } else { read.open_conversations()? };
+            let places = if finalized_only { Default::default() } else { read.queue_places(&open)? };
             if open_only {
                 let mut open: Vec<Conversation> = open.into_iter().filter(|c| keep(c)).collect();
                 if waiting_only {
