@@ -382,6 +382,28 @@ async fn hostile_rules_are_stopped_counted_and_the_server_keeps_answering() {
     desk.server.stop().await;
 }
 
+/// A rule that floods the log (issue 13, finding 7): the outside probe's rule printed 40 × 60 KB
+/// per message, 46 MB of log over 20 messages, and was never suspended.
+#[tokio::test]
+async fn a_rule_that_floods_the_log_is_cut_and_suspended() {
+    let desk = Desk::open().await;
+    let loud =
+        "fn on_message(c, m) { let s = \"x\"; while s.len() < 60000 { s += s; } for i in 0..40 { print(s); } [] }";
+    std::fs::write(rules_dir(&desk).join("loud.rhai"), loud).unwrap();
+    loaded(&desk, 1).await;
+    for n in 0..20 {
+        desk.customer(&format!("c{n}"), "hola").await;
+    }
+    let hook = eventually(Duration::from_secs(5), || async {
+        let status: Value = desk.admin.get("/api/v1/rules").await.json().await.unwrap();
+        Some(status["files"][0]["hooks"][0].clone()).filter(|hook| hook["suspended"] == true)
+    })
+    .await;
+    assert_eq!(hook["calls"], 3, "suspended after three over-budget calls: {hook}");
+    assert!(hook["last_error"].as_str().unwrap().contains("log limit"), "{hook}");
+    desk.server.stop().await;
+}
+
 /// A full queue loses nothing (issue 12, point 9): a rule's move into a full group waits beyond
 /// the limit like a new customer, and the rule's reply and label go with it.
 #[tokio::test]

@@ -26,11 +26,58 @@ pub const CALL_DEADLINE: Duration = Duration::from_millis(50);
 /// budget is smaller.
 pub const ASSIGN_DEADLINE: Duration = Duration::from_millis(10);
 
+/// Bytes of log one hook call may write (`print`, `debug`, `log_info`, `log_warn`). A call that
+/// goes over is stopped like a runaway and counts toward suspension: a rule printing 60 KB per
+/// message would otherwise fill the disk with logs.
+pub const LOG_BUDGET: usize = 16 * 1024;
+
 thread_local! {
     /// When the call running on this thread must stop; checked by the engine's progress callback.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     /// The rule file whose hook runs on this thread, for its log lines.
     static CURRENT_FILE: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Bytes the call running on this thread has logged, against `LOG_BUDGET`.
+    static LOGGED: Cell<usize> = const { Cell::new(0) };
+}
+
+#[derive(Clone, Copy)]
+enum Level {
+    Debug,
+    Info,
+    Warn,
+}
+
+/// Writes one line of a rule's log within the call's budget. The line that would pass the budget
+/// is cut to what is left, one warning says the rest was dropped, and the call is then stopped.
+fn rule_log(level: Level, line: Option<usize>, text: &str) {
+    let logged = LOGGED.with(Cell::get);
+    if logged > LOG_BUDGET {
+        return;
+    }
+    let room = LOG_BUDGET - logged;
+    let kept = if text.len() > room { cut(text, room) } else { text };
+    LOGGED.with(|cell| cell.set(logged.saturating_add(text.len())));
+    let rule = current_file();
+    let line = line.unwrap_or(0);
+    match level {
+        Level::Debug => tracing::debug!(target: "centralita::rules", rule = %rule, line, "{kept}"),
+        Level::Info => tracing::info!(target: "centralita::rules", rule = %rule, "{kept}"),
+        Level::Warn => tracing::warn!(target: "centralita::rules", rule = %rule, "{kept}"),
+    }
+    if text.len() > room {
+        tracing::warn!(target: "centralita::rules", rule = %rule,
+            "this call wrote more than {LOG_BUDGET} bytes of log: the rest is dropped and the call stopped");
+    }
+}
+
+/// The longest start of `text` of at most `bytes` bytes that ends on a character boundary.
+fn cut(text: &str, bytes: usize) -> &str {
+    let end = (0..=bytes.min(text.len())).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0);
+    &text[..end]
+}
+
+fn over_log_budget() -> bool {
+    LOGGED.with(Cell::get) > LOG_BUDGET
 }
 
 fn current_file() -> String {
@@ -59,21 +106,16 @@ pub fn engine() -> Engine {
         Err("sleep is not allowed in rules".into())
     });
     engine.on_progress(|_| {
+        if over_log_budget() {
+            return Some(Dynamic::from("log"));
+        }
         let late = DEADLINE.with(|deadline| deadline.get().is_some_and(|at| Instant::now() > at));
         late.then(|| Dynamic::from("deadline"))
     });
-    engine.on_print(|text| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"));
-    engine.on_debug(|text, _, position| {
-        tracing::debug!(target: "centralita::rules", rule = %current_file(), line = position.line().unwrap_or(0), "{text}")
-    });
-    engine.register_fn(
-        "log_info",
-        |text: &str| tracing::info!(target: "centralita::rules", rule = %current_file(), "{text}"),
-    );
-    engine.register_fn(
-        "log_warn",
-        |text: &str| tracing::warn!(target: "centralita::rules", rule = %current_file(), "{text}"),
-    );
+    engine.on_print(|text| rule_log(Level::Info, None, text));
+    engine.on_debug(|text, _, position| rule_log(Level::Debug, position.line(), text));
+    engine.register_fn("log_info", |text: &str| rule_log(Level::Info, None, text));
+    engine.register_fn("log_warn", |text: &str| rule_log(Level::Warn, None, text));
     engine.register_fn("local_hour", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).0);
     engine.register_fn("local_weekday", |ms: rhai::INT, offset_minutes: rhai::INT| local(ms, offset_minutes).1);
     engine
@@ -170,6 +212,7 @@ pub fn call(
     deadline: Duration,
 ) -> Result<Dynamic, RuleError> {
     DEADLINE.with(|cell| cell.set(Some(Instant::now() + deadline)));
+    LOGGED.with(|cell| cell.set(0));
     CURRENT_FILE.with(|name| name.borrow_mut().clone_from(&file.name));
     // A fault inside the engine must cost this call, not the thread (which may be the writer's).
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -177,6 +220,11 @@ pub fn call(
     }))
     .unwrap_or_else(|_| Err("the rule engine failed on this call".into()));
     DEADLINE.with(|cell| cell.set(None));
+    if over_log_budget() {
+        // Even a call that ended on its last `print` counts as a runaway.
+        let message = format!("stopped after writing more than {LOG_BUDGET} bytes of log (the log limit of a rule)");
+        return Err(RuleError { stopped: true, ..located(&file.path, Position::NONE, message) });
+    }
     result.map_err(|err| {
         let stopped = matches!(*err, EvalAltResult::ErrorTerminated(..) | EvalAltResult::ErrorTooManyOperations(..));
         let message = match *err {

@@ -2,7 +2,7 @@
 //! (a file that stops compiling keeps its last good version), with per-hook counters, and the
 //! bounded pool of blocking threads hooks run on.
 //!
-//! A hook stopped by the time or operations limit three times in a row is suspended until its file
+//! A hook stopped by the time, operations or log limit three times in a row is suspended until its file
 //! changes: a runaway rule costs at most three deadlines, never a stalled server.
 
 use std::collections::HashMap;

@@ -72,3 +72,26 @@ fn hooks_are_found_by_name_and_folders_are_read_in_order() {
     assert_eq!(rules[1].as_ref().unwrap().hooks, vec!["permit"]);
     assert!(rules[2].is_err());
 }
+
+#[test]
+fn a_call_that_logs_too_much_is_stopped_as_a_runaway() {
+    let engine = engine();
+    // 40 lines of 60 KB, as the outside probe's rule printed per message.
+    let loud =
+        "fn on_message(c, m) { let s = \"x\"; while s.len() < 60000 { s += s; } for i in 0..40 { print(s); } 1 }";
+    let (result, _) = run(&engine, loud);
+    let err = result.unwrap_err();
+    assert!(err.stopped && err.message.contains("log limit"), "{err:?}");
+    let (last, _) =
+        run(&engine, "fn on_message(c, m) { let s = \"x\"; while s.len() < 20000 { s += s; } log_info(s); }");
+    assert!(last.unwrap_err().stopped, "a call ending on its over-budget line still counts");
+    let (fine, _) = run(&engine, "fn on_message(c, m) { for i in 0..20 { print(`line ${i}`); } 7 }");
+    assert_eq!(fine.unwrap().as_int().unwrap(), 7, "a few lines are fine");
+}
+
+#[test]
+fn cut_keeps_whole_characters() {
+    assert_eq!(cut("añb", 2), "a");
+    assert_eq!(cut("añb", 3), "añ");
+    assert_eq!(cut("ab", 10), "ab");
+}
