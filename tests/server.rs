@@ -131,6 +131,22 @@ async fn metrics_count_requests_by_route_and_show_core_commits() {
     server.stop().await;
 }
 
+/// Behind a trusted proxy on the same box every request comes from loopback (issue 13, finding 7):
+/// `/metrics` judges the client the proxy names, not the proxy.
+#[tokio::test]
+async fn metrics_judge_the_client_behind_a_trusted_proxy() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server =
+        TestServer::start_with(dir, |settings| settings.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    let through_proxy =
+        |client: &str| server.client.get(server.url("/metrics")).header("x-forwarded-for", client.to_owned()).send();
+    assert_eq!(through_proxy("203.0.113.5").await.unwrap().status(), StatusCode::FORBIDDEN, "an outside client");
+    assert_eq!(through_proxy("127.0.0.1").await.unwrap().status(), StatusCode::OK, "a local client via the proxy");
+    assert_eq!(server.get("/metrics").await.status(), StatusCode::OK, "the box itself, no proxy header");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_restart_keeps_the_data_and_the_certificate() {
     let first = TestServer::start().await;

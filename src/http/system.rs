@@ -1,6 +1,6 @@
 //! Operations endpoints: health, Prometheus metrics and the OpenAPI document.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::guard::client_address;
 use super::{ApiError, AppState};
 use crate::domain::secret::constant_time_eq;
 
@@ -30,12 +31,15 @@ pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError>
 }
 
 /// `GET /metrics`: Prometheus text, for loopback clients or with the configured bearer token.
+/// The client is judged after trusted-proxy resolution: behind a proxy on the same box every
+/// request arrives from loopback, and must not be served for that.
 pub async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    if !metrics_allowed(peer, &headers, state.settings.metrics_token.as_deref()) {
+    let client = client_address(Some(peer.ip()), &headers, &state.settings.http.trusted_proxies);
+    if !metrics_allowed(client, &headers, state.settings.metrics_token.as_deref()) {
         return Err(ApiError::forbidden(
             "Metrics are served to loopback clients, or with the token set in metrics.token.",
         ));
@@ -49,8 +53,8 @@ pub async fn openapi() -> Response {
 }
 
 /// Loopback clients always; others only with the configured token.
-fn metrics_allowed(peer: SocketAddr, headers: &HeaderMap, token: Option<&str>) -> bool {
-    peer.ip().is_loopback() || token.is_some_and(|token| bearer_matches(headers, token))
+fn metrics_allowed(client: IpAddr, headers: &HeaderMap, token: Option<&str>) -> bool {
+    client.is_loopback() || token.is_some_and(|token| bearer_matches(headers, token))
 }
 
 fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
@@ -75,8 +79,8 @@ mod tests {
 
     #[test]
     fn metrics_need_loopback_or_the_token() {
-        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let remote: IpAddr = "192.0.2.7".parse().unwrap();
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
         let mut with_token = HeaderMap::new();
         with_token.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
         assert!(metrics_allowed(local, &HeaderMap::new(), None));
