@@ -5,6 +5,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use centralita::domain::totp;
 use common::*;
@@ -187,6 +188,24 @@ async fn logout_password_change_and_deactivation_end_sessions() {
     let fresh = Staff::from_response(&server, server.login("admin@localhost", PASSWORD).await).await;
     server.running.clock.advance(8 * 60 * 60 * 1000 + 1000);
     assert_eq!(fresh.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+/// At the shortest idle limit (60 s) a user clicking every 40 s stays signed in (issue 13,
+/// finding 7: a request touched the session only once a minute, so she was signed out).
+#[tokio::test]
+async fn activity_keeps_a_session_alive_at_the_shortest_idle_limit() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server = TestServer::start_with(dir, |settings| settings.auth.session_idle = Duration::from_secs(60)).await;
+    let admin = server.admin().await;
+    for click in 0..15 {
+        server.running.clock.advance(40_000);
+        assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::OK, "signed out at click {click}");
+        // The touch is recorded after the answer.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.running.clock.advance(61_000);
+    assert_eq!(admin.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED, "idle for over a minute");
     server.stop().await;
 }
 

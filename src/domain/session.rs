@@ -36,10 +36,11 @@ impl Session {
         idle_end.min(max_end).saturating_add(1)
     }
 
-    /// Recording every request would write on every click; a minute's precision is enough for an
-    /// idle timeout counted in hours.
-    pub fn needs_touch(&self, now: u64) -> bool {
-        now.saturating_sub(self.last_seen_at) >= 60_000
+    /// Recording every request would write on every click: a request records itself once a
+    /// minute, or once a quarter of the idle limit when that is shorter. (A fixed minute signed
+    /// out a busy user whose idle limit was the minimum, one minute: issue 13, finding 7.)
+    pub fn needs_touch(&self, now: u64, limits: SessionLimits) -> bool {
+        now.saturating_sub(self.last_seen_at) >= (limits.idle_ms / 4).min(60_000)
     }
 }
 
@@ -71,9 +72,25 @@ mod tests {
         let busy = Session { last_seen_at: 10_000, ..session.clone() };
         assert!(busy.is_alive(10_000, limits));
         assert!(!busy.is_alive(10_001, limits), "past the absolute limit");
-        assert!(!busy.needs_touch(69_999) && busy.needs_touch(70_000));
+        assert!(!busy.needs_touch(10_249, limits) && busy.needs_touch(10_250, limits), "a quarter of a short limit");
+        let hours = SessionLimits { idle_ms: 8 * 3_600_000, max_ms: 7 * 86_400_000 };
+        assert!(!busy.needs_touch(69_999, hours) && busy.needs_touch(70_000, hours), "a minute at most");
         assert_eq!(session.ends_at(limits), 6_001, "idle first");
         assert_eq!(busy.ends_at(limits), 10_001, "the absolute limit first");
         assert!(busy.is_alive(busy.ends_at(limits) - 1, limits) && !busy.is_alive(busy.ends_at(limits), limits));
+    }
+
+    #[test]
+    fn a_request_every_so_often_keeps_a_session_at_the_shortest_idle_limit_alive() {
+        let limits = SessionLimits { idle_ms: 60_000, max_ms: 3_600_000 };
+        let mut session =
+            Session { user: UserId(1), created_at: 0, last_seen_at: 0, csrf: String::new(), address: String::new() };
+        // A click every 40 s for ten minutes, each touching the session when it says so.
+        for now in (40_000..600_000).step_by(40_000) {
+            assert!(session.is_alive(now, limits), "signed out at {now} ms while active");
+            if session.needs_touch(now, limits) {
+                session.last_seen_at = now;
+            }
+        }
     }
 }

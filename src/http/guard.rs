@@ -214,10 +214,10 @@ async fn identify(state: &AppState, headers: &HeaderMap, address: IpAddr) -> Res
     let Some(user) = state.read(move |read| read.user(user_id)).await?.filter(|user| user.active) else {
         return Ok(None);
     };
-    if session.needs_touch(now) {
+    if session.needs_touch(now, state.session_limits()) {
         let core = state.core.clone();
         tokio::spawn(async move {
-            // Losing a touch only shortens the idle window by a minute.
+            // Losing a touch only shortens the idle window by one touch interval.
             let _ = core.call(TouchSession { hash, at: now }).await;
         });
     }
