@@ -121,6 +121,47 @@ async fn an_unusable_data_dir_exits_2_with_one_line() {
     assert_one_line_failure(code, &stderr, "data dir");
 }
 
+/// A database made by a first start and stopped cleanly; returns its folder.
+async fn stopped_database() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _) = Process::serve(dir.path(), &[]).await.terminate().await;
+    assert_eq!(code, Some(0));
+    dir
+}
+
+async fn serve_in(dir: &std::path::Path) -> (Option<i32>, String) {
+    run(&["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap(), "--rules-dir", "/nonexistent"]).await
+}
+
+/// A database file truncated to 0 bytes is refused (issue 13, finding 7): redb took it for a new
+/// database, and the server silently became a fresh install with a new administrator.
+#[tokio::test]
+async fn an_empty_database_file_is_refused_with_one_line() {
+    let dir = stopped_database().await;
+    std::fs::write(dir.path().join("centralita.redb"), b"").unwrap();
+    let (code, stderr) = serve_in(dir.path()).await;
+    assert_one_line_failure(code, &stderr, "empty file (0 bytes)");
+    assert_eq!(std::fs::metadata(dir.path().join("centralita.redb")).unwrap().len(), 0, "left as it was");
+}
+
+/// Damaged pages made redb panic at start (exit 101 and a panic report): now one line naming the
+/// file and the way out, exit 2.
+#[tokio::test]
+async fn a_damaged_database_exits_2_with_one_line_pointing_to_a_backup() {
+    let dir = stopped_database().await;
+    let path = dir.path().join("centralita.redb");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096..].fill(0x41); // every page after the header
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, stderr) = serve_in(dir.path()).await;
+    assert_one_line_failure(code, &stderr, "is damaged");
+    assert!(stderr.contains("restore it from a backup"), "{stderr}");
+    // Not a database at all: one line too.
+    std::fs::write(&path, b"hello, I am not a database").unwrap();
+    let (code, stderr) = serve_in(dir.path()).await;
+    assert_one_line_failure(code, &stderr, "cannot open the database");
+}
+
 #[tokio::test]
 async fn missing_configured_certificate_files_exit_2() {
     let dir = tempfile::tempdir().unwrap();

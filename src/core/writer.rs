@@ -110,7 +110,7 @@ impl<S, E> Clone for Writer<S, E> {
 impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
     /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
     pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
-        let mut held = Held { state: S::load(&store)?, stale: false };
+        let mut held = Held { state: store.read_guarded(S::load)?, stale: false };
         let (jobs, mut queue) = mpsc::channel::<Box<dyn Job<S, E>>>(QUEUE);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let publisher = events.clone();

@@ -3,6 +3,7 @@
 
 mod codec;
 mod conversations;
+mod damage;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -44,8 +45,21 @@ pub enum StoreError {
          run the newer binary, or restore a backup made by this version"
     )]
     NewerSchema { path: PathBuf, found: u64, supported: u64 },
-    #[error("cannot open the database {path}: {message}")]
+    #[error(
+        "cannot open the database {path}: {message}. If the file is damaged, restore it from a backup \
+         (a copy taken while the server was stopped), or move it away to start a new, empty database"
+    )]
     Open { path: PathBuf, message: String },
+    #[error(
+        "the database {path} is damaged ({detail}); restore it from a backup (a copy taken while the \
+         server was stopped), or move it away to start a new, empty database"
+    )]
+    Damaged { path: PathBuf, detail: String },
+    #[error(
+        "the database {path} is an empty file (0 bytes), not a centralita database; restore it from a \
+         backup, or delete it to start a new install with a new administrator"
+    )]
+    Empty { path: PathBuf },
     #[error("could not encode a value for table {table}: {message}")]
     Encode { table: &'static str, message: String },
     #[error("a value in table {table} could not be read: {message}")]
@@ -151,10 +165,15 @@ impl Store {
     /// schema version.
     pub fn open(data_dir: &Path) -> Result<(Store, OpenReport), StoreError> {
         let path = data_dir.join(FILE_NAME);
+        // redb takes an empty file for a new database: a file truncated by accident would silently
+        // become a fresh install with a new administrator.
+        if std::fs::metadata(&path).is_ok_and(|file| file.len() == 0) {
+            return Err(StoreError::Empty { path });
+        }
         let (db, report) = open_file(&path)?;
         let slot = RwLock::new(Slot { db: Some(db), failed_at: None });
         let store = Store { shared: Arc::new(Shared { slot, disk_full: AtomicBool::new(false), path }) };
-        store.check_schema()?;
+        store.read_guarded(|store| store.check_schema())?;
         Ok((store, report))
     }
 
@@ -239,6 +258,13 @@ impl Store {
         &self.shared.path
     }
 
+    /// Runs reads that may meet a damaged page (at start): redb's panic on one becomes
+    /// `StoreError::Damaged` naming this file.
+    pub fn read_guarded<T>(&self, read: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        damage::catch_damage(|| read(self))
+            .unwrap_or_else(|detail| Err(StoreError::Damaged { path: self.shared.path.clone(), detail }))
+    }
+
     /// A read transaction; many may run at once, beside the writer.
     pub fn read(&self) -> Result<Reader, StoreError> {
         self.with_db(|db| Ok(Reader(db.begin_read()?)))
@@ -297,13 +323,14 @@ fn open_file(path: &Path) -> Result<(Database, OpenReport), StoreError> {
     let started = Instant::now();
     let repaired = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&repaired);
-    let db = Database::builder()
-        .set_repair_callback(move |session| {
-            if !flag.swap(true, Ordering::Relaxed) {
-                tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
-            }
-        })
-        .create(path)
+    let mut builder = Database::builder();
+    builder.set_repair_callback(move |session| {
+        if !flag.swap(true, Ordering::Relaxed) {
+            tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
+        }
+    });
+    let db = damage::catch_damage(|| builder.create(path))
+        .map_err(|detail| StoreError::Damaged { path: path.to_path_buf(), detail })?
         .map_err(|err| open_error(path, err))?;
     Ok((db, OpenReport { repaired: repaired.load(Ordering::Relaxed), millis: started.elapsed().as_millis() }))
 }
