@@ -11,6 +11,7 @@ pub mod http;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
+pub mod panics;
 pub mod rules;
 pub mod server;
 pub mod store;

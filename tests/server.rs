@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use centralita::config::TlsFiles;
+use centralita::core::{ApplyError, Command, CoreError, Event, Runtime};
 use common::*;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -144,6 +145,50 @@ async fn metrics_judge_the_client_behind_a_trusted_proxy() {
     assert_eq!(through_proxy("203.0.113.5").await.unwrap().status(), StatusCode::FORBIDDEN, "an outside client");
     assert_eq!(through_proxy("127.0.0.1").await.unwrap().status(), StatusCode::OK, "a local client via the proxy");
     assert_eq!(server.get("/metrics").await.status(), StatusCode::OK, "the box itself, no proxy header");
+    server.stop().await;
+}
+
+/// Test-only commands sent straight to the real server's writer (issue 14, point 5).
+struct Panics;
+
+impl Command<Runtime, Event> for Panics {
+    type Output = ();
+    fn apply(self, _: &mut Runtime, _: &redb::WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+        panic!("injected by the test");
+    }
+}
+
+struct Stalls(Duration);
+
+impl Command<Runtime, Event> for Stalls {
+    type Output = ();
+    fn apply(self, _: &mut Runtime, _: &redb::WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+        std::thread::sleep(self.0);
+        Ok(())
+    }
+}
+
+/// `/healthz` tells the truth about the writer: a panicking command no longer kills it (writes go
+/// on), and a writer that does not take a no-op within 1 s is reported with 503.
+#[tokio::test]
+async fn healthz_is_truthful_about_the_writer() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let core = server.running.core.clone();
+    assert!(matches!(core.call(Panics).await, Err(CoreError::Panicked(_))));
+    let health: serde_json::Value = server.get("/healthz").await.json().await.unwrap();
+    assert_eq!(health["writer"], "ok", "{health}");
+    let group = admin.post("/api/v1/groups", serde_json::json!({ "name": "Después" })).await;
+    assert_eq!(group.status(), StatusCode::CREATED, "writes go on after the panic");
+    let stalled = tokio::spawn(async move { core.call(Stalls(Duration::from_millis(2500))).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = Instant::now();
+    let stuck = server.get("/healthz").await;
+    assert_eq!(stuck.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(asked.elapsed() < Duration::from_millis(1500), "answered after {:?}", asked.elapsed());
+    assert_eq!(error_code(stuck).await, "writer_unavailable");
+    stalled.await.unwrap().unwrap();
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK, "fine again once it answers");
     server.stop().await;
 }
 

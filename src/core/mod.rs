@@ -157,6 +157,9 @@ pub enum ApplyError {
     Rejected(Rejection),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The command panicked: a bug. Its writes, if any, are dropped with its batch.
+    #[error("a command failed unexpectedly: {0}")]
+    Panicked(Arc<str>),
 }
 
 /// What a caller of the core gets when its command did not take effect.
@@ -168,6 +171,9 @@ pub enum CoreError {
     Storage(Arc<StoreError>),
     #[error("the core has stopped")]
     Stopped,
+    /// The command panicked (a bug, logged); nothing of its batch was saved.
+    #[error("a command failed unexpectedly: {0}")]
+    Panicked(Arc<str>),
 }
 
 macro_rules! apply_error_from_redb {

@@ -77,6 +77,20 @@ impl Command<Counter, u64> for WriteThenFail {
     }
 }
 
+/// Writes, then panics, as a bug in a command would.
+struct WriteThenPanic {
+    key: u64,
+}
+
+impl Command<Counter, u64> for WriteThenPanic {
+    type Output = ();
+    fn apply(self, state: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
+        tx.open_table(KV)?.insert(self.key, 1)?;
+        state.applied += 100;
+        panic!("injected panic");
+    }
+}
+
 fn start() -> (tempfile::TempDir, Store, Writer<Counter, u64>, Arc<Metrics>) {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::open(dir.path()).unwrap();
@@ -192,6 +206,32 @@ async fn a_storage_failure_drops_the_whole_batch_and_later_batches_work() {
     // The state was reloaded from disk, so the count restarts from what is stored.
     assert_eq!(writer.call(Put { key: 4, value: 44 }).await.unwrap(), 1);
     assert_eq!(stored(&store, 4), Some(44));
+}
+
+/// A panic in a command (issue 14, point 5) costs its batch, not the writer: every caller is
+/// answered, nothing of the batch is saved, the state is reloaded and the writer goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_command_fails_its_batch_and_the_writer_goes_on() {
+    let (_dir, store, writer, metrics) = start();
+    let (release, gate) = hold(&writer).await;
+    let good = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(Put { key: 1, value: 11 }).await }
+    });
+    wait_queued(&writer, 1).await;
+    let panicking = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.call(WriteThenPanic { key: 2 }).await }
+    });
+    wait_queued(&writer, 2).await;
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    assert!(matches!(good.await.unwrap(), Err(CoreError::Storage(_))), "answered: its batch was dropped");
+    assert!(matches!(panicking.await.unwrap(), Err(CoreError::Panicked(message)) if message.contains("injected")));
+    assert_eq!((stored(&store, 1), stored(&store, 2)), (None, None));
+    assert_eq!(metrics.core.commits.get(), 1, "only the gate's batch committed");
+    tokio::time::timeout(Duration::from_secs(1), writer.probe()).await.unwrap().unwrap();
+    assert_eq!(writer.call(Put { key: 4, value: 44 }).await.unwrap(), 1, "the half-changed state was reloaded");
 }
 
 #[tokio::test]

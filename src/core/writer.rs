@@ -4,6 +4,7 @@
 //! is shared by the whole batch (group commit).
 
 use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -57,6 +58,44 @@ struct Outcome<E> {
 trait Job<S, E>: Send {
     fn run(self: Box<Self>, state: &mut S, tx: &WriteTransaction) -> Outcome<E>;
     fn fail(self: Box<Self>, err: CoreError);
+    /// A liveness probe: answered as soon as the writer takes it, with no transaction.
+    fn is_probe(&self) -> bool {
+        false
+    }
+}
+
+/// `Writer::probe`'s job: proves the writer thread takes work.
+struct Probe(oneshot::Sender<()>);
+
+impl<S, E> Job<S, E> for Probe {
+    fn run(self: Box<Self>, _: &mut S, _: &WriteTransaction) -> Outcome<E> {
+        let _ = self.0.send(());
+        Outcome { finish: Box::new(|_, _| {}), poisoned: false }
+    }
+
+    fn fail(self: Box<Self>, _: CoreError) {
+        let _ = self.0.send(());
+    }
+
+    fn is_probe(&self) -> bool {
+        true
+    }
+}
+
+/// Applies a command; a panic inside becomes `ApplyError::Panicked` instead of ending the writer
+/// thread (which would leave a server that answers reads and fails every write).
+fn apply_caught<S, E, C: Command<S, E>>(
+    command: C,
+    state: &mut S,
+    tx: &WriteTransaction,
+    events: &mut Vec<E>,
+) -> Result<C::Output, ApplyError> {
+    catch_unwind(AssertUnwindSafe(|| command.apply(state, tx, events))).unwrap_or_else(|payload| {
+        let message = crate::panics::message(payload.as_ref());
+        tracing::error!(command = std::any::type_name::<C>(), panic = %message,
+            "a command panicked; its batch is dropped and the state reloaded from disk");
+        Err(ApplyError::Panicked(Arc::from(message)))
+    })
 }
 
 struct Pending<C: Command<S, E>, S, E> {
@@ -69,11 +108,13 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
     fn run(self: Box<Self>, state: &mut S, tx: &WriteTransaction) -> Outcome<E> {
         let Pending { command, reply, .. } = *self;
         let mut events = Vec::new();
-        let result = command.apply(state, tx, &mut events);
-        let poisoned = matches!(result, Err(ApplyError::Store(_)));
+        let result = apply_caught(command, state, tx, &mut events);
+        // A store error or a panic may have left partial writes (and a half-changed state).
+        let poisoned = matches!(result, Err(ApplyError::Store(_) | ApplyError::Panicked(_)));
         let finish: Finish<E> = Box::new(move |batch, publisher| {
             let answer = match (batch, result) {
                 (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),
+                (_, Err(ApplyError::Panicked(message))) => Err(CoreError::Panicked(message)),
                 (Err(err), _) => Err(err),
                 (Ok(()), Err(ApplyError::Rejected(why))) => Err(CoreError::Rejected(why)),
                 (Ok(()), Ok(output)) => {
@@ -141,6 +182,13 @@ impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
         answer.await.map_err(|_| CoreError::Stopped)?
     }
 
+    /// Answers once the writer thread has taken a no-op from its queue: for `/healthz`.
+    pub async fn probe(&self) -> Result<(), CoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Box::new(Probe(reply))).await.map_err(|_| CoreError::Stopped)?;
+        answer.await.map_err(|_| CoreError::Stopped)
+    }
+
     /// Commands waiting for the writer.
     pub fn queued(&self) -> usize {
         self.jobs.max_capacity() - self.jobs.capacity()
@@ -166,6 +214,12 @@ fn run_batch<S: State, E>(
     publisher: &broadcast::Sender<E>,
     metrics: &CoreMetrics,
 ) {
+    for probe in batch.extract_if(.., |job| job.is_probe()) {
+        probe.fail(CoreError::Stopped); // a probe's `fail` answers it all the same
+    }
+    if batch.is_empty() {
+        return;
+    }
     let started = Instant::now();
     let size = batch.len();
     let tx = match begin(held, store) {

@@ -102,6 +102,16 @@ impl ApiError {
         )
     }
 
+    /// `/healthz` when the writer does not take a no-op in time: reads may work, writes do not.
+    pub fn writer_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "the writer did not answer the health check");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "writer_unavailable",
+            "The server cannot save changes: its writer does not answer.",
+        )
+    }
+
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "storage unavailable");
         ApiError::new(
@@ -134,6 +144,7 @@ impl From<CoreError> for ApiError {
             CoreError::Storage(err) if err.is_disk_full() => ApiError::disk_full(err),
             CoreError::Storage(err) => ApiError::unavailable(err),
             CoreError::Stopped => ApiError::unavailable("the core has stopped"),
+            CoreError::Panicked(message) => ApiError::internal(format!("a command panicked: {message}")),
         }
     }
 }

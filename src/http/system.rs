@@ -1,6 +1,7 @@
 //! Operations endpoints: health, Prometheus metrics and the OpenAPI document.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -15,15 +16,26 @@ use crate::domain::secret::constant_time_eq;
 /// The API contract, served as it is. A test keeps it in step with the router.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
-/// `GET /healthz`: 200 with the version while the database answers reads.
+/// How long the writer may take to answer `/healthz`'s no-op before the server is reported down.
+const WRITER_ANSWER: Duration = Duration::from_secs(1);
+
+/// `GET /healthz`: 200 with the version while the database answers reads and the writer takes a
+/// no-op from its queue within a second (a writer that stopped or is stuck would otherwise leave
+/// a server that reads fine and fails every write).
 pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || store.read().and_then(|read| read.schema_version()))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::unavailable)?;
+    match tokio::time::timeout(WRITER_ANSWER, state.core.probe()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(ApiError::writer_unavailable(err)),
+        Err(_) => return Err(ApiError::writer_unavailable("no answer within 1 s")),
+    }
     let body = json!({
         "status": "ok",
+        "writer": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": state.started.elapsed().as_secs(),
     });

@@ -3,7 +3,6 @@
 
 mod codec;
 mod conversations;
-mod damage;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -261,7 +260,7 @@ impl Store {
     /// Runs reads that may meet a damaged page (at start): redb's panic on one becomes
     /// `StoreError::Damaged` naming this file.
     pub fn read_guarded<T>(&self, read: impl FnOnce(&Store) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        damage::catch_damage(|| read(self))
+        crate::panics::quietly(|| read(self))
             .unwrap_or_else(|detail| Err(StoreError::Damaged { path: self.shared.path.clone(), detail }))
     }
 
@@ -329,7 +328,7 @@ fn open_file(path: &Path) -> Result<(Database, OpenReport), StoreError> {
             tracing::warn!(progress = session.progress(), "database was not closed cleanly; repairing it");
         }
     });
-    let db = damage::catch_damage(|| builder.create(path))
+    let db = crate::panics::quietly(|| builder.create(path))
         .map_err(|detail| StoreError::Damaged { path: path.to_path_buf(), detail })?
         .map_err(|err| open_error(path, err))?;
     Ok((db, OpenReport { repaired: repaired.load(Ordering::Relaxed), millis: started.elapsed().as_millis() }))

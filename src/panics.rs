@@ -1,22 +1,24 @@
-//! Reading a damaged file. redb panics on some corrupted pages (an impossible page type, an
-//! `unreachable!`) instead of returning an error; at start that meant exit 101 and a Rust panic
-//! report where an administrator needs one line saying the file is damaged and what to do.
+//! Panics caught where the server can go on. redb panics on some corrupted pages (an impossible
+//! page type, an `unreachable!`) instead of returning an error: at start that meant exit 101 and a
+//! Rust panic report where an administrator needs one line saying the file is damaged
+//! (`quietly`). A command that panics on the writer's thread must cost its batch, not the writer
+//! (`message` names what happened).
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Mutex, Once, PoisonError};
 
 thread_local! {
-    /// Set while this thread runs `catch_damage`: its panics are caught there and must not print.
+    /// Set while this thread runs `quietly`: its panics are caught there and must not print.
     static QUIET: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The message and place of the last quiet panic, filled by the hook.
 static LAST: Mutex<Option<String>> = Mutex::new(None);
 
-/// Runs `read`; a panic inside comes back as its message instead of unwinding further. Other
-/// threads' panics are reported as before.
-pub fn catch_damage<T>(read: impl FnOnce() -> T) -> Result<T, String> {
+/// Runs `read`; a panic inside comes back as its message (with its place) instead of unwinding
+/// further, and prints nothing. Other threads' panics are reported as before.
+pub fn quietly<T>(read: impl FnOnce() -> T) -> Result<T, String> {
     install_hook();
     QUIET.with(|quiet| quiet.set(true));
     let result = panic::catch_unwind(AssertUnwindSafe(read));
@@ -47,7 +49,8 @@ fn install_hook() {
     });
 }
 
-fn message(payload: &(dyn std::any::Any + Send)) -> String {
+/// The text a panic was raised with.
+pub fn message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
@@ -63,9 +66,9 @@ mod tests {
 
     #[test]
     fn a_panic_comes_back_as_its_message_and_the_thread_goes_on() {
-        let caught = catch_damage(|| -> u32 { panic!("Invalid page type byte 66") }).unwrap_err();
+        let caught = quietly(|| -> u32 { panic!("Invalid page type byte 66") }).unwrap_err();
         assert!(caught.starts_with("Invalid page type byte 66 at "), "{caught}");
-        assert!(caught.contains("damage.rs"), "the place is kept: {caught}");
-        assert_eq!(catch_damage(|| 7), Ok(7));
+        assert!(caught.contains("panics.rs"), "the place is kept: {caught}");
+        assert_eq!(quietly(|| 7), Ok(7));
     }
 }
