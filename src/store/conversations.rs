@@ -110,16 +110,24 @@ impl Reader {
         }
     }
 
-    /// Deliveries not yet delivered whose time has come, oldest first.
+    /// Deliveries not yet delivered whose time has come, oldest first. Read from the pending
+    /// index: delivered ones are never decoded again (the table of every delivery only grows).
     pub fn due_deliveries(&self, now: u64, limit: usize) -> Result<Vec<crate::domain::webhook::Delivery>, StoreError> {
-        let table = self.0.open_table(super::tables::DELIVERY_ID_TO_DELIVERY.definition())?;
-        let all = super::tables::DELIVERY_ID_TO_DELIVERY.all(&table)?;
-        Ok(all
-            .into_iter()
-            .map(|(_, d)| d)
-            .filter(|d| d.delivered_at.is_none() && d.next_at <= now)
-            .take(limit)
-            .collect())
+        use super::tables::{DELIVERY_ID_TO_DELIVERY, PENDING_DELIVERY_IDS};
+        let pending = self.0.open_table(PENDING_DELIVERY_IDS)?;
+        let table = self.0.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
+        let mut due = Vec::new();
+        for entry in pending.iter()? {
+            let id = entry?.0.value();
+            let delivery = DELIVERY_ID_TO_DELIVERY.get(&table, id)?;
+            if let Some(delivery) = delivery.filter(|d| d.delivered_at.is_none() && d.next_at <= now) {
+                due.push(delivery);
+                if due.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(due)
     }
 
     /// Each waiting conversation's place in its queue among `open` (all open conversations), and
