@@ -10,6 +10,7 @@ use crate::domain::conversation::{
     ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
 };
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
+use crate::domain::policy::{self, NotActing};
 use crate::domain::routing::{Assignment, Place, RoutingError};
 use crate::domain::webhook::Delivery;
 use crate::store::tables::{
@@ -307,13 +308,16 @@ pub struct Staff {
 }
 
 pub(super) fn check_may_act(conversation: &Conversation, by: Staff) -> Result<(), ApplyError> {
-    if conversation.status == Status::Finalized {
-        return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
+    policy::may_act(by.user, by.oversees, conversation).map_err(|why| not_acting(why).into())
+}
+
+fn not_acting(why: NotActing) -> Rejection {
+    match why {
+        NotActing::Finalized => Rejection::conflict("conversation_finalized", "The conversation is finalized."),
+        NotActing::NotYours => {
+            Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.")
+        }
     }
-    if !by.oversees && conversation.assignee != Some(by.user) {
-        return Err(Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.").into());
-    }
-    Ok(())
 }
 
 /// An agent's reply (sent to the customer) or internal note (`private`, staff only).
@@ -466,11 +470,7 @@ impl Command<Runtime, Event> for SetLabel {
     ) -> Result<Conversation, ApplyError> {
         let label = clean_label(&self.label).map_err(Rejection::from)?;
         let mut conversation = load_conversation(tx, self.conversation)?;
-        if !self.by.oversees && conversation.assignee != Some(self.by.user) {
-            return Err(
-                Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.").into()
-            );
-        }
+        policy::may_edit(self.by.user, self.by.oversees, &conversation).map_err(not_acting)?;
         conversation.labels.retain(|existing| !existing.eq_ignore_ascii_case(&label));
         if self.present {
             conversation.labels.push(label);

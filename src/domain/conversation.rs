@@ -341,20 +341,19 @@ pub fn queue_places<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn conversation(id: u64, status: Status, enqueued: Option<u64>, assigned: Option<u64>) -> Conversation {
+impl Conversation {
+    /// A queued conversation with nothing in it (its contact has its id), for tests.
+    pub(crate) fn for_tests(id: ConversationId) -> Conversation {
         Conversation {
-            id: ConversationId(id),
-            contact: ContactId(id),
+            id,
+            contact: ContactId(id.0),
             channel: ChannelId(1),
             group: None,
-            status,
+            status: Status::Queued,
             assignee: None,
             created_at: 100,
-            enqueued_at: enqueued,
-            assigned_at: assigned,
+            enqueued_at: None,
+            assigned_at: None,
             finalized_at: None,
             finalize_reason: None,
             labels: vec![],
@@ -367,6 +366,20 @@ mod tests {
             abandoned: false,
             mode: AssignMode::Automatic,
             last_customer_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(id: u64, status: Status, enqueued: Option<u64>, assigned: Option<u64>) -> Conversation {
+        Conversation {
+            status,
+            enqueued_at: enqueued,
+            assigned_at: assigned,
+            ..Conversation::for_tests(ConversationId(id))
         }
     }
 

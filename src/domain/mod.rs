@@ -8,6 +8,7 @@ pub mod clock;
 pub mod conversation;
 pub mod ids;
 pub mod mail;
+pub mod policy;
 pub mod presence;
 pub mod routing;
 pub mod secret;

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::conversations::{can_see, my_groups, sees_everything};
+use super::conversations::{my_groups, sees_everything};
 use super::extract::{Body, Caller, Id};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
 use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES, clean_contact_field};
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
+use crate::domain::policy::{self, Viewer};
 use crate::domain::routing::AssignMode;
 use crate::domain::secret::{self, constant_time_eq};
 
@@ -271,7 +272,9 @@ pub async fn contact(State(state): State<AppState>, Caller(caller): Caller, Id(i
     let contact = contact.ok_or_else(|| ApiError::not_found("contact_not_found", "There is no such contact."))?;
     if !sees_everything(&caller) {
         let groups = my_groups(&state, caller.user.id).await?;
-        if !newest.iter().any(|conversation| can_see(&caller, conversation, &groups)) {
+        let grants = caller.user.grants();
+        let viewer = Viewer { user: caller.user.id, grants: &grants, groups: &groups };
+        if !policy::may_see_contact(viewer, newest.iter()) {
             return Err(ApiError::forbidden("This contact is not in any conversation of yours."));
         }
     }

@@ -12,31 +12,24 @@ use super::guard::Principal;
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, Take, TakeNext, Transfer, TransferTarget};
-use crate::domain::access::Role;
 use crate::domain::conversation::{Conversation, MAX_TEXT_BYTES, Status};
 use crate::domain::ids::{ConversationId, GroupId, UserId};
+use crate::domain::policy::{self, Viewer};
 
 /// The caller as the core sees them: may they act on any conversation?
 pub fn staff(caller: &Principal) -> Staff {
-    let grants = caller.user.grants();
-    Staff { user: caller.user.id, oversees: grants.has_role(Role::Admin) || grants.has_role(Role::Supervisor) }
+    Staff { user: caller.user.id, oversees: policy::oversees(&caller.user.grants()) }
 }
 
-/// Supervisors, administrators and stakeholders see every conversation; an agent sees theirs (now
-/// or before) and what waits in the queues they serve.
+/// Whether the caller may see a conversation, given the groups they belong to (`policy::may_see`).
 pub fn can_see(caller: &Principal, conversation: &Conversation, my_groups: &[GroupId]) -> bool {
-    if sees_everything(caller) {
-        return true;
-    }
-    conversation.assignee == Some(caller.user.id)
-        || conversation.served_by.contains(&caller.user.id)
-        || (conversation.status == Status::Queued && conversation.group.is_none_or(|g| my_groups.contains(&g)))
+    let grants = caller.user.grants();
+    policy::may_see(Viewer { user: caller.user.id, grants: &grants, groups: my_groups }, conversation)
 }
 
 /// Supervisors, administrators and stakeholders see every conversation and contact.
 pub fn sees_everything(caller: &Principal) -> bool {
-    let grants = caller.user.grants();
-    [Role::Admin, Role::Supervisor, Role::Stakeholder].iter().any(|role| grants.has_role(*role))
+    policy::sees_everything(&caller.user.grants())
 }
 
 pub async fn my_groups(state: &AppState, user: UserId) -> Result<Vec<GroupId>, ApiError> {
