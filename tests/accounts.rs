@@ -278,11 +278,15 @@ async fn two_factor_login_with_codes_and_recovery_codes() {
     assert!(setup["otpauth_url"].as_str().unwrap().starts_with("otpauth://totp/"));
     assert!(setup["qr_svg"].as_str().unwrap().starts_with("<?xml"), "the URL as an SVG QR code");
     let secret = base32_decode(setup["secret"].as_str().unwrap());
-    let wrong = admin.post("/api/v1/me/totp/enable", json!({ "code": "000000" })).await;
+    let wrong = admin.post("/api/v1/me/totp/enable", json!({ "code": "000000", "password": PASSWORD })).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     let now = server.running.clock.now();
-    let enabled: Value =
-        admin.post("/api/v1/me/totp/enable", json!({ "code": current_code(&secret, now) })).await.json().await.unwrap();
+    let enabled: Value = admin
+        .post("/api/v1/me/totp/enable", json!({ "code": current_code(&secret, now), "password": PASSWORD }))
+        .await
+        .json()
+        .await
+        .unwrap();
     let recovery: Vec<String> =
         enabled["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
     assert_eq!(recovery.len(), 10);
@@ -320,7 +324,10 @@ async fn an_admin_can_require_two_factor_login() {
     let setup: Value = agent.post("/api/v1/me/totp/setup", json!({})).await.json().await.unwrap();
     let secret = base32_decode(setup["secret"].as_str().unwrap());
     let code_now = current_code(&secret, server.running.clock.now());
-    assert_eq!(agent.post("/api/v1/me/totp/enable", json!({ "code": code_now })).await.status(), StatusCode::OK);
+    assert_eq!(
+        agent.post("/api/v1/me/totp/enable", json!({ "code": code_now, "password": PASSWORD })).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(agent.get("/api/v1/groups").await.status(), StatusCode::OK);
     let disable = agent.post("/api/v1/me/totp/disable", json!({ "password": PASSWORD })).await;
     assert_eq!(code(disable).await, (StatusCode::CONFLICT, "totp_required_by_admin".into()));

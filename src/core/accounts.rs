@@ -6,8 +6,9 @@ use redb::WriteTransaction;
 use super::agents::sync_agent;
 use super::records::{
     all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link, queue_mail,
-    revoke_api_tokens, save_user, user_id_by_email,
+    revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
+use super::sessions::check_second_factor;
 use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
 use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
@@ -179,12 +180,15 @@ impl Command<Runtime, Event> for ResendInvite {
     }
 }
 
-/// Uses an invite or reset link: sets the password, spends the link, ends the user's other
-/// sessions and opens a new one.
+/// Uses an invite or reset link: checks the second factor if the user has one (a link alone must
+/// not get past two-factor login), sets the password, spends the link and kills any other open
+/// one, ends the user's other sessions (and API tokens when asked), and opens a new session.
 pub struct UseLink {
     pub kind: LinkKind,
     pub hash: [u8; 32],
     pub password_hash: String,
+    pub second_factor: Option<String>,
+    pub revoke_tokens: bool,
     pub session: NewSession,
     pub address: String,
     pub at: u64,
@@ -201,24 +205,31 @@ impl Command<Runtime, Event> for UseLink {
         if !user.active {
             return Err(Rejection::new(RejectKind::Gone, "user_inactive", "This account has been deactivated.").into());
         }
+        let second = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
         LINK_HASH_TO_LINK.insert(
             &mut links,
             self.hash,
             &crate::domain::secret::Link { state: LinkState::Used, ..link },
         )?;
         drop(links);
+        revoke_links(tx, user.id)?;
+        user.totp = second.or(user.totp);
         user.password_hash = Some(self.password_hash);
         user.updated_at = self.at;
         save_user(tx, &user, None)?;
         end_sessions(tx, user.id, None)?;
+        let tokens = if self.revoke_tokens { revoke_api_tokens(tx, user.id)? } else { 0 };
         self.session.open(tx, user.id, self.at)?;
         let action = match self.kind {
             LinkKind::Invite => "user.invite_accepted",
             LinkKind::Reset => "user.password_reset",
         };
         let actor = Actor { user: Some(user.id), email: user.email.clone(), address: self.address };
-        audit(tx, &actor, action, format!("user:{}", user.id), String::new(), self.at)?;
+        let detail = if tokens > 0 { format!("{tokens} API tokens revoked") } else { String::new() };
+        audit(tx, &actor, action, format!("user:{}", user.id), detail, self.at)?;
         events.push(Event::UserChanged { id: user.id });
+        // The sockets of ended sessions and revoked tokens re-check and close.
+        events.push(Event::SessionsEnded { user: user.id });
         Ok(user)
     }
 }
@@ -244,6 +255,11 @@ pub fn link_rejection(problem: LinkProblem) -> Rejection {
             RejectKind::Gone,
             "link_replaced",
             "A newer link was sent after this one; use the newest e-mail.",
+        ),
+        LinkProblem::Revoked => Rejection::new(
+            RejectKind::Gone,
+            "link_revoked",
+            "This link no longer works: the password was changed after it was sent. Sign in, or ask for a new one.",
         ),
     }
 }
@@ -279,7 +295,8 @@ impl Command<Runtime, Event> for RequestReset {
     }
 }
 
-/// Sets a password directly (the command line's `user reset-password`); ends every session.
+/// Sets a password directly (the command line's `user reset-password`); ends every session and
+/// open link.
 pub struct SetPassword {
     pub email: String,
     pub password_hash: String,
@@ -300,6 +317,7 @@ impl Command<Runtime, Event> for SetPassword {
         user.updated_at = self.at;
         save_user(tx, &user, None)?;
         end_sessions(tx, user.id, None)?;
+        revoke_links(tx, user.id)?;
         audit(tx, &self.actor, "user.password_set", format!("user:{}", user.id), user.email.clone(), self.at)?;
         events.push(Event::UserChanged { id: user.id });
         Ok(user)

@@ -36,8 +36,8 @@ pub use outbox::MailAttempted;
 pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{
-    ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, RevokeApiToken, StartTotp,
-    TouchSession, UpdateProfile,
+    ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
+    StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
 pub use writer::{Command, MAX_BATCH, State, Writer};
 

@@ -146,8 +146,10 @@ pub fn check_email_free(tx: &WriteTransaction, email: &str, except: Option<UserI
     }
 }
 
-/// Deletes every API token of a user (deactivation: a reactivated user starts without them).
-pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<(), ApplyError> {
+/// Deletes every API token of a user (deactivation: a reactivated user starts without them; a new
+/// password, when asked); returns how many. The caller publishes `SessionsEnded` so their
+/// sockets close.
+pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<usize, ApplyError> {
     let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
     let doomed: Vec<[u8; 32]> = API_TOKEN_HASH_TO_TOKEN
         .all(&table)?
@@ -155,8 +157,23 @@ pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<(), Appl
         .filter(|(_, token)| token.user == user)
         .map(|(hash, _)| hash)
         .collect();
-    for hash in doomed {
-        API_TOKEN_HASH_TO_TOKEN.remove(&mut table, hash)?;
+    for hash in &doomed {
+        API_TOKEN_HASH_TO_TOKEN.remove(&mut table, *hash)?;
+    }
+    Ok(doomed.len())
+}
+
+/// Kills every open link of a user, of either kind: a new password makes a reset link sent
+/// before it (maybe to a mailbox someone else reads) useless.
+pub fn revoke_links(tx: &WriteTransaction, user: UserId) -> Result<(), ApplyError> {
+    let mut table = tx.open_table(LINK_HASH_TO_LINK.definition())?;
+    let open: Vec<([u8; 32], Link)> = LINK_HASH_TO_LINK
+        .all(&table)?
+        .into_iter()
+        .filter(|(_, link)| link.user == user && link.state == LinkState::Open)
+        .collect();
+    for (hash, link) in open {
+        LINK_HASH_TO_LINK.insert(&mut table, hash, &Link { state: LinkState::Revoked, ..link })?;
     }
     Ok(())
 }

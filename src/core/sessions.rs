@@ -4,7 +4,7 @@
 use redb::WriteTransaction;
 
 use super::accounts::NewSession;
-use super::records::{audit, end_sessions, load_user, save_user};
+use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
 use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
@@ -32,17 +32,10 @@ impl Command<Runtime, Event> for OpenSession {
                 Rejection::new(RejectKind::Unauthorized, "invalid_credentials", "Wrong e-mail or password.").into()
             );
         }
-        if let Some(enrolled) = user.totp.clone() {
-            let code = self.second_factor.as_deref().map(str::trim).filter(|code| !code.is_empty());
-            let Some(code) = code else {
-                return Err(Rejection::new(
-                    RejectKind::Unauthorized,
-                    "totp_required",
-                    "Enter the 6-digit code from your authenticator app (or a recovery code).",
-                )
-                .into());
-            };
-            user.totp = Some(second_factor(enrolled, code, self.at)?);
+        if let Some(spent) =
+            check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?
+        {
+            user.totp = Some(spent);
             save_user(tx, &user, None)?;
         }
         self.session.open(tx, user.id, self.at)?;
@@ -50,9 +43,38 @@ impl Command<Runtime, Event> for OpenSession {
     }
 }
 
+/// The answer when two-factor login is on and no code came: `Unauthorized` where it stands for
+/// signing in (sign-in, a reset link), `Forbidden` where a signed-in user must prove it is them.
+pub fn second_factor_missing(kind: RejectKind) -> Rejection {
+    let mut rejection = Rejection::new(
+        kind,
+        "totp_required",
+        "Enter the 6-digit code from your authenticator app (or a recovery code).",
+    );
+    rejection.field = Some("totp");
+    rejection
+}
+
+/// If the user has two-factor login on, checks `code` (a TOTP code works once; a recovery code is
+/// spent) and returns the enrolment to save; `None` when it is off.
+pub fn check_second_factor(
+    user: &User,
+    code: Option<&str>,
+    kind: RejectKind,
+    at: u64,
+) -> Result<Option<Totp>, ApplyError> {
+    let Some(enrolled) = user.totp.clone() else {
+        return Ok(None);
+    };
+    let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
+        return Err(second_factor_missing(kind).into());
+    };
+    second_factor(enrolled, code, kind, at).map(Some)
+}
+
 /// Checks a TOTP or recovery code against the enrolment; returns the enrolment updated so the
 /// same code cannot work again.
-fn second_factor(mut enrolled: Totp, code: &str, at: u64) -> Result<Totp, ApplyError> {
+fn second_factor(mut enrolled: Totp, code: &str, kind: RejectKind, at: u64) -> Result<Totp, ApplyError> {
     if let Some(step) = totp::verify(&enrolled.secret, code, at, enrolled.last_step) {
         enrolled.last_step = step;
         return Ok(enrolled);
@@ -62,8 +84,7 @@ fn second_factor(mut enrolled: Totp, code: &str, at: u64) -> Result<Totp, ApplyE
         enrolled.recovery.remove(position);
         return Ok(enrolled);
     }
-    let mut rejection =
-        Rejection::new(RejectKind::Unauthorized, "totp_invalid", "That code is not valid. Try the current one.");
+    let mut rejection = Rejection::new(kind, "totp_invalid", "That code is not valid. Try the current one.");
     rejection.field = Some("totp");
     Err(rejection.into())
 }
@@ -105,27 +126,44 @@ impl Command<Runtime, Event> for TouchSession {
     }
 }
 
-/// A new password (the old one was checked by the caller); the user's other sessions end.
+/// A new password (the old one was checked by the caller): the user's other sessions and open
+/// links end, and their API tokens too when asked.
 pub struct ChangePassword {
     pub user: UserId,
     pub password_hash: String,
     pub keep: Option<[u8; 32]>,
+    pub revoke_tokens: bool,
     pub actor: Actor,
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for ChangePassword {
-    type Output = usize;
+/// What a password change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordChanged {
+    pub sessions_ended: usize,
+    pub tokens_revoked: usize,
+}
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<usize, ApplyError> {
+impl Command<Runtime, Event> for ChangePassword {
+    type Output = PasswordChanged;
+
+    fn apply(
+        self,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<PasswordChanged, ApplyError> {
         let mut user = load_user(tx, self.user)?;
         user.password_hash = Some(self.password_hash);
         user.updated_at = self.at;
         save_user(tx, &user, None)?;
-        let ended = end_sessions(tx, user.id, self.keep)?;
-        audit(tx, &self.actor, "user.password_changed", format!("user:{}", user.id), String::new(), self.at)?;
+        let sessions_ended = end_sessions(tx, user.id, self.keep)?;
+        revoke_links(tx, user.id)?;
+        let tokens_revoked = if self.revoke_tokens { revoke_api_tokens(tx, user.id)? } else { 0 };
+        let detail = if tokens_revoked > 0 { format!("{tokens_revoked} API tokens revoked") } else { String::new() };
+        audit(tx, &self.actor, "user.password_changed", format!("user:{}", user.id), detail, self.at)?;
         events.push(Event::SessionsEnded { user: user.id });
-        Ok(ended)
+        Ok(PasswordChanged { sessions_ended, tokens_revoked })
     }
 }
 
@@ -198,10 +236,13 @@ impl Command<Runtime, Event> for StartTotp {
     }
 }
 
-/// Confirms the pending secret with a code from the app, turning two-factor login on.
+/// Confirms the pending secret with a code from the app, turning two-factor login on, or over to
+/// the new app. The caller checked the password; a current code (`current`) is checked here when
+/// two-factor login is already on.
 pub struct EnableTotp {
     pub user: UserId,
     pub code: String,
+    pub current: Option<String>,
     /// Hashes of the recovery codes shown to the user once.
     pub recovery: Vec<[u8; 32]>,
     pub actor: Actor,
@@ -216,6 +257,8 @@ impl Command<Runtime, Event> for EnableTotp {
         let Some(secret) = user.totp_pending.take() else {
             return Err(Rejection::conflict("totp_not_started", "Start two-factor setup first.").into());
         };
+        let replacing = user.totp.is_some();
+        check_second_factor(&user, self.current.as_deref(), RejectKind::Forbidden, self.at)?;
         let Some(step) = totp::verify(&secret, &self.code, self.at, 0) else {
             let mut rejection = Rejection::new(
                 RejectKind::Invalid,
@@ -228,13 +271,16 @@ impl Command<Runtime, Event> for EnableTotp {
         user.totp = Some(Totp { secret, last_step: step, recovery: self.recovery });
         user.updated_at = self.at;
         save_user(tx, &user, None)?;
-        audit(tx, &self.actor, "user.totp_enabled", format!("user:{}", user.id), String::new(), self.at)
+        let action = if replacing { "user.totp_replaced" } else { "user.totp_enabled" };
+        audit(tx, &self.actor, action, format!("user:{}", user.id), String::new(), self.at)
     }
 }
 
-/// Turns two-factor login off (the caller checked the password), unless an administrator requires it.
+/// Turns two-factor login off, unless an administrator requires it. The caller checked the
+/// password; a current code (`current`) is checked here.
 pub struct DisableTotp {
     pub user: UserId,
+    pub current: Option<String>,
     pub actor: Actor,
     pub at: u64,
 }
@@ -251,6 +297,7 @@ impl Command<Runtime, Event> for DisableTotp {
             )
             .into());
         }
+        check_second_factor(&user, self.current.as_deref(), RejectKind::Forbidden, self.at)?;
         user.totp = None;
         user.totp_pending = None;
         user.updated_at = self.at;

@@ -63,6 +63,8 @@ pub enum LinkState {
     Used,
     /// A newer link of the same kind was sent to the same user.
     Replaced,
+    /// The user's password changed after it was sent (issue 13, finding 6).
+    Revoked,
 }
 
 /// An invite or password-reset link, stored under the hash of its token.
@@ -82,6 +84,7 @@ pub enum LinkProblem {
     Expired,
     Used,
     Replaced,
+    Revoked,
 }
 
 impl Link {
@@ -95,6 +98,7 @@ impl Link {
             _ if self.kind != kind => Err(LinkProblem::WrongKind),
             LinkState::Used => Err(LinkProblem::Used),
             LinkState::Replaced => Err(LinkProblem::Replaced),
+            LinkState::Revoked => Err(LinkProblem::Revoked),
             LinkState::Open if now > self.expires_at() => Err(LinkProblem::Expired),
             LinkState::Open => Ok(()),
         }
@@ -135,7 +139,9 @@ mod tests {
         assert_eq!(link.check(LinkKind::Reset, 1_000), Err(LinkProblem::WrongKind));
         let used = Link { state: LinkState::Used, ..link.clone() };
         assert_eq!(used.check(LinkKind::Invite, 1_000), Err(LinkProblem::Used));
-        let replaced = Link { state: LinkState::Replaced, ..link };
+        let replaced = Link { state: LinkState::Replaced, ..link.clone() };
         assert_eq!(replaced.check(LinkKind::Invite, 1_000), Err(LinkProblem::Replaced));
+        let revoked = Link { state: LinkState::Revoked, ..link };
+        assert_eq!(revoked.check(LinkKind::Invite, 1_000), Err(LinkProblem::Revoked));
     }
 }

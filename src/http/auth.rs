@@ -14,7 +14,10 @@ use super::extract::{Body, Caller};
 use super::guard::{ClientIp, clear_session_cookie, session_cookie};
 use super::views::{MeView, UserView};
 use super::{ApiError, AppState};
-use crate::core::{EndSession, NewLink, NewSession, OpenSession, RequestReset, UseLink, link_rejection};
+use crate::core::{
+    EndSession, NewLink, NewSession, OpenSession, RejectKind, RequestReset, UseLink, link_rejection,
+    second_factor_missing,
+};
 use crate::domain::account::{User, check_password};
 use crate::domain::secret::{self, LinkKind, LinkProblem};
 
@@ -130,40 +133,92 @@ pub async fn forgot(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LinkInput {
+pub struct InviteInput {
     token: String,
     password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetInput {
+    token: String,
+    password: String,
+    /// The second factor, when the account has two-factor login on: asked as sign-in asks it.
+    #[serde(default)]
+    totp: Option<String>,
+    /// A reset revokes the user's API tokens unless told not to: whoever made the reset needed
+    /// may have made tokens too.
+    #[serde(default = "revoke_by_default")]
+    revoke_tokens: bool,
+}
+
+fn revoke_by_default() -> bool {
+    true
+}
+
+/// What using a link asks for.
+struct LinkUse {
+    token: String,
+    password: String,
+    totp: Option<String>,
+    revoke_tokens: bool,
 }
 
 pub async fn reset(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
-    Body(input): Body<LinkInput>,
+    Body(input): Body<ResetInput>,
 ) -> Result<Response, ApiError> {
-    use_link(state, address, LinkKind::Reset, input).await
+    let ResetInput { token, password, totp, revoke_tokens } = input;
+    use_link(state, address, LinkKind::Reset, LinkUse { token, password, totp, revoke_tokens }).await
 }
 
 pub async fn accept_invite(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
-    Body(input): Body<LinkInput>,
+    Body(input): Body<InviteInput>,
 ) -> Result<Response, ApiError> {
-    use_link(state, address, LinkKind::Invite, input).await
+    let InviteInput { token, password } = input;
+    use_link(state, address, LinkKind::Invite, LinkUse { token, password, totp: None, revoke_tokens: false }).await
 }
 
-/// Checks the link before the costly password hash, then lets the core check it again and spend
-/// it atomically; the user ends up signed in.
-async fn use_link(state: AppState, address: IpAddr, kind: LinkKind, input: LinkInput) -> Result<Response, ApiError> {
+/// Checks the link (and that a second factor came, if the account has one) before the costly
+/// password hash, then lets the core check it all again and spend it atomically; the user ends up
+/// signed in. A code tried here counts against the sign-in budget, as at sign-in.
+async fn use_link(state: AppState, address: IpAddr, kind: LinkKind, input: LinkUse) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let hash = secret::hash(input.token.trim());
     let user = linked_user(&state, hash, Some(kind), now).await?;
     check_password(&input.password, &user.email)?;
+    let second_factor = input.totp.filter(|code| !code.trim().is_empty());
+    let guessing = user.totp.is_some();
+    if guessing {
+        if second_factor.is_none() {
+            return Err(second_factor_missing(RejectKind::Unauthorized).into());
+        }
+        if let Err(wait) = state.guard.begin_sign_in(&user.email, address, now) {
+            return Err(ApiError::too_many("too_many_attempts", wait.0));
+        }
+    }
     let password_hash = state.passwords.hash(input.password).await.map_err(ApiError::internal)?;
     let (token, session) = new_session(address);
     let csrf = session.csrf.clone();
-    let command = UseLink { kind, hash, password_hash, session, address: address.to_string(), at: now };
-    let user = state.core.call(command).await?;
-    signed_in(&state, user, &token, csrf, StatusCode::OK).await
+    let revoke_tokens = input.revoke_tokens;
+    let command = UseLink {
+        kind,
+        hash,
+        password_hash,
+        second_factor,
+        revoke_tokens,
+        session,
+        address: address.to_string(),
+        at: now,
+    };
+    let used = state.core.call(command).await?;
+    if guessing {
+        state.guard.signed_in(&user.email, address);
+    }
+    signed_in(&state, used, &token, csrf, StatusCode::OK).await
 }
 
 /// The user a usable link belongs to (of `kind`, or of any kind).

@@ -9,10 +9,12 @@ use serde_json::json;
 
 use super::auth::me_view;
 use super::extract::{Body, Caller, Id};
-use super::guard::Via;
+use super::guard::{Principal, Via};
 use super::views::TokenView;
 use super::{ApiError, AppState};
-use crate::core::{ChangePassword, CreateApiToken, DisableTotp, EnableTotp, RevokeApiToken, StartTotp, UpdateProfile};
+use crate::core::{
+    ChangePassword, CoreError, CreateApiToken, DisableTotp, EnableTotp, RevokeApiToken, StartTotp, UpdateProfile,
+};
 use crate::domain::account::{ProfilePatch, check_password};
 use crate::domain::ids::TokenId;
 use crate::domain::{secret, totp};
@@ -38,20 +40,21 @@ pub async fn update(
     Ok(Json(me_view(&state, user, csrf_of(&caller.via)).await?).into_response())
 }
 
-/// The current password, checked with the same brute-force guard as sign-in.
-async fn check_current_password(
+/// Checks the current password with the same brute-force guard as sign-in. The attempt stays
+/// counted until the caller says how the request ended (`guard.signed_in`, or `settle`).
+async fn verify_password(
     state: &AppState,
-    caller: &super::guard::Principal,
+    caller: &Principal,
     password: String,
+    field: &'static str,
 ) -> Result<(), ApiError> {
     if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
         return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
     if !state.passwords.verify(password, caller.user.password_hash.clone()).await {
         let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
-        return Err(error.on_field("current_password"));
+        return Err(error.on_field(field));
     }
-    state.guard.signed_in(&caller.user.email, caller.address);
     Ok(())
 }
 
@@ -60,9 +63,13 @@ async fn check_current_password(
 pub struct PasswordChange {
     current_password: String,
     new_password: String,
+    /// Also revoke every API token of the user (off unless asked).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
-/// Changes the password; every other session of the user ends.
+/// Changes the password; every other session of the user ends, and so does any reset link sent
+/// before; the API tokens too when asked.
 pub async fn change_password(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -70,17 +77,20 @@ pub async fn change_password(
 ) -> Result<Response, ApiError> {
     check_password(&input.new_password, &caller.user.email)
         .map_err(|invalid| crate::domain::account::Invalid { field: "new_password", ..invalid })?;
-    check_current_password(&state, &caller, input.current_password).await?;
+    verify_password(&state, &caller, input.current_password, "current_password").await?;
+    state.guard.signed_in(&caller.user.email, caller.address);
     let password_hash = state.passwords.hash(input.new_password).await.map_err(ApiError::internal)?;
     let command = ChangePassword {
         user: caller.user.id,
         password_hash,
         keep: caller.session_hash(),
+        revoke_tokens: input.revoke_tokens,
         actor: caller.actor(),
         at: state.clock.now(),
     };
-    let ended = state.core.call(command).await?;
-    Ok(Json(json!({ "other_sessions_ended": ended })).into_response())
+    let changed = state.core.call(command).await?;
+    let body = json!({ "other_sessions_ended": changed.sessions_ended, "tokens_revoked": changed.tokens_revoked });
+    Ok(Json(body).into_response())
 }
 
 pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
@@ -125,8 +135,40 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Two-factor login is changed by a person signed in to the web UI: an API token is a program,
+/// and one that leaked must not be able to turn off or take over the account's second factor.
+fn person_at_the_keyboard(caller: &Principal) -> Result<(), ApiError> {
+    match caller.via {
+        Via::Session { .. } => Ok(()),
+        Via::Token { .. } => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "session_required",
+            "Two-factor login can only be changed from a signed-in web session, not with an API token.",
+        )),
+    }
+}
+
+/// Proves it is the user before a change of two-factor login: a web session and the password
+/// (a current code, when two-factor login is on, is checked by the command).
+async fn prove_person(state: &AppState, caller: &Principal, password: String) -> Result<(), ApiError> {
+    person_at_the_keyboard(caller)?;
+    verify_password(state, caller, password, "password").await
+}
+
+/// Closes the sign-in attempt `prove_person` began: a wrong code stays counted, as at sign-in (the
+/// password alone must not buy unlimited guesses at the code); anything else gives it back.
+fn settle<T>(state: &AppState, caller: &Principal, result: Result<T, CoreError>) -> Result<T, ApiError> {
+    match &result {
+        Ok(_) => state.guard.signed_in(&caller.user.email, caller.address),
+        Err(CoreError::Rejected(rejection)) if rejection.code == "totp_invalid" => {}
+        Err(_) => state.guard.refund_sign_in(&caller.user.email, caller.address),
+    }
+    Ok(result?)
+}
+
 /// Starts two-factor setup: a new secret for the authenticator app, in force once confirmed.
 pub async fn totp_setup(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+    person_at_the_keyboard(&caller)?;
     let secret = totp::new_secret();
     let url = totp::otpauth_url(&secret, &caller.user.email);
     let body = json!({ "secret": totp::base32(&secret), "qr_svg": totp::qr_svg(&url), "otpauth_url": url });
@@ -136,38 +178,53 @@ pub async fn totp_setup(State(state): State<AppState>, Caller(caller): Caller) -
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TotpCode {
+pub struct TotpEnable {
+    /// From the app being set up.
     code: String,
+    password: String,
+    /// A current code (or recovery code) of the app in use, when two-factor login is already on.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// Confirms setup with a code from the app; answers the recovery codes, shown this once.
 pub async fn totp_enable(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Body(input): Body<TotpCode>,
+    Body(input): Body<TotpEnable>,
 ) -> Result<Response, ApiError> {
+    prove_person(&state, &caller, input.password).await?;
     let codes = totp::new_recovery_codes();
     let recovery = codes.iter().map(|code| secret::hash(code)).collect();
-    let command =
-        EnableTotp { user: caller.user.id, code: input.code, recovery, actor: caller.actor(), at: state.clock.now() };
-    state.core.call(command).await?;
+    let command = EnableTotp {
+        user: caller.user.id,
+        code: input.code,
+        current: input.totp,
+        recovery,
+        actor: caller.actor(),
+        at: state.clock.now(),
+    };
+    settle(&state, &caller, state.core.call(command).await)?;
     Ok(Json(json!({ "recovery_codes": codes })).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PasswordConfirm {
+pub struct TotpDisable {
     password: String,
+    /// A current code or a recovery code.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 pub async fn totp_disable(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Body(input): Body<PasswordConfirm>,
+    Body(input): Body<TotpDisable>,
 ) -> Result<Response, ApiError> {
-    check_current_password(&state, &caller, input.password)
-        .await
-        .map_err(|error| ApiError { field: error.field.map(|_| "password".to_owned()), ..error })?;
-    state.core.call(DisableTotp { user: caller.user.id, actor: caller.actor(), at: state.clock.now() }).await?;
+    prove_person(&state, &caller, input.password).await?;
+    let command =
+        DisableTotp { user: caller.user.id, current: input.totp, actor: caller.actor(), at: state.clock.now() };
+    settle(&state, &caller, state.core.call(command).await)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

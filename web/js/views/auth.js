@@ -87,12 +87,20 @@ export async function setPasswordView(main, kind) {
   }
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: 10 });
   const confirm = h('input', { type: 'password', name: 'confirm', autocomplete: 'new-password', required: true });
+  // A reset revokes the API tokens unless the person unticks it; an invited user has none.
+  const revoke = h('input', { type: 'checkbox', name: 'revoke_tokens', checked: true });
+  // Asked for only when the account has two-factor login, as the sign-in form does.
+  const totp = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code' });
+  const totpField = field(t('auth.totp'), totp, t('auth.totp_hint'));
+  totpField.hidden = true;
   const form = h(
     'form',
     { novalidate: true },
     h('p', {}, t('auth.set_password_for', { name: link.first_name, email: link.email })),
     field(t('field.new_password'), password, t('auth.password_rule')),
     field(t('field.confirm_password'), confirm),
+    kind === 'reset' ? h('div', { class: 'field notices' }, h('label', {}, revoke, ' ', t('auth.revoke_tokens')), h('small', { class: 'muted hint' }, t('auth.revoke_tokens_hint'))) : null,
+    totpField,
     formError(),
     h('button', { type: 'submit' }, t('auth.set_password_button')),
   );
@@ -103,11 +111,19 @@ export async function setPasswordView(main, kind) {
       return;
     }
     const path = kind === 'invite' ? '/invites/accept' : '/auth/password/reset';
+    const body = { token, password: password.value };
+    if (kind === 'reset') body.revoke_tokens = revoke.checked;
+    if (kind === 'reset' && totp.value.trim()) body.totp = totp.value.trim();
     try {
-      const me = await busy(form, () => post(path, { token, password: password.value }));
+      const me = await busy(form, () => post(path, body));
       history.replaceState(null, '', location.pathname);
       await signedIn(me);
     } catch (err) {
+      if (err.code === 'totp_required' || err.code === 'totp_invalid') {
+        totpField.hidden = false;
+        showError(form, { ...errorForUi(err), field: 'totp' });
+        return;
+      }
       showError(form, errorForUi(err));
     }
   });

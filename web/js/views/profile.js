@@ -7,14 +7,15 @@ import { busy, errorForUi, formError, notice } from './common.js';
 
 export async function profileView(main) {
   const me = session.me;
+  const tokens = await tokensCard();
   replace(
     main,
     h('h1', {}, t('profile.title')),
     me.totp_setup_required ? h('p', { class: 'card error', role: 'alert' }, t('profile.totp_required_banner')) : null,
     personalCard(me),
-    passwordCard(),
+    passwordCard(() => tokens.refresh()),
     totpCard(me),
-    await tokensCard(),
+    tokens,
   );
 }
 
@@ -65,25 +66,32 @@ function checkbox(input, label, hint) {
   return h('div', {}, h('label', {}, input, ' ', label), h('small', { class: 'muted hint' }, hint));
 }
 
-function passwordCard() {
+// `tokensRevoked` redraws the token list after a change that revoked them.
+function passwordCard(tokensRevoked) {
   const current = h('input', { type: 'password', name: 'current_password', autocomplete: 'current-password', required: true });
   const next = h('input', { type: 'password', name: 'new_password', autocomplete: 'new-password', required: true });
+  const revoke = h('input', { type: 'checkbox', name: 'revoke_tokens' });
   const form = h(
     'form',
     { class: 'card', novalidate: true },
     h('h2', {}, t('profile.password')),
     field(t('field.current_password'), current),
     field(t('field.new_password'), next, t('auth.password_rule')),
+    h('div', { class: 'field notices' }, checkbox(revoke, t('profile.revoke_tokens'), t('profile.revoke_tokens_hint'))),
     formError(),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('profile.change_password')), h('span', { class: 'notice', role: 'status' })),
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    const body = { current_password: current.value, new_password: next.value, revoke_tokens: revoke.checked };
     try {
-      const result = await busy(form, () => post('/me/password', { current_password: current.value, new_password: next.value }));
+      const result = await busy(form, () => post('/me/password', body));
       form.reset();
       showError(form, null, '');
-      form.querySelector('.notice').textContent = t('profile.password_changed', { count: result.other_sessions_ended });
+      const said = [t('profile.password_changed', { count: result.other_sessions_ended })];
+      if (result.tokens_revoked > 0) said.push(t('profile.tokens_revoked', { count: result.tokens_revoked }));
+      form.querySelector('.notice').textContent = said.join(' ');
+      if (result.tokens_revoked > 0) await tokensRevoked();
     } catch (err) {
       showError(form, errorForUi(err));
     }
@@ -91,55 +99,79 @@ function passwordCard() {
   return form;
 }
 
+// The password and a current code (or recovery code) that every change of two-factor login asks
+// for, so a session left open or a stolen cookie cannot turn it off or move it to another phone.
+function proofFields(enrolled) {
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const totp = h('input', { type: 'text', name: 'totp', inputmode: 'numeric', autocomplete: 'one-time-code', required: true });
+  const fields = [field(t('field.current_password'), password, t('profile.totp_password_hint'))];
+  if (enrolled) fields.push(field(t('profile.totp_current_code'), totp, t('auth.totp_hint')));
+  const values = () => (enrolled ? { password: password.value, totp: totp.value.trim() } : { password: password.value });
+  return { fields, values };
+}
+
 function totpCard(me) {
   const card = h('section', { class: 'card' }, h('h2', {}, t('profile.totp')));
   if (me.totp_enabled) {
-    const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password' });
-    const form = h('form', { novalidate: true }, h('p', {}, t('profile.totp_on')), field(t('field.password'), password), formError(), h('button', { type: 'submit', class: 'danger' }, t('profile.totp_disable')));
+    const proof = proofFields(true);
+    const form = h('form', { novalidate: true }, h('p', {}, t('profile.totp_on')), proof.fields, formError(), h('button', { type: 'submit', class: 'danger' }, t('profile.totp_disable')));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
-        await busy(form, () => post('/me/totp/disable', { password: password.value }));
+        await busy(form, () => post('/me/totp/disable', proof.values()));
         await refreshMe();
         navigate('/profile', { replace: true });
       } catch (err) {
         showError(form, errorForUi(err));
       }
     });
-    card.append(form);
+    const replaceButton = h('button', { type: 'button', class: 'secondary' }, t('profile.totp_replace'));
+    replaceButton.addEventListener('click', () => setupFlow(card, true));
+    card.append(form, h('p', {}, replaceButton));
     return card;
   }
   const start = h('button', { type: 'button' }, t('profile.totp_setup'));
   card.append(h('p', { class: 'muted' }, t('profile.totp_off')), start);
-  start.addEventListener('click', async () => {
-    const setup = await post('/me/totp/setup');
-    const code = h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true });
-    const form = h(
-      'form',
-      { novalidate: true },
-      h('p', {}, t('profile.totp_scan')),
-      // An image from a data: URL, never markup inserted into the page.
-      setup.qr_svg ? h('img', { class: 'qr', 'data-testid': 'totp-qr', width: 200, height: 200, alt: t('profile.totp_qr_alt'), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}` }) : null,
-      h('p', {}, t('profile.totp_key'), ' ', h('code', { class: 'secret', 'data-testid': 'totp-secret' }, setup.secret)),
-      h('details', {}, h('summary', {}, t('profile.totp_url')), h('code', { class: 'secret' }, setup.otpauth_url)),
-      field(t('profile.totp_code'), code),
-      formError(),
-      h('button', { type: 'submit' }, t('profile.totp_confirm')),
-    );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      try {
-        const result = await busy(form, () => post('/me/totp/enable', { code: code.value }));
-        await refreshMe();
-        replace(card, h('h2', {}, t('profile.totp')), notice(t('profile.totp_enabled')), h('p', {}, t('profile.recovery_help')), h('ul', { 'data-testid': 'recovery-codes' }, result.recovery_codes.map((c) => h('li', {}, h('code', {}, c)))), h('button', { type: 'button', onclick: () => navigate('/profile', { replace: true }) }, t('common.done')));
-      } catch (err) {
-        showError(form, errorForUi(err));
-      }
-    });
-    replace(card, h('h2', {}, t('profile.totp')), form);
-    code.focus();
-  });
+  start.addEventListener('click', () => setupFlow(card, false));
   return card;
+}
+
+// A new secret to scan, confirmed with a code from the new app; `enrolled`: it replaces the app in use.
+async function setupFlow(card, enrolled) {
+  let setup;
+  try {
+    setup = await post('/me/totp/setup');
+  } catch (err) {
+    card.append(h('p', { class: 'error', role: 'alert' }, errorForUi(err).message));
+    return;
+  }
+  const code = h('input', { type: 'text', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', required: true });
+  const proof = proofFields(enrolled);
+  const form = h(
+    'form',
+    { novalidate: true },
+    h('p', {}, t('profile.totp_scan')),
+    // An image from a data: URL, never markup inserted into the page.
+    setup.qr_svg ? h('img', { class: 'qr', 'data-testid': 'totp-qr', width: 200, height: 200, alt: t('profile.totp_qr_alt'), src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}` }) : null,
+    h('p', {}, t('profile.totp_key'), ' ', h('code', { class: 'secret', 'data-testid': 'totp-secret' }, setup.secret)),
+    h('details', {}, h('summary', {}, t('profile.totp_url')), h('code', { class: 'secret' }, setup.otpauth_url)),
+    field(t(enrolled ? 'profile.totp_new_code' : 'profile.totp_code'), code),
+    proof.fields,
+    formError(),
+    h('button', { type: 'submit' }, t(enrolled ? 'profile.totp_replace_confirm' : 'profile.totp_confirm')),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const result = await busy(form, () => post('/me/totp/enable', { code: code.value.trim(), ...proof.values() }));
+      await refreshMe();
+      replace(card, h('h2', {}, t('profile.totp')), notice(t(enrolled ? 'profile.totp_replaced' : 'profile.totp_enabled')), h('p', {}, t('profile.recovery_help')), h('ul', { 'data-testid': 'recovery-codes' }, result.recovery_codes.map((c) => h('li', {}, h('code', {}, c)))), h('button', { type: 'button', onclick: () => navigate('/profile', { replace: true }) }, t('common.done')));
+    } catch (err) {
+      showError(form, errorForUi(err));
+    }
+  });
+  replace(card, h('h2', {}, t('profile.totp')), form);
+  code.focus();
 }
 
 async function tokensCard() {
@@ -169,5 +201,6 @@ async function tokensCard() {
   });
   await render();
   card.append(list, form);
+  card.refresh = render;
   return card;
 }
