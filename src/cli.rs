@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::auth::password::hash_now;
 use crate::clock::Clock;
-use crate::core::{Core, CreateUser, SetPassword};
+use crate::core::{ClearTotp, Core, CreateUser, SetPassword};
 use crate::domain::access::{Permission, Role};
 use crate::domain::account::{NewUser, check_password};
 use crate::domain::audit::Actor;
@@ -28,6 +28,10 @@ pub enum UserRequest {
         data_dir: PathBuf,
         email: String,
         password: String,
+    },
+    ClearTwoFactor {
+        data_dir: PathBuf,
+        email: String,
     },
 }
 
@@ -94,6 +98,14 @@ async fn apply(request: UserRequest) -> Result<String, CliError> {
                 core.call(SetPassword { email, password_hash, actor, at }).await.map_err(|err| fail(err.to_string()));
             close(core, writer);
             Ok(format!("password of {} set; their sessions have ended", user?.email))
+        }
+        UserRequest::ClearTwoFactor { data_dir, email } => {
+            let (core, writer) = open(&data_dir)?;
+            let user = core.call(ClearTotp { email, actor, at }).await.map_err(|err| fail(err.to_string()));
+            close(core, writer);
+            let user = user?;
+            let again = if user.totp_required { "; they set it up again at their next sign-in" } else { "" };
+            Ok(format!("two-factor login of {} removed{again}; their sessions have ended", user.email))
         }
     }
 }

@@ -66,6 +66,16 @@ enum UserAction {
     Add(UserAddArgs),
     /// Set a user's password from standard input; their sessions end.
     ResetPassword(UserPasswordArgs),
+    /// Remove a user's two-factor login (lost phone and recovery codes); their sessions end.
+    ClearTwoFactor(UserEmailArgs),
+}
+
+#[derive(clap::Args)]
+struct UserEmailArgs {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[arg(long)]
+    email: String,
 }
 
 #[derive(clap::Args)]
@@ -172,9 +182,10 @@ fn user_request(action: UserAction) -> Result<centralita::cli::UserRequest, cent
     let settings_args = match &action {
         UserAction::Add(args) => &args.settings,
         UserAction::ResetPassword(args) => &args.settings,
+        UserAction::ClearTwoFactor(args) => &args.settings,
     };
     let settings = load_settings(settings_args).map_err(|message| centralita::cli::CliError { message, code: 2 })?;
-    let password = centralita::cli::read_password(std::io::stdin().lock())?;
+    let password = || centralita::cli::read_password(std::io::stdin().lock());
     Ok(match action {
         UserAction::Add(args) => centralita::cli::UserRequest::Add {
             data_dir: settings.data_dir,
@@ -183,10 +194,15 @@ fn user_request(action: UserAction) -> Result<centralita::cli::UserRequest, cent
             permissions: args.permissions,
             first_name: args.first_name,
             last_name: args.last_name,
-            password,
+            password: password()?,
         },
-        UserAction::ResetPassword(args) => {
-            centralita::cli::UserRequest::ResetPassword { data_dir: settings.data_dir, email: args.email, password }
+        UserAction::ResetPassword(args) => centralita::cli::UserRequest::ResetPassword {
+            data_dir: settings.data_dir,
+            email: args.email,
+            password: password()?,
+        },
+        UserAction::ClearTwoFactor(args) => {
+            centralita::cli::UserRequest::ClearTwoFactor { data_dir: settings.data_dir, email: args.email }
         }
     })
 }

@@ -204,3 +204,30 @@ async fn guessing_the_code_from_a_session_counts_like_guessing_at_sign_in() {
     assert_eq!(code(ana.post("/api/v1/me/totp/disable", body).await).await.1, "too_many_attempts");
     server.stop().await;
 }
+
+/// Lost phone and recovery codes: the way back is the command line on the stopped server, where
+/// only whoever runs the box can go (the reset link is no longer one).
+#[tokio::test]
+async fn the_command_line_removes_two_factor_login_on_a_stopped_server() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ana = server.user(&admin, "ana@example.com", &["agent"], &[]).await;
+    enrol(&server, &ana, PASSWORD).await;
+    let dir = server.stop().await;
+    let output = tokio::process::Command::new(BIN)
+        .args(["user", "clear-two-factor", "--data-dir"])
+        .arg(dir.path())
+        .args(["--email", "ana@example.com"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("two-factor login of ana@example.com removed"), "{stdout}");
+    let server = TestServer::start_with(dir, |_| {}).await;
+    assert_eq!(server.login("ana@example.com", PASSWORD).await.status(), StatusCode::OK, "no code asked");
+    let admin = Staff::from_response(&server, server.login("admin@localhost", PASSWORD).await).await;
+    let audit: Value = admin.get("/api/v1/audit").await.json().await.unwrap();
+    assert!(audit.to_string().contains("user.totp_cleared"), "{audit}");
+    server.stop().await;
+}

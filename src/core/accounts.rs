@@ -304,6 +304,33 @@ pub struct SetPassword {
     pub at: u64,
 }
 
+/// Removes a user's two-factor login from the command line on a stopped server: the way back for
+/// someone who lost both their phone and their recovery codes (the reset link no longer is).
+pub struct ClearTotp {
+    pub email: String,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Command<Runtime, Event> for ClearTotp {
+    type Output = User;
+
+    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
+        let email = normalize_email(&self.email).map_err(Rejection::from)?;
+        let id = user_id_by_email(tx, &email)?
+            .ok_or_else(|| Rejection::not_found("user_not_found", format!("No user has the e-mail {email}.")))?;
+        let mut user = load_user(tx, id)?;
+        user.totp = None;
+        user.totp_pending = None;
+        user.updated_at = self.at;
+        save_user(tx, &user, None)?;
+        end_sessions(tx, user.id, None)?;
+        audit(tx, &self.actor, "user.totp_cleared", format!("user:{}", user.id), user.email.clone(), self.at)?;
+        events.push(Event::UserChanged { id: user.id });
+        Ok(user)
+    }
+}
+
 impl Command<Runtime, Event> for SetPassword {
     type Output = User;
 

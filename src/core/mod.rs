@@ -20,8 +20,8 @@ mod writer;
 use std::sync::Arc;
 
 pub use accounts::{
-    CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser, UseLink,
-    link_rejection,
+    ClearTotp, CreateUser, EnsureFirstAdmin, NewLink, NewSession, RequestReset, ResendInvite, SetPassword, UpdateUser,
+    UseLink, link_rejection,
 };
 pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, Take, TakeNext};
 pub use boot::{RecordStart, RecordStop, StartReport};
