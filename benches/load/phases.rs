@@ -136,7 +136,10 @@ pub async fn api_channel(running: &RunningServer) -> (ChannelId, String) {
     (channel.id, token)
 }
 
-pub async fn ingest(sizes: Sizes) -> Ingest {
+/// Customer messages through the API channel, each sender writing again and again into her open
+/// conversation (`new_contacts` false), or every message from a contact never seen before: a new
+/// contact, a new conversation queued, routed and announced (`ingest_new`).
+pub async fn ingest(sizes: Sizes, new_contacts: bool) -> Ingest {
     let dir = tempfile::tempdir().expect("a temp dir");
     let running = library_server(dir.path()).await;
     let (channel, token) = api_channel(&running).await;
@@ -146,7 +149,11 @@ pub async fn ingest(sizes: Sizes) -> Ingest {
         method: "POST",
         path: path.clone(),
         bearer: Some(token.clone()),
-        body: Some(message_body(&format!("c{connection}"), n)),
+        body: Some(if new_contacts {
+            message_body(&format!("c{connection}-{n}"), n)
+        } else {
+            message_body(&format!("c{connection}"), n)
+        }),
     });
     let load = drive(running.addr, sizes.connections, Duration::from_secs(sizes.load_secs), next).await;
     let commits = running.metrics.core.commits.get() - commits;
