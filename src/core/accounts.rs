@@ -4,8 +4,9 @@
 use redb::WriteTransaction;
 
 use super::agents::sync_agent;
+use super::outbox::{end_mail_link, queue_link_mail};
 use super::records::{
-    all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link, queue_mail,
+    all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link,
     revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
 use super::sessions::check_second_factor;
@@ -14,7 +15,7 @@ use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
 use crate::domain::audit::Actor;
 use crate::domain::ids::UserId;
-use crate::domain::mail;
+use crate::domain::mail::Removal;
 use crate::domain::secret::{LinkKind, LinkProblem, LinkState};
 use crate::domain::session::Session;
 use crate::store::tables::LINK_HASH_TO_LINK;
@@ -106,7 +107,7 @@ impl Command<Runtime, Event> for CreateUser {
         save_user(tx, &user, None)?;
         if let Some(link) = self.invite {
             open_link(tx, LinkKind::Invite, user.id, link.hash, self.at)?;
-            queue_mail(tx, &user.email, mail::invite(&user, &link.url), self.at)?;
+            queue_link_mail(state, tx, &user, LinkKind::Invite, &link, self.at)?;
         }
         let roles: Vec<&str> = user.roles.iter().map(|role| role.as_str()).collect();
         let detail = format!("{} ({})", user.email, roles.join(", "));
@@ -161,7 +162,7 @@ pub struct ResendInvite {
 impl Command<Runtime, Event> for ResendInvite {
     type Output = ();
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let user = load_user(tx, self.id)?;
         if !user.active {
             return Err(Rejection::conflict("user_inactive", "The user is deactivated; activate them first.").into());
@@ -174,7 +175,7 @@ impl Command<Runtime, Event> for ResendInvite {
             .into());
         }
         open_link(tx, LinkKind::Invite, user.id, self.link.hash, self.at)?;
-        queue_mail(tx, &user.email, mail::invite(&user, &self.link.url), self.at)?;
+        queue_link_mail(state, tx, &user, LinkKind::Invite, &self.link, self.at)?;
         audit(tx, &self.actor, "user.invite", format!("user:{}", user.id), user.email.clone(), self.at)?;
         Ok(())
     }
@@ -212,6 +213,7 @@ impl Command<Runtime, Event> for UseLink {
             &crate::domain::secret::Link { state: LinkState::Used, ..link },
         )?;
         drop(links);
+        end_mail_link(tx, self.hash, Removal::Used)?;
         revoke_links(tx, user.id)?;
         user.totp = second.or(user.totp);
         user.password_hash = Some(self.password_hash);
@@ -276,7 +278,7 @@ pub struct RequestReset {
 impl Command<Runtime, Event> for RequestReset {
     type Output = ();
 
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let Ok(email) = normalize_email(&self.email) else {
             return Ok(());
         };
@@ -288,7 +290,7 @@ impl Command<Runtime, Event> for RequestReset {
             return Ok(());
         }
         open_link(tx, LinkKind::Reset, user.id, self.link.hash, self.at)?;
-        queue_mail(tx, &user.email, mail::reset(&user, &self.link.url), self.at)?;
+        queue_link_mail(state, tx, &user, LinkKind::Reset, &self.link, self.at)?;
         let actor = Actor { user: None, email: user.email.clone(), address: self.address };
         audit(tx, &actor, "user.reset_requested", format!("user:{}", user.id), String::new(), self.at)?;
         Ok(())

@@ -32,7 +32,9 @@ pub use conversations::{
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use notify::SetPublicUrl;
-pub use outbox::MailAttempted;
+pub use outbox::{
+    AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
+};
 pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{

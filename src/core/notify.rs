@@ -118,7 +118,7 @@ fn send(
     throttle.insert((user.id.0, conversation.id.0), at)?;
     drop(throttle);
     let letter = conversation_notice(user, notice, &about(tx, conversation)?);
-    queue_mail(tx, &user.email, letter, at)?;
+    queue_mail(tx, &user.email, letter, None, at)?;
     events.push(Event::MailQueued);
     Ok(())
 }

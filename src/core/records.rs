@@ -3,11 +3,12 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
+use super::outbox::end_mail_link;
 use super::{ApplyError, Rejection};
 use crate::domain::account::User;
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::ids::UserId;
-use crate::domain::mail::{Letter, Mail};
+use crate::domain::mail::{Letter, Mail, MailLink, Removal};
 use crate::domain::secret::{Link, LinkKind, LinkState};
 use crate::domain::session::Session;
 use crate::store::tables::{
@@ -30,8 +31,15 @@ pub fn audit(
     Ok(())
 }
 
-/// Puts a mail in the outbox; the mailer sends it after the commit.
-pub fn queue_mail(tx: &WriteTransaction, to: &str, letter: Letter, at: u64) -> Result<u64, ApplyError> {
+/// Puts a mail in the outbox; the mailer sends it after the commit. A mail with a link is queued
+/// through `outbox::queue_link_mail`, which decides where the link is kept.
+pub fn queue_mail(
+    tx: &WriteTransaction,
+    to: &str,
+    letter: Letter,
+    link: Option<MailLink>,
+    at: u64,
+) -> Result<u64, ApplyError> {
     let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
     let id = MAIL_ID_TO_MAIL.next_key(&table)?;
     let mail = Mail {
@@ -44,12 +52,14 @@ pub fn queue_mail(tx: &WriteTransaction, to: &str, letter: Letter, at: u64) -> R
         attempts: 0,
         last_error: None,
         last_attempt_at: None,
+        link,
     };
     MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
     Ok(id)
 }
 
-/// Opens a new link for `user`, replacing any open link of the same kind (the old one dies).
+/// Opens a new link for `user`, replacing any open link of the same kind (the old one dies, and
+/// leaves the mail that carried it).
 pub fn open_link(
     tx: &WriteTransaction,
     kind: LinkKind,
@@ -63,10 +73,14 @@ pub fn open_link(
         .into_iter()
         .filter(|(_, link)| link.user == user && link.kind == kind && link.state == LinkState::Open)
         .collect();
-    for (old_hash, old) in open {
-        LINK_HASH_TO_LINK.insert(&mut table, old_hash, &Link { state: LinkState::Replaced, ..old })?;
+    for (old_hash, old) in &open {
+        LINK_HASH_TO_LINK.insert(&mut table, *old_hash, &Link { state: LinkState::Replaced, ..old.clone() })?;
     }
     LINK_HASH_TO_LINK.insert(&mut table, hash, &Link { kind, user, created_at: at, state: LinkState::Open })?;
+    drop(table);
+    for (old_hash, _) in open {
+        end_mail_link(tx, old_hash, Removal::Replaced)?;
+    }
     Ok(())
 }
 
@@ -174,6 +188,7 @@ pub fn revoke_links(tx: &WriteTransaction, user: UserId) -> Result<(), ApplyErro
         .collect();
     for (hash, link) in open {
         LINK_HASH_TO_LINK.insert(&mut table, hash, &Link { state: LinkState::Revoked, ..link })?;
+        end_mail_link(tx, hash, Removal::Revoked)?;
     }
     Ok(())
 }

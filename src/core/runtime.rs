@@ -19,6 +19,8 @@ pub struct Runtime {
     pub(crate) routing: Routing,
     /// The rules' `assign` hook, once installed; survives a reload of the state.
     pub(crate) rule_chooser: Option<std::sync::Arc<super::rules::RuleChooser>>,
+    /// Where invite and reset links wait to be sent; survives a reload of the state.
+    pub(crate) mail_links: super::outbox::MailLinks,
 }
 
 impl State for Runtime {
@@ -38,13 +40,14 @@ impl State for Runtime {
         for conversation in read.open_conversations()? {
             restore(&mut routing, &conversation);
         }
-        Ok(Runtime { last_boot, routing, rule_chooser: None })
+        Ok(Runtime { last_boot, routing, rule_chooser: None, mail_links: Default::default() })
     }
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
         let mut fresh = Runtime::load(store)?;
         fresh.routing.set_chooser(self.routing.chooser());
         fresh.rule_chooser = self.rule_chooser.take();
+        fresh.mail_links = self.mail_links.clone();
         *self = fresh;
         Ok(())
     }

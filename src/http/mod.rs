@@ -74,6 +74,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Woken when mail is queued, so the mailer sends it at once.
     pub mail_queued: Arc<Notify>,
+    /// Links of queued mail held in memory until sent (the outbox page shows them meanwhile).
+    pub mail_vault: crate::core::MailVault,
     /// Turns true when the server stops: long-lived tasks (WebSockets) end on it.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Who has a staff WebSocket open (agents' presence).

@@ -9,8 +9,9 @@ use crate::domain::access::{Permission, Role};
 use crate::domain::account::{Group, Language, User};
 use crate::domain::conversation::{Activity, Author, Channel, ChannelKind, Contact, Conversation, Message, Status};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, TokenId, UserId};
-use crate::domain::mail::Mail;
+use crate::domain::mail::{Mail, Removal, Shown};
 use crate::domain::routing::Place;
+use crate::domain::secret::LinkKind;
 use crate::domain::session::ApiToken;
 
 #[derive(Debug, Serialize)]
@@ -115,6 +116,7 @@ pub struct MailView {
     pub id: u64,
     pub to: String,
     pub subject: String,
+    /// The text, with its invite or reset link only while the link works and was not sent.
     pub body: String,
     pub created_at: u64,
     pub sent_at: Option<u64>,
@@ -122,25 +124,51 @@ pub struct MailView {
     pub last_error: Option<String>,
     /// `sent`, `failed` (will retry) or `waiting` (no SMTP server configured, or not tried yet).
     pub status: &'static str,
+    /// The invite or reset link the mail carries; `null` for other mail.
+    pub link: Option<MailLinkView>,
 }
 
-impl From<Mail> for MailView {
-    fn from(mail: Mail) -> Self {
+#[derive(Debug, Serialize)]
+pub struct MailLinkView {
+    pub kind: LinkKind,
+    /// Whose account it opens.
+    pub user_id: UserId,
+    /// `live` (in the body), or why it is not: `sent`, `used`, `replaced`, `expired`, `lost`.
+    pub status: &'static str,
+}
+
+impl MailView {
+    /// The mail as it reads now, `shown` where its link goes.
+    pub fn new(mail: Mail, shown: Option<&Shown>) -> Self {
         let status = match (mail.sent_at, &mail.last_error) {
             (Some(_), _) => "sent",
             (None, Some(_)) => "failed",
             (None, None) => "waiting",
         };
+        let link = mail.link.as_ref().zip(shown).map(|(link, shown)| MailLinkView {
+            kind: link.kind,
+            user_id: link.user,
+            status: match shown {
+                Shown::Live(_) => "live",
+                Shown::Removed(Removal::Sent) => "sent",
+                Shown::Removed(Removal::Used) => "used",
+                Shown::Removed(Removal::Replaced) => "replaced",
+                Shown::Removed(Removal::Expired) => "expired",
+                Shown::Removed(Removal::Lost) => "lost",
+                Shown::Removed(Removal::Revoked) => "revoked",
+            },
+        });
         MailView {
+            body: mail.text(shown),
             id: mail.id,
             to: mail.to,
             subject: mail.subject,
-            body: mail.body,
             created_at: mail.created_at,
             sent_at: mail.sent_at,
             attempts: mail.attempts,
             last_error: mail.last_error,
             status,
+            link,
         }
     }
 }

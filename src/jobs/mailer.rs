@@ -1,6 +1,7 @@
 //! Sends the outbox by SMTP when `smtp.url` is set, as soon as mail is queued, retrying failures
 //! with a growing pause (up to an hour) so nothing is lost. Without SMTP, mail stays in the outbox
-//! for administrators to read, and the log says so once per mail.
+//! for administrators to read, and the log says so once per mail. An invite or reset link held in
+//! memory and lost at a restart is renewed before its mail goes (or is read).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,9 +13,10 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::clock::Clock;
 use crate::config::SmtpSettings;
-use crate::core::{Core, Event, MailAttempted};
-use crate::domain::mail::Mail;
-use crate::store::Store;
+use crate::core::{Core, Event, MailAttempted, MailVault, RenewMailLink, fresh_link};
+use crate::domain::mail::{Mail, Removal, Shown};
+use crate::domain::secret::Link;
+use crate::store::{Store, StoreError};
 
 const SWEEP: Duration = Duration::from_secs(30);
 const BATCH: usize = 50;
@@ -25,6 +27,10 @@ pub struct Mailer {
     pub clock: Clock,
     pub smtp: SmtpSettings,
     pub queued: Arc<Notify>,
+    /// Links of queued mail held in memory (shared with the core and the outbox page).
+    pub vault: MailVault,
+    /// Base of renewed links.
+    pub public_url: String,
 }
 
 /// Whether a failed mail has waited long enough: 1, 2, 4 … minutes after each attempt, at most an hour.
@@ -89,12 +95,15 @@ impl Mailer {
 
     async fn sweep(&self, transport: Option<&AsyncSmtpTransport<Tokio1Executor>>, reported: &mut HashSet<u64>) {
         let store = self.store.clone();
-        let unsent = match tokio::task::spawn_blocking(move || store.read()?.unsent_mails(BATCH)).await {
+        let unsent = match tokio::task::spawn_blocking(move || unsent_with_links(&store)).await {
             Ok(Ok(unsent)) => unsent,
             Ok(Err(err)) => return tracing::error!(error = %err, "cannot read the outbox"),
             Err(err) => return tracing::error!(error = %err, "cannot read the outbox"),
         };
-        for mail in unsent {
+        for (mut mail, record) in unsent {
+            let Some(shown) = self.link_of(&mut mail, record.as_ref()).await else {
+                continue;
+            };
             let Some(transport) = transport else {
                 if reported.insert(mail.id) {
                     tracing::info!(to = %mail.to, subject = %mail.subject, "no SMTP server configured (smtp.url): the mail is kept in the outbox, where administrators can read it");
@@ -104,27 +113,78 @@ impl Mailer {
             if !due(&mail, self.clock.now()) {
                 continue;
             }
-            let error = self.send(transport, &mail).await.err();
+            let error = self.send(transport, &mail, shown.as_ref()).await.err();
             if let Some(error) = &error {
                 tracing::warn!(to = %mail.to, error = %error, "mail not sent; will retry");
             }
+            let sent = error.is_none();
             let attempted = MailAttempted { id: mail.id, error, at: self.clock.now() };
-            if let Err(err) = self.core.call(attempted).await {
-                tracing::error!(error = %err, "cannot record a mail attempt");
+            match self.core.call(attempted).await {
+                Ok(()) if sent => {
+                    if let Some(link) = &mail.link {
+                        self.vault.forget(&link.hash);
+                    }
+                }
+                Ok(()) => {}
+                Err(err) => tracing::error!(error = %err, "cannot record a mail attempt"),
             }
         }
     }
 
-    async fn send(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, mail: &Mail) -> Result<(), String> {
+    /// What the mail shows where its link goes (`Some(None)`: it has none). A link held in memory
+    /// and lost at a restart is renewed first; `None` when that could not be done yet.
+    async fn link_of(&self, mail: &mut Mail, record: Option<&Link>) -> Option<Option<Shown>> {
+        let Some(link) = mail.link.as_mut() else {
+            return Some(None);
+        };
+        let now = self.clock.now();
+        match link.judge(record, self.vault.get(&link.hash).as_deref(), now) {
+            Shown::Removed(Removal::Lost) => {}
+            shown => return Some(Some(shown)),
+        }
+        let fresh = fresh_link(link.kind, &self.public_url);
+        let (hash, url) = (fresh.hash, fresh.url.clone());
+        match self.core.call(RenewMailLink { id: mail.id, link: fresh, at: now }).await {
+            Ok(true) => {
+                tracing::info!(to = %mail.to, "a link lost at a restart was replaced by a new one");
+                link.hash = hash;
+                Some(Some(Shown::Live(url)))
+            }
+            // Sent, used or replaced meanwhile: the next sweep reads it as it is now.
+            Ok(false) => None,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot renew a mail's link");
+                None
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        mail: &Mail,
+        shown: Option<&Shown>,
+    ) -> Result<(), String> {
         let message = Message::builder()
             .from(self.smtp.from.parse().map_err(|err| format!("smtp.from: {err}"))?)
             .to(mail.to.parse().map_err(|err| format!("recipient {}: {err}", mail.to))?)
             .subject(mail.subject.clone())
             .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
+            .body(mail.text(shown))
             .map_err(|err| err.to_string())?;
         transport.send(message).await.map(|_| ()).map_err(|err| err.to_string())
     }
+}
+
+/// Mails not sent yet, oldest first, each with the stored link it carries.
+fn unsent_with_links(store: &Store) -> Result<Vec<(Mail, Option<Link>)>, StoreError> {
+    let read = store.read()?;
+    let mut unsent = Vec::new();
+    for mail in read.unsent_mails(BATCH)? {
+        let record = mail.link.as_ref().map(|link| read.link(link.hash)).transpose()?.flatten();
+        unsent.push((mail, record));
+    }
+    Ok(unsent)
 }
 
 #[cfg(test)]
@@ -143,6 +203,7 @@ mod tests {
             attempts: 0,
             last_error: None,
             last_attempt_at: None,
+            link: None,
         };
         assert!(due(&mail, 0));
         mail.attempts = 1;

@@ -20,7 +20,8 @@ use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::{
-    Core, CoreError, EnsureFirstAdmin, InstallRules, NewLink, RecordStart, RecordStop, SetPublicUrl, StartReport,
+    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, InstallRules, MailLinks, MailVault, NewLink, RecordStart,
+    RecordStop, SetMailLinks, SetPublicUrl, StartReport,
 };
 use crate::domain::secret;
 use crate::http::{AppState, router};
@@ -98,6 +99,12 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     report_previous_run(&boot, opened.millis);
     let public_url = settings.public_url.clone().unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
     core.call(SetPublicUrl { url: public_url.clone() }).await?;
+    let mail_links = MailLinks { vault: MailVault::default(), in_outbox: settings.smtp.url.is_none() };
+    core.call(SetMailLinks { links: mail_links.clone() }).await?;
+    let adopted = core.call(AdoptLegacyMail { at: clock.now() }).await?;
+    if adopted > 0 {
+        tracing::info!(mails = adopted, "invite and reset links were taken out of the text of older mail");
+    }
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);
     core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;
@@ -119,6 +126,8 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         clock: clock.clone(),
         smtp: settings.smtp.clone(),
         queued: Arc::clone(&mail_queued),
+        vault: mail_links.vault.clone(),
+        public_url: public_url.clone(),
     };
     let mailer = tokio::spawn(mailer.run(stopped.clone()));
     let webhooks = Webhooks { store: store.clone(), core: core.clone(), clock: clock.clone() };
@@ -142,6 +151,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         passwords: Passwords::default(),
         public_url: Arc::from(public_url.as_str()),
         mail_queued,
+        mail_vault: mail_links.vault,
         presence: Presence::new(
             core.clone(),
             clock.clone(),

@@ -43,6 +43,10 @@ pub const LINK_HASH_TO_LINK: Typed<[u8; 32], Link> = Typed::new("link_hash_to_li
 /// Every mail, sent or waiting (the outbox).
 pub const MAIL_ID_TO_MAIL: Typed<u64, Mail> = Typed::new("mail_id_to_mail");
 
+/// The SHA-256 of a link's token to the mail that carries it, while the mail may still show it:
+/// using or replacing the link takes it out of that mail in the same write.
+pub const LINK_HASH_TO_MAIL_ID: TableDefinition<[u8; 32], u64> = TableDefinition::new("link_hash_to_mail_id");
+
 /// The audit log, in order.
 pub const AUDIT_ID_TO_ENTRY: Typed<u64, AuditEntry> = Typed::new("audit_id_to_entry");
 
@@ -100,6 +104,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
     tx.open_table(LINK_HASH_TO_LINK.definition())?;
     tx.open_table(MAIL_ID_TO_MAIL.definition())?;
+    tx.open_table(LINK_HASH_TO_MAIL_ID)?;
     tx.open_table(AUDIT_ID_TO_ENTRY.definition())?;
     tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
     tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;

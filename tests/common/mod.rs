@@ -5,10 +5,13 @@
 
 mod desk;
 mod process;
+mod smtp;
 #[allow(unused_imports)] // Not every test binary has a desk or a child process.
 pub use desk::Desk;
 #[allow(unused_imports)]
 pub use process::{BIN, Process};
+#[allow(unused_imports)]
+pub use smtp::{Received, fake_smtp};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,7 @@
 // The small promises of the UI, as a person sees them: wait figures in seconds under a minute,
 // the green dot on a new conversation, an unsaved cap kept in the agents table, number and URL inputs styled like the others, a "copy
-// link" button next to each invite link in the Outbox, the Spanish note button.
+// link" button next to each invite link in the Outbox (and why a link left its mail, the warning before
+// someone else's reset link, its reading in the audit log), the Spanish note button.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './server.mjs';
@@ -98,6 +99,32 @@ test('the Outbox has a copy button next to each invite link, and says it copied'
   await again.locator('summary').click();
   await again.getByRole('button', { name: 'Copiar enlace' }).click();
   await again.getByText('Copiado').waitFor();
+  await admin.locator('#language').selectOption('en');
+  await admin.getByRole('heading', { name: 'Outbox' }).waitFor();
+});
+
+test('the Outbox says why a link left its mail, warns before someone else\'s reset link, and the audit log shows the reading', async () => {
+  const admin = desk.admin;
+  await desk.staff({ first: 'Rosa', email: 'rosa@example.com', roles: ['agent'] });
+  await desk.api('POST', '/auth/password/forgot', { email: 'rosa@example.com' });
+  await admin.goto(`${server.base}/admin/outbox`);
+  await admin.getByRole('heading', { name: 'Outbox' }).waitFor();
+  const [reset, invite] = [0, 1].map((n) => admin.locator('details[data-to="rosa@example.com"]').nth(n));
+  await invite.locator('summary').getByText('Link used').waitFor();
+  await invite.locator('summary').click();
+  assert.equal(await invite.getByRole('button', { name: 'Copy link' }).count(), 0, 'a used link has nothing to copy');
+  assert.match(await invite.locator('pre').textContent(), /\[link removed: it has been used\]/);
+  await reset.locator('summary').click();
+  await reset.getByText('This password-reset link opens someone else\'s account').waitFor();
+  assert.match(await reset.locator('.copy-link code').textContent(), /\/reset#token=rs_/);
+  await admin.goto(`${server.base}/admin/audit`);
+  const row = admin.locator('tr', { hasText: 'Read someone else\'s password-reset link in the outbox' }).first();
+  await row.waitFor();
+  assert.match(await row.textContent(), /admin@localhost.*rosa@example\.com/s);
+  await admin.locator('#language').selectOption('es');
+  await admin.locator('tr', { hasText: 'Leyó en el correo saliente el enlace para restablecer la contraseña de otra persona' }).first().waitFor();
+  await admin.goto(`${server.base}/admin/outbox`);
+  await admin.locator('details[data-to="rosa@example.com"]').nth(1).locator('summary').getByText('Enlace ya usado').waitFor();
   await admin.locator('#language').selectOption('en');
   await admin.getByRole('heading', { name: 'Outbox' }).waitFor();
 });

@@ -1,8 +1,9 @@
 // Administrators' reading: the outbox (every mail, sent or waiting, with a copy button next to
-// each invite or reset link) and the audit log.
+// each invite or reset link that still works; a link gone from its mail says why) and the audit log.
 import { get } from '../api.js';
 import { t, has, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
+import { session } from '../app.js';
 
 export async function outboxView(main) {
   const mails = await get('/outbox?limit=100');
@@ -13,11 +14,22 @@ export async function outboxView(main) {
     mails.length === 0 ? h('p', { class: 'card empty' }, t('outbox.empty')) : null,
     mails.map((mail) =>
       h('details', { class: 'card mail', 'data-to': mail.to },
-        h('summary', {}, h('strong', {}, mail.to), ' · ', mail.subject, ' · ', h('span', { class: `badge ${mail.status}` }, t(`outbox.status_${mail.status}`)), ' ', h('span', { class: 'muted' }, formatTime(mail.created_at, language()))),
+        h('summary', {}, h('strong', {}, mail.to), ' · ', mail.subject, ' · ', h('span', { class: `badge ${mail.status}` }, t(`outbox.status_${mail.status}`)), ' ', linkBadge(mail.link), ' ', h('span', { class: 'muted' }, formatTime(mail.created_at, language()))),
         mail.last_error ? h('p', { class: 'error' }, mail.last_error) : null,
-        links(mail.body).map(copyLink),
+        recorded(mail.link) ? h('p', { class: 'notice' }, t('outbox.reset_link_recorded')) : null,
+        mail.link?.status === 'live' ? links(mail.body).map(copyLink) : null,
         h('pre', { class: 'mail' }, mail.body))),
   );
+}
+
+// Why a mail's link is no longer in it (sent, used, replaced, expired, lost at a restart).
+function linkBadge(link) {
+  return link && link.status !== 'live' ? h('span', { class: 'badge link-gone' }, t(`outbox.link_${link.status}`)) : null;
+}
+
+// Someone else's live reset link: the server wrote to the audit log that it was shown.
+function recorded(link) {
+  return link?.status === 'live' && link.kind === 'reset' && link.user_id !== session.me?.id;
 }
 
 // The invite and reset links in a mail's text.
