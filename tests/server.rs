@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use centralita::config::TlsFiles;
-use centralita::core::{ApplyError, Command, CoreError, Event, Runtime};
+use centralita::core::{ApplyError, Command, CoreError, Event, Read, Runtime, WriteError};
 use common::*;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,7 +153,11 @@ struct Panics;
 
 impl Command<Runtime, Event> for Panics {
     type Output = ();
-    fn apply(self, _: &mut Runtime, _: &redb::WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
+    type Plan = ();
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<(), ApplyError> {
+        Ok(())
+    }
+    fn write(_: (), _: &mut Runtime, _: &redb::WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
         panic!("injected by the test");
     }
 }
@@ -162,8 +166,17 @@ struct Stalls(Duration);
 
 impl Command<Runtime, Event> for Stalls {
     type Output = ();
-    fn apply(self, _: &mut Runtime, _: &redb::WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        std::thread::sleep(self.0);
+    type Plan = Duration;
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Duration, ApplyError> {
+        Ok(self.0)
+    }
+    fn write(
+        pause: Duration,
+        _: &mut Runtime,
+        _: &redb::WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        std::thread::sleep(pause);
         Ok(())
     }
 }

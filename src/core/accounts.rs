@@ -10,7 +10,7 @@ use super::records::{
     revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
 use super::sessions::check_second_factor;
-use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
 use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
 use crate::domain::audit::Actor;
@@ -51,7 +51,23 @@ pub struct EnsureFirstAdmin {
 
 impl Command<Runtime, Event> for EnsureFirstAdmin {
     type Output = Option<User>;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl EnsureFirstAdmin {
     fn apply(
         self,
         _: &mut Runtime,
@@ -99,7 +115,23 @@ pub struct CreateUser {
 
 impl Command<Runtime, Event> for CreateUser {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CreateUser {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let mut user = self.new.into_user(next_user_id(tx)?, self.at).map_err(Rejection::from)?;
         check_email_free(tx, &user.email, None)?;
@@ -128,7 +160,23 @@ pub struct UpdateUser {
 
 impl Command<Runtime, Event> for UpdateUser {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UpdateUser {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let before = load_user(tx, self.id)?;
         let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
@@ -161,7 +209,23 @@ pub struct ResendInvite {
 
 impl Command<Runtime, Event> for ResendInvite {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl ResendInvite {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let user = load_user(tx, self.id)?;
         if !user.active {
@@ -197,7 +261,23 @@ pub struct UseLink {
 
 impl Command<Runtime, Event> for UseLink {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UseLink {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let mut links = tx.open_table(LINK_HASH_TO_LINK.definition())?;
         let link = LINK_HASH_TO_LINK.get(&links, self.hash)?.ok_or_else(|| link_rejection(LinkProblem::Unknown))?;
@@ -277,7 +357,23 @@ pub struct RequestReset {
 
 impl Command<Runtime, Event> for RequestReset {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl RequestReset {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let Ok(email) = normalize_email(&self.email) else {
             return Ok(());
@@ -316,7 +412,23 @@ pub struct ClearTotp {
 
 impl Command<Runtime, Event> for ClearTotp {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl ClearTotp {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let email = normalize_email(&self.email).map_err(Rejection::from)?;
         let id = user_id_by_email(tx, &email)?
@@ -335,7 +447,23 @@ impl Command<Runtime, Event> for ClearTotp {
 
 impl Command<Runtime, Event> for SetPassword {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetPassword {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let email = normalize_email(&self.email).map_err(Rejection::from)?;
         let id = user_id_by_email(tx, &email)?

@@ -8,7 +8,7 @@ use super::conversations::{
 };
 use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{ActivityKind, Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
@@ -120,7 +120,23 @@ pub struct SetAvailability {
 
 impl Command<Runtime, Event> for SetAvailability {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetAvailability {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let user = load_user(tx, self.agent)?;
         if !routable(&user) {
@@ -145,7 +161,23 @@ pub struct SetPresence {
 
 impl Command<Runtime, Event> for SetPresence {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetPresence {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let Ok(assignments) = state.routing.set_online(self.agent, self.online, self.at) else {
             return Ok(()); // Not an agent: presence does not route anything.
@@ -164,7 +196,23 @@ pub struct ReturnWork {
 
 impl Command<Runtime, Event> for ReturnWork {
     type Output = usize;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl ReturnWork {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<usize, ApplyError> {
         let Some(agent) = state.routing.agent(self.agent) else {
             return Ok(0);
@@ -189,7 +237,23 @@ pub struct TakeNext {
 
 impl Command<Runtime, Event> for TakeNext {
     type Output = Option<Conversation>;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl TakeNext {
     fn apply(
         self,
         state: &mut Runtime,
@@ -218,7 +282,23 @@ pub struct Take {
 
 impl Command<Runtime, Event> for Take {
     type Output = Conversation;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl Take {
     fn apply(
         self,
         state: &mut Runtime,
@@ -275,7 +355,23 @@ pub struct SetAgentRouting {
 
 impl Command<Runtime, Event> for SetAgentRouting {
     type Output = AgentProfile;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetAgentRouting {
     fn apply(
         self,
         state: &mut Runtime,

@@ -3,7 +3,7 @@
 
 use redb::WriteTransaction;
 
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::store::BootRecord;
 use crate::store::tables::BOOT_SEQ_TO_RECORD;
 
@@ -22,7 +22,23 @@ pub struct StartReport {
 
 impl Command<Runtime, Event> for RecordStart {
     type Output = StartReport;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl RecordStart {
     fn apply(
         self,
         state: &mut Runtime,
@@ -48,7 +64,23 @@ pub struct RecordStop {
 
 impl Command<Runtime, Event> for RecordStop {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl RecordStop {
     fn apply(self, _state: &mut Runtime, tx: &WriteTransaction, _events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
         let mut record = BOOT_SEQ_TO_RECORD

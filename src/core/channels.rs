@@ -3,7 +3,7 @@
 use redb::WriteTransaction;
 
 use super::records::audit;
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::account::clean_name;
 use crate::domain::audit::Actor;
 use crate::domain::conversation::{Channel, ChannelKind, Contact, ContactPatch};
@@ -25,7 +25,23 @@ pub struct CreateChannel {
 
 impl Command<Runtime, Event> for CreateChannel {
     type Output = Channel;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CreateChannel {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Channel, ApplyError> {
         let name = clean_name("name", &self.name).map_err(Rejection::from)?;
         if let Some(group) = self.group {
@@ -70,7 +86,23 @@ pub struct UpdateChannel {
 
 impl Command<Runtime, Event> for UpdateChannel {
     type Output = Channel;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UpdateChannel {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Channel, ApplyError> {
         let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
         let mut channel = CHANNEL_ID_TO_CHANNEL
@@ -133,7 +165,23 @@ pub struct UpdateContact {
 
 impl Command<Runtime, Event> for UpdateContact {
     type Output = Contact;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UpdateContact {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Contact, ApplyError> {
         let mut table = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
         let contact = CONTACT_ID_TO_CONTACT
@@ -155,7 +203,23 @@ pub struct CreateVisitor {
 
 impl Command<Runtime, Event> for CreateVisitor {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CreateVisitor {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(crate::store::tables::VISITOR_HASH_TO_VISITOR.definition())?;
         crate::store::tables::VISITOR_HASH_TO_VISITOR.insert(&mut table, self.hash, &self.visitor)?;

@@ -5,7 +5,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::records::find_user;
-use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
 };
@@ -138,7 +138,23 @@ pub struct CustomerOutcome {
 
 impl Command<Runtime, Event> for CustomerMessage {
     type Output = CustomerOutcome;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CustomerMessage {
     fn apply(
         self,
         state: &mut Runtime,
@@ -331,7 +347,23 @@ pub struct AgentMessage {
 
 impl Command<Runtime, Event> for AgentMessage {
     type Output = Message;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl AgentMessage {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Message, ApplyError> {
         let text = check_text(&self.text).map_err(Rejection::from)?;
         let mut conversation = load_conversation(tx, self.conversation)?;
@@ -359,7 +391,23 @@ pub struct Finalize {
 
 impl Command<Runtime, Event> for Finalize {
     type Output = Conversation;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl Finalize {
     fn apply(
         self,
         state: &mut Runtime,
@@ -439,7 +487,23 @@ pub struct MarkRead {
 
 impl Command<Runtime, Event> for MarkRead {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl MarkRead {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut conversation = load_conversation(tx, self.conversation)?;
         if conversation.assignee == Some(self.by.user) && conversation.unread {
@@ -461,7 +525,23 @@ pub struct SetLabel {
 
 impl Command<Runtime, Event> for SetLabel {
     type Output = Conversation;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetLabel {
     fn apply(
         self,
         _: &mut Runtime,
@@ -560,7 +640,23 @@ pub struct DeliveryAttempted {
 
 impl Command<Runtime, Event> for DeliveryAttempted {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl DeliveryAttempted {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
         let Some(mut delivery) = DELIVERY_ID_TO_DELIVERY.get(&table, self.id)? else {

@@ -7,7 +7,7 @@ use redb::WriteTransaction;
 use super::agents::sync_all_agents;
 use super::conversations::{open_conversations, save_conversation, write_assignments};
 use super::records::{all_users, audit};
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
 use crate::domain::ids::{GroupId, UserId};
@@ -24,7 +24,23 @@ pub struct CreateGroup {
 
 impl Command<Runtime, Event> for CreateGroup {
     type Output = Group;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CreateGroup {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
         let name = clean_group_name(&self.name).map_err(Rejection::from)?;
         let members = check_members(tx, &self.members)?;
@@ -55,7 +71,23 @@ pub struct UpdateGroup {
 
 impl Command<Runtime, Event> for UpdateGroup {
     type Output = Group;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UpdateGroup {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
         let members = self.members.as_deref().map(|members| check_members(tx, members)).transpose()?;
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
@@ -93,7 +125,23 @@ pub struct DeleteGroup {
 
 impl Command<Runtime, Event> for DeleteGroup {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl DeleteGroup {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
         let mut group = live_group(&GROUP_ID_TO_GROUP.all(&table)?, self.id)?;

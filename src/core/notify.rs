@@ -6,7 +6,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::records::{find_user, queue_mail};
-use super::{ApplyError, Command, Event, Runtime};
+use super::{ApplyError, Command, Event, Read, Runtime, WriteError};
 use crate::domain::account::User;
 use crate::domain::conversation::{Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
@@ -31,7 +31,23 @@ pub struct SetPublicUrl {
 
 impl Command<Runtime, Event> for SetPublicUrl {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetPublicUrl {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         tx.open_table(SETTING_TO_TEXT)?.insert(PUBLIC_URL, self.url.as_str())?;
         Ok(())

@@ -11,7 +11,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::accounts::NewLink;
 use super::records::{audit, open_link, queue_mail};
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::account::{Language, User};
 use crate::domain::audit::Actor;
 use crate::domain::ids::UserId;
@@ -65,7 +65,23 @@ pub struct SetMailLinks {
 
 impl Command<Runtime, Event> for SetMailLinks {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl SetMailLinks {
     fn apply(self, state: &mut Runtime, _: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         state.mail_links = self.links;
         Ok(())
@@ -141,7 +157,23 @@ pub struct MailAttempted {
 
 impl Command<Runtime, Event> for MailAttempted {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl MailAttempted {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
         let mut mail = MAIL_ID_TO_MAIL
@@ -175,7 +207,23 @@ pub struct RenewMailLink {
 
 impl Command<Runtime, Event> for RenewMailLink {
     type Output = bool;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl RenewMailLink {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<bool, ApplyError> {
         let mail = {
             let table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
@@ -223,7 +271,23 @@ pub struct LinksRead {
 
 impl Command<Runtime, Event> for LinksRead {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl LinksRead {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         for read in self.reads {
             let detail = format!("{} (mail {})", read.to, read.mail);
@@ -244,7 +308,23 @@ pub struct AdoptLegacyMail {
 
 impl Command<Runtime, Event> for AdoptLegacyMail {
     type Output = usize;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl AdoptLegacyMail {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<usize, ApplyError> {
         if tx.open_table(META)?.get(LEGACY_ADOPTED)?.is_some() {
             return Ok(0);

@@ -9,7 +9,7 @@ use redb::WriteTransaction;
 
 use super::activity::group_party;
 use super::conversations::{finish, load_conversation, requeue, save_conversation, system_message};
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::account::Group;
 use crate::domain::conversation::{
     ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
@@ -30,7 +30,23 @@ pub struct InstallRules {
 
 impl Command<Runtime, Event> for InstallRules {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl InstallRules {
     fn apply(self, state: &mut Runtime, _: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let chooser = Arc::new(RuleChooser { rules: self.rules, store: self.store, fresh: Mutex::default() });
         state.routing.set_chooser(Some(Arc::clone(&chooser) as Arc<dyn Chooser>));
@@ -144,7 +160,23 @@ pub struct ApplyRuleActions {
 
 impl Command<Runtime, Event> for ApplyRuleActions {
     type Output = Conversation;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl ApplyRuleActions {
     fn apply(
         self,
         state: &mut Runtime,
@@ -241,9 +273,24 @@ pub struct CloseIdle {
 }
 
 impl Command<Runtime, Event> for CloseIdle {
-    /// Whether it was closed.
     type Output = bool;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CloseIdle {
     fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<bool, ApplyError> {
         let mut conversation = load_conversation(tx, self.conversation)?;
         if conversation.status == Status::Finalized || conversation.last_message_at != self.seen {

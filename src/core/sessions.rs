@@ -5,7 +5,7 @@ use redb::WriteTransaction;
 
 use super::accounts::NewSession;
 use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
-use super::{ApplyError, Command, Event, RejectKind, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
 use crate::domain::ids::{TokenId, UserId};
@@ -24,7 +24,23 @@ pub struct OpenSession {
 
 impl Command<Runtime, Event> for OpenSession {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl OpenSession {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<User, ApplyError> {
         let mut user = load_user(tx, self.user)?;
         if !user.active {
@@ -96,7 +112,23 @@ pub struct EndSession {
 
 impl Command<Runtime, Event> for EndSession {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl EndSession {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
         if let Some(session) = SESSION_HASH_TO_SESSION.get(&table, self.hash)? {
@@ -115,7 +147,23 @@ pub struct TouchSession {
 
 impl Command<Runtime, Event> for TouchSession {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl TouchSession {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
         if let Some(mut session) = SESSION_HASH_TO_SESSION.get(&table, self.hash)? {
@@ -146,7 +194,23 @@ pub struct PasswordChanged {
 
 impl Command<Runtime, Event> for ChangePassword {
     type Output = PasswordChanged;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl ChangePassword {
     fn apply(
         self,
         _: &mut Runtime,
@@ -177,7 +241,23 @@ pub struct CreateApiToken {
 
 impl Command<Runtime, Event> for CreateApiToken {
     type Output = ApiToken;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl CreateApiToken {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<ApiToken, ApplyError> {
         let name = crate::domain::account::clean_name("name", &self.name).map_err(Rejection::from)?;
         let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
@@ -200,7 +280,23 @@ pub struct RevokeApiToken {
 
 impl Command<Runtime, Event> for RevokeApiToken {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl RevokeApiToken {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
         let found = API_TOKEN_HASH_TO_TOKEN
@@ -227,7 +323,23 @@ pub struct StartTotp {
 
 impl Command<Runtime, Event> for StartTotp {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl StartTotp {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut user = load_user(tx, self.user)?;
         user.totp_pending = Some(self.secret);
@@ -251,7 +363,23 @@ pub struct EnableTotp {
 
 impl Command<Runtime, Event> for EnableTotp {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl EnableTotp {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut user = load_user(tx, self.user)?;
         let Some(secret) = user.totp_pending.take() else {
@@ -287,7 +415,23 @@ pub struct DisableTotp {
 
 impl Command<Runtime, Event> for DisableTotp {
     type Output = ();
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl DisableTotp {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
         let mut user = load_user(tx, self.user)?;
         if user.totp_required {
@@ -314,7 +458,23 @@ pub struct UpdateProfile {
 
 impl Command<Runtime, Event> for UpdateProfile {
     type Output = User;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl UpdateProfile {
     fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
         let before = load_user(tx, self.user)?;
         let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;

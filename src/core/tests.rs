@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use redb::{ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
+use super::writer::{Read, WriteError};
 use super::*;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -30,7 +31,7 @@ impl State for Counter {
     }
 }
 
-/// Writes `key = value`; a value of 0 is refused before anything is written.
+/// Writes `key = value`; a value of 0, or a key already written, is refused by `check`.
 struct Put {
     key: u64,
     value: u64,
@@ -38,13 +39,22 @@ struct Put {
 
 impl Command<Counter, u64> for Put {
     type Output = u64;
-    fn apply(self, state: &mut Counter, tx: &WriteTransaction, events: &mut Vec<u64>) -> Result<u64, ApplyError> {
+    type Plan = Self;
+
+    fn check(self, _: &Counter, read: &Read<'_>) -> Result<Self, ApplyError> {
         if self.value == 0 {
             return Err(Rejection::new(RejectKind::Invalid, "zero", "zero").into());
         }
-        tx.open_table(KV)?.insert(self.key, self.value)?;
+        if read.table(KV)?.get(self.key)?.is_some() {
+            return Err(Rejection::conflict("taken", "taken").into());
+        }
+        Ok(self)
+    }
+
+    fn write(plan: Self, state: &mut Counter, tx: &WriteTransaction, events: &mut Vec<u64>) -> Result<u64, WriteError> {
+        tx.open_table(KV)?.insert(plan.key, plan.value)?;
         state.applied += 1;
-        events.push(self.key);
+        events.push(plan.key);
         Ok(state.applied)
     }
 }
@@ -57,9 +67,15 @@ struct Gate {
 
 impl Command<Counter, u64> for Gate {
     type Output = ();
-    fn apply(self, _: &mut Counter, _: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
-        let _ = self.entered.send(());
-        let _ = self.release.recv_timeout(Duration::from_secs(10));
+    type Plan = Self;
+
+    fn check(self, _: &Counter, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self)
+    }
+
+    fn write(plan: Self, _: &mut Counter, _: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), WriteError> {
+        let _ = plan.entered.send(());
+        let _ = plan.release.recv_timeout(Duration::from_secs(10));
         Ok(())
     }
 }
@@ -71,9 +87,15 @@ struct WriteThenFail {
 
 impl Command<Counter, u64> for WriteThenFail {
     type Output = ();
-    fn apply(self, _: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
-        tx.open_table(KV)?.insert(self.key, 1)?;
-        Err(ApplyError::Store(StoreError::Decode { table: "test_kv", message: "simulated".into() }))
+    type Plan = Self;
+
+    fn check(self, _: &Counter, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self)
+    }
+
+    fn write(plan: Self, _: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), WriteError> {
+        tx.open_table(KV)?.insert(plan.key, 1)?;
+        Err(StoreError::Decode { table: "test_kv", message: "simulated".into() }.into())
     }
 }
 
@@ -84,10 +106,32 @@ struct WriteThenPanic {
 
 impl Command<Counter, u64> for WriteThenPanic {
     type Output = ();
-    fn apply(self, state: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), ApplyError> {
-        tx.open_table(KV)?.insert(self.key, 1)?;
+    type Plan = Self;
+
+    fn check(self, _: &Counter, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self)
+    }
+
+    fn write(plan: Self, state: &mut Counter, tx: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), WriteError> {
+        tx.open_table(KV)?.insert(plan.key, 1)?;
         state.applied += 100;
         panic!("injected panic");
+    }
+}
+
+/// Panics while checking: nothing was written, so the rest of the batch commits.
+struct CheckPanics;
+
+impl Command<Counter, u64> for CheckPanics {
+    type Output = ();
+    type Plan = ();
+
+    fn check(self, _: &Counter, _: &Read<'_>) -> Result<(), ApplyError> {
+        panic!("injected panic while checking");
+    }
+
+    fn write(_: (), _: &mut Counter, _: &WriteTransaction, _: &mut Vec<u64>) -> Result<(), WriteError> {
+        Ok(())
     }
 }
 
@@ -149,6 +193,55 @@ async fn many_concurrent_commands_share_few_commits() {
     for key in 1..=200 {
         assert_eq!(stored(&store, key), Some(key * 10));
     }
+}
+
+/// Sends one command to the writer in a task of its own.
+type Sender = Box<dyn FnOnce(Writer<Counter, u64>) -> tokio::task::JoinHandle<()> + Send>;
+
+/// Runs `commands` as one batch (queued behind a gate) on a fresh database; returns its bytes.
+async fn batch_file(commands: Vec<Sender>) -> Vec<u8> {
+    let (dir, store, writer, _) = start();
+    let (release, gate) = hold(&writer).await;
+    let count = commands.len();
+    let calls: Vec<_> = commands
+        .into_iter()
+        .enumerate()
+        .map(|(at, command)| {
+            let call = command(writer.clone());
+            (at, call)
+        })
+        .collect();
+    wait_queued(&writer, count).await;
+    release.send(()).unwrap();
+    gate.await.unwrap();
+    for (_, call) in calls {
+        call.await.unwrap();
+    }
+    drop((writer, store));
+    tokio::time::sleep(Duration::from_millis(100)).await; // the writer thread lets the file go
+    std::fs::read(dir.path().join("centralita.redb")).unwrap()
+}
+
+fn put(key: u64, value: u64) -> Sender {
+    Box::new(move |writer| {
+        tokio::spawn(async move {
+            let _ = writer.call(Put { key, value }).await;
+        })
+    })
+}
+
+/// The contract as a type (issue 14, point 1): a refused command, or one that panics while
+/// checking, leaves the database byte for byte as the other commands of its batch alone would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_command_leaves_the_file_as_the_rest_of_its_batch_alone_would() {
+    let panics: Sender = Box::new(|writer| {
+        tokio::spawn(async move {
+            let _ = writer.call(CheckPanics).await;
+        })
+    });
+    let with = batch_file(vec![put(1, 11), put(1, 12), put(2, 0), panics, put(3, 33)]).await;
+    let without = batch_file(vec![put(1, 11), put(3, 33)]).await;
+    assert!(with == without, "the files differ ({} and {} bytes)", with.len(), without.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

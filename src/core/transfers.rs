@@ -7,7 +7,7 @@ use redb::WriteTransaction;
 use super::conversations::{
     Staff, append_message, check_may_act, load_conversation, routing_rejection, save_conversation, write_assignments_by,
 };
-use super::{ApplyError, Command, Event, Rejection, Runtime};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::conversation::{ActivityKind, Author, Conversation, Status, check_text};
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::routing::{Assignment, RoutingError};
@@ -34,7 +34,23 @@ pub struct Transfer {
 
 impl Command<Runtime, Event> for Transfer {
     type Output = Conversation;
+    type Plan = Self;
 
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+        Ok(self) // not split yet: everything happens in `write`
+    }
+
+    fn write(
+        plan: Self,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Self::Output, WriteError> {
+        Ok(plan.apply(state, tx, events)?)
+    }
+}
+
+impl Transfer {
     fn apply(
         self,
         state: &mut Runtime,

@@ -37,11 +37,90 @@ pub trait State: Send + 'static {
     }
 }
 
-/// A change to the system. `apply` must make all its checks before its first write, so that a
-/// rejection leaves the transaction (and the state) as they were and the rest of the batch commits.
+/// A change to the system, in two steps. `check` reads the state and the transaction (it is
+/// given no way to change either) and decides: a plan, or a rejection. `write` carries the plan
+/// out and fails only on storage. So a rejected command cannot leave writes behind, and the rest
+/// of its batch commits.
 pub trait Command<S, E>: Send + 'static {
     type Output: Send + 'static;
-    fn apply(self, state: &mut S, tx: &WriteTransaction, events: &mut Vec<E>) -> Result<Self::Output, ApplyError>;
+    /// What `check` decided, for `write`.
+    type Plan;
+    fn check(self, state: &S, read: &Read<'_>) -> Result<Self::Plan, ApplyError>;
+    fn write(
+        plan: Self::Plan,
+        state: &mut S,
+        tx: &WriteTransaction,
+        events: &mut Vec<E>,
+    ) -> Result<Self::Output, WriteError>;
+}
+
+/// The transaction as `check` sees it: tables open for reading only (a table opened here exposes
+/// `ReadableTable` and nothing that writes).
+pub struct Read<'a>(&'a WriteTransaction);
+
+impl<'a> Read<'a> {
+    pub fn new(tx: &'a WriteTransaction) -> Self {
+        Read(tx)
+    }
+
+    pub fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<'static, K, V>,
+    ) -> Result<impl redb::ReadableTable<K, V> + use<'a, K, V>, StoreError> {
+        self.0.open_table(definition).map_err(|err| StoreError::from(redb::Error::from(err)))
+    }
+}
+
+/// How `write` failed.
+#[derive(Debug)]
+pub enum WriteError {
+    Store(StoreError),
+    /// Transitional, for commands not yet split into check and write: a refusal met while
+    /// writing. Their batch commits as before (what they wrote stands); split them.
+    Late(Rejection),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(err: StoreError) -> Self {
+        WriteError::Store(err)
+    }
+}
+
+impl From<ApplyError> for WriteError {
+    fn from(err: ApplyError) -> Self {
+        match err {
+            ApplyError::Rejected(why) => WriteError::Late(why),
+            ApplyError::Store(err) => WriteError::Store(err),
+            ApplyError::Panicked(message) => WriteError::Store(StoreError::Invariant(message.to_string())),
+        }
+    }
+}
+
+impl From<WriteError> for ApplyError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Store(err) => ApplyError::Store(err),
+            WriteError::Late(why) => ApplyError::Rejected(why),
+        }
+    }
+}
+
+impl From<redb::TableError> for WriteError {
+    fn from(err: redb::TableError) -> Self {
+        WriteError::Store(redb::Error::from(err).into())
+    }
+}
+
+impl From<redb::StorageError> for WriteError {
+    fn from(err: redb::StorageError) -> Self {
+        WriteError::Store(redb::Error::from(err).into())
+    }
+}
+
+impl From<Rejection> for WriteError {
+    fn from(why: Rejection) -> Self {
+        WriteError::Late(why)
+    }
 }
 
 /// What a command left after applying: publishes its events and answers its caller once the
@@ -82,18 +161,12 @@ impl<S, E> Job<S, E> for Probe {
     }
 }
 
-/// Applies a command; a panic inside becomes `ApplyError::Panicked` instead of ending the writer
-/// thread (which would leave a server that answers reads and fails every write).
-fn apply_caught<S, E, C: Command<S, E>>(
-    command: C,
-    state: &mut S,
-    tx: &WriteTransaction,
-    events: &mut Vec<E>,
-) -> Result<C::Output, ApplyError> {
-    catch_unwind(AssertUnwindSafe(|| command.apply(state, tx, events))).unwrap_or_else(|payload| {
+/// Runs one step of command `C`; a panic inside becomes `ApplyError::Panicked` instead of ending
+/// the writer thread (which would leave a server that answers reads and fails every write).
+fn caught<C, T>(step: impl FnOnce() -> Result<T, ApplyError>) -> Result<T, ApplyError> {
+    catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|payload| {
         let message = crate::panics::message(payload.as_ref());
-        tracing::error!(command = std::any::type_name::<C>(), panic = %message,
-            "a command panicked; its batch is dropped and the state reloaded from disk");
+        tracing::error!(command = std::any::type_name::<C>(), panic = %message, "a command panicked");
         Err(ApplyError::Panicked(Arc::from(message)))
     })
 }
@@ -108,9 +181,20 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
     fn run(self: Box<Self>, state: &mut S, tx: &WriteTransaction) -> Outcome<E> {
         let Pending { command, reply, .. } = *self;
         let mut events = Vec::new();
-        let result = apply_caught(command, state, tx, &mut events);
-        // A store error or a panic may have left partial writes (and a half-changed state).
-        let poisoned = matches!(result, Err(ApplyError::Store(_) | ApplyError::Panicked(_)));
+        let (result, poisoned) = match caught::<C, _>(|| command.check(state, &Read::new(tx))) {
+            // Nothing was written: the batch goes on (a read that failed may mean the store did).
+            Err(err) => {
+                let poisoned = matches!(err, ApplyError::Store(_));
+                (Err(err), poisoned)
+            }
+            Ok(plan) => match caught::<C, _>(|| C::write(plan, state, tx, &mut events).map_err(ApplyError::from)) {
+                Ok(output) => (Ok(output), false),
+                // A refusal from a command not yet split stands as it did (its writes commit).
+                Err(ApplyError::Rejected(why)) => (Err(ApplyError::Rejected(why)), false),
+                // A storage failure or a panic may have left partial writes and a half-changed state.
+                Err(err) => (Err(err), true),
+            },
+        };
         let finish: Finish<E> = Box::new(move |batch, publisher| {
             let answer = match (batch, result) {
                 (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),

@@ -71,6 +71,9 @@ pub enum StoreError {
     Reopening,
     #[error("the data disk is full")]
     DiskFull,
+    /// A checked command met a broken invariant while writing (a bug); its batch is dropped.
+    #[error("a broken invariant while writing: {0}")]
+    Invariant(String),
     #[error("database error: {0}")]
     Db(#[from] redb::Error),
 }
