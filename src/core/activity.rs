@@ -5,7 +5,7 @@
 use redb::WriteTransaction;
 
 use super::records::find_user;
-use super::{ApplyError, Event};
+use super::{ApplyError, Event, Tables};
 use crate::domain::conversation::{Activity, ActivityKind, Author, Conversation, Message, Party};
 use crate::domain::ids::{ConversationId, GroupId, MessageId, UserId};
 use crate::store::tables::GROUP_ID_TO_GROUP;
@@ -52,12 +52,12 @@ pub fn told(events: &[Event], conversation: ConversationId, agent: UserId) -> bo
 
 /// The user as a line names them; one no longer on record gets an empty name (as a group does),
 /// so writing a line never rejects.
-pub fn user_party(tx: &WriteTransaction, id: UserId) -> Result<Party, ApplyError> {
+pub fn user_party(tx: &impl Tables, id: UserId) -> Result<Party, ApplyError> {
     Ok(Party::user(id, find_user(tx, id)?.map(|user| user.full_name()).unwrap_or_default()))
 }
 
-pub fn group_party(tx: &WriteTransaction, id: GroupId) -> Result<Party, ApplyError> {
-    let table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+pub fn group_party(tx: &impl Tables, id: GroupId) -> Result<Party, ApplyError> {
+    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
     let name = GROUP_ID_TO_GROUP.get(&table, id.0)?.map(|group| group.name).unwrap_or_default();
     Ok(Party::group(id, name))
 }

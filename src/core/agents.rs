@@ -8,15 +8,15 @@ use super::conversations::{
 };
 use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{ActivityKind, Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode, RoutingError};
 use crate::store::tables::{AGENT_ID_TO_PROFILE, GROUP_ID_TO_GROUP};
 
-fn load_profile(tx: &WriteTransaction, id: UserId) -> Result<AgentProfile, ApplyError> {
-    let table = tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
+fn load_profile(tx: &impl Tables, id: UserId) -> Result<AgentProfile, ApplyError> {
+    let table = tx.table(AGENT_ID_TO_PROFILE.definition())?;
     Ok(AGENT_ID_TO_PROFILE.get(&table, id.0)?.unwrap_or_default())
 }
 
@@ -26,8 +26,8 @@ fn save_profile(tx: &WriteTransaction, id: UserId, profile: &AgentProfile) -> Re
     Ok(())
 }
 
-fn live_groups(tx: &WriteTransaction) -> Result<Vec<Group>, ApplyError> {
-    let table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+fn live_groups(tx: &impl Tables) -> Result<Vec<Group>, ApplyError> {
+    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
     Ok(GROUP_ID_TO_GROUP.all(&table)?.into_iter().map(|(_, group)| group).filter(|g| g.deleted_at.is_none()).collect())
 }
 

@@ -5,7 +5,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::records::find_user;
-use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
 };
@@ -21,8 +21,8 @@ use crate::store::tables::{
 
 pub use super::transfers::{Transfer, TransferTarget, requeue};
 
-pub fn load_conversation(tx: &WriteTransaction, id: ConversationId) -> Result<Conversation, ApplyError> {
-    let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+pub fn load_conversation(tx: &impl Tables, id: ConversationId) -> Result<Conversation, ApplyError> {
+    let table = tx.table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     CONVERSATION_ID_TO_CONVERSATION
         .get(&table, id.0)?
         .ok_or_else(|| Rejection::not_found("conversation_not_found", "There is no such conversation.").into())
@@ -202,8 +202,8 @@ impl CustomerMessage {
     }
 }
 
-fn load_channel(tx: &WriteTransaction, id: ChannelId) -> Result<Channel, ApplyError> {
-    let table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+fn load_channel(tx: &impl Tables, id: ChannelId) -> Result<Channel, ApplyError> {
+    let table = tx.table(CHANNEL_ID_TO_CHANNEL.definition())?;
     CHANNEL_ID_TO_CHANNEL
         .get(&table, id.0)?
         .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel.").into())
@@ -562,8 +562,8 @@ impl SetLabel {
 }
 
 /// Every conversation not finalized.
-pub fn open_conversations(tx: &WriteTransaction) -> Result<Vec<Conversation>, ApplyError> {
-    let index = tx.open_table(OPEN_CONVERSATION_IDS)?;
+pub fn open_conversations(tx: &impl Tables) -> Result<Vec<Conversation>, ApplyError> {
+    let index = tx.table(OPEN_CONVERSATION_IDS)?;
     let ids: Vec<u64> = index.iter()?.map(|row| row.map(|(id, _)| id.value())).collect::<Result<_, _>>()?;
     ids.into_iter().map(|id| load_conversation(tx, ConversationId(id))).collect()
 }

@@ -7,7 +7,7 @@ use redb::WriteTransaction;
 use super::agents::sync_all_agents;
 use super::conversations::{open_conversations, save_conversation, write_assignments};
 use super::records::{all_users, audit};
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
 use crate::domain::ids::{GroupId, UserId};
@@ -185,7 +185,7 @@ fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) ->
 }
 
 /// Members must be existing users; duplicates are dropped.
-fn check_members(tx: &WriteTransaction, members: &[UserId]) -> Result<Vec<UserId>, ApplyError> {
+fn check_members(tx: &impl Tables, members: &[UserId]) -> Result<Vec<UserId>, ApplyError> {
     let known: BTreeSet<UserId> = all_users(tx)?.into_iter().map(|user| user.id).collect();
     let mut unique = BTreeSet::new();
     for member in members {
@@ -203,7 +203,7 @@ fn check_members(tx: &WriteTransaction, members: &[UserId]) -> Result<Vec<UserId
     Ok(unique.into_iter().collect())
 }
 
-pub fn check_group_exists(tx: &WriteTransaction, id: GroupId) -> Result<Group, ApplyError> {
-    let table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+pub fn check_group_exists(tx: &impl Tables, id: GroupId) -> Result<Group, ApplyError> {
+    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
     live_group(&GROUP_ID_TO_GROUP.all(&table)?, id)
 }

@@ -41,7 +41,7 @@ pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
-pub use writer::{Command, MAX_BATCH, Read, State, WriteError, Writer};
+pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};
 use crate::domain::ids::{GroupId, UserId};

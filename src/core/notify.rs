@@ -6,7 +6,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::records::{find_user, queue_mail};
-use super::{ApplyError, Command, Event, Read, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Runtime, Tables, WriteError};
 use crate::domain::account::User;
 use crate::domain::conversation::{Conversation, Status};
 use crate::domain::ids::{ConversationId, UserId};
@@ -139,15 +139,15 @@ fn send(
     Ok(())
 }
 
-fn about(tx: &WriteTransaction, conversation: &Conversation) -> Result<About, ApplyError> {
-    let contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
+fn about(tx: &impl Tables, conversation: &Conversation) -> Result<About, ApplyError> {
+    let contacts = tx.table(CONTACT_ID_TO_CONTACT.definition())?;
     let contact = CONTACT_ID_TO_CONTACT.get(&contacts, conversation.contact.0)?;
     let contact = contact.and_then(|c| c.name.or(c.email).or(c.phone)).filter(|name| !name.trim().is_empty());
-    let channels = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+    let channels = tx.table(CHANNEL_ID_TO_CHANNEL.definition())?;
     let channel = CHANNEL_ID_TO_CHANNEL.get(&channels, conversation.channel.0)?.map(|c| c.name).unwrap_or_default();
-    let groups = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+    let groups = tx.table(GROUP_ID_TO_GROUP.definition())?;
     let queue = conversation.group.map(|id| GROUP_ID_TO_GROUP.get(&groups, id.0)).transpose()?.flatten();
-    let base = tx.open_table(SETTING_TO_TEXT)?.get(PUBLIC_URL)?.map(|url| url.value().to_owned()).unwrap_or_default();
+    let base = tx.table(SETTING_TO_TEXT)?.get(PUBLIC_URL)?.map(|url| url.value().to_owned()).unwrap_or_default();
     Ok(About {
         conversation: conversation.id.0,
         contact,

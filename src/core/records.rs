@@ -4,7 +4,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::outbox::end_mail_link;
-use super::{ApplyError, Rejection};
+use super::{ApplyError, Rejection, Tables};
 use crate::domain::account::User;
 use crate::domain::audit::{Actor, AuditEntry};
 use crate::domain::ids::UserId;
@@ -107,26 +107,26 @@ pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>)
 
 /// The user, if there is one: for write steps after routing changed, where a missing user must
 /// not turn into a rejection (the single-writer rule: a write fails only on storage).
-pub fn find_user(tx: &WriteTransaction, id: UserId) -> Result<Option<User>, ApplyError> {
-    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+pub fn find_user(tx: &impl Tables, id: UserId) -> Result<Option<User>, ApplyError> {
+    let table = tx.table(USER_ID_TO_USER.definition())?;
     Ok(USER_ID_TO_USER.get(&table, id.0)?)
 }
 
 /// The user, or a `user_not_found` rejection: for checks, before a command's first write.
-pub fn load_user(tx: &WriteTransaction, id: UserId) -> Result<User, ApplyError> {
-    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+pub fn load_user(tx: &impl Tables, id: UserId) -> Result<User, ApplyError> {
+    let table = tx.table(USER_ID_TO_USER.definition())?;
     USER_ID_TO_USER
         .get(&table, id.0)?
         .ok_or_else(|| Rejection::not_found("user_not_found", "There is no such user.").into())
 }
 
-pub fn all_users(tx: &WriteTransaction) -> Result<Vec<User>, ApplyError> {
-    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+pub fn all_users(tx: &impl Tables) -> Result<Vec<User>, ApplyError> {
+    let table = tx.table(USER_ID_TO_USER.definition())?;
     Ok(USER_ID_TO_USER.all(&table)?.into_iter().map(|(_, user)| user).collect())
 }
 
-pub fn user_id_by_email(tx: &WriteTransaction, email: &str) -> Result<Option<UserId>, ApplyError> {
-    let index = tx.open_table(EMAIL_TO_USER_ID)?;
+pub fn user_id_by_email(tx: &impl Tables, email: &str) -> Result<Option<UserId>, ApplyError> {
+    let index = tx.table(EMAIL_TO_USER_ID)?;
     Ok(index.get(email)?.map(|id| UserId(id.value())))
 }
 
@@ -148,7 +148,7 @@ pub fn next_user_id(tx: &WriteTransaction) -> Result<UserId, ApplyError> {
 }
 
 /// Refuses an address another user already has.
-pub fn check_email_free(tx: &WriteTransaction, email: &str, except: Option<UserId>) -> Result<(), ApplyError> {
+pub fn check_email_free(tx: &impl Tables, email: &str, except: Option<UserId>) -> Result<(), ApplyError> {
     match user_id_by_email(tx, email)? {
         Some(owner) if Some(owner) != except => {
             let mut rejection =

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
-use super::writer::{Read, WriteError};
+use super::writer::{Read, Tables, WriteError};
 use super::*;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};

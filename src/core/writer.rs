@@ -62,12 +62,32 @@ impl<'a> Read<'a> {
     pub fn new(tx: &'a WriteTransaction) -> Self {
         Read(tx)
     }
+}
 
-    pub fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+/// Tables to read from: the write transaction itself (in `write`) or its read-only view (in
+/// `check`). Helpers that only read take `&impl Tables`, so `check` and `write` share them.
+pub trait Tables {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
         &self,
         definition: redb::TableDefinition<'static, K, V>,
-    ) -> Result<impl redb::ReadableTable<K, V> + use<'a, K, V>, StoreError> {
-        self.0.open_table(definition).map_err(|err| StoreError::from(redb::Error::from(err)))
+    ) -> Result<impl redb::ReadableTable<K, V>, StoreError>;
+}
+
+impl Tables for WriteTransaction {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<'static, K, V>,
+    ) -> Result<impl redb::ReadableTable<K, V>, StoreError> {
+        self.open_table(definition).map_err(|err| StoreError::from(redb::Error::from(err)))
+    }
+}
+
+impl Tables for Read<'_> {
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<'static, K, V>,
+    ) -> Result<impl redb::ReadableTable<K, V>, StoreError> {
+        self.0.table(definition)
     }
 }
 
@@ -86,6 +106,8 @@ impl From<StoreError> for WriteError {
     }
 }
 
+/// A helper shared with `check` may refuse; in `write`, after the check, that is a broken
+/// invariant (while commands are being split it still counts as a late refusal).
 impl From<ApplyError> for WriteError {
     fn from(err: ApplyError) -> Self {
         match err {
