@@ -29,6 +29,7 @@ async fn five_thousand_upgrades_never_hold_more_than_max_connections() {
     let server = TestServer::start_with(dir, |settings| {
         settings.http.max_connections = MAX;
         settings.http.max_sockets_per_user = 100_000;
+        settings.http.max_sockets_per_address = 100_000;
     })
     .await;
     let admin = server.admin().await;
@@ -155,6 +156,91 @@ async fn a_visitor_holds_at_most_max_sockets_per_visitor() {
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.running.metrics.http.connections_open.get() > 3 {
         assert!(Instant::now() < deadline, "the refused socket's connection was kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    desk.server.stop().await;
+}
+
+/// A new visitor's token, asked for from `address` (behind the trusted proxy).
+async fn new_visitor(server: &TestServer, key: &Value, address: &str) -> String {
+    let start = server
+        .client
+        .post(server.url("/widget/v1/visitors"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "channel": key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 201, "a visitor from {address}");
+    start.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+}
+
+/// The visitor socket of `token`, opened from `address` (behind the trusted proxy).
+async fn visitor_socket(server: &TestServer, token: &str, address: &str) -> Result<Socket, WsError> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (tls, _) = handshake(server.addr(), &[b"http/1.1"]).await.unwrap();
+    let url = format!("wss://localhost:{}/widget/v1/ws?token={token}", server.addr().port());
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert("x-forwarded-for", address.parse().unwrap());
+    tokio_tungstenite::client_async(request, tls).await.map(|(socket, _)| socket)
+}
+
+/// Still open after a moment (a refused socket is closed at once).
+async fn stays_open(socket: &mut Socket) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(next) = tokio::time::timeout_at(deadline, socket.next()).await {
+        if matches!(next, Some(Ok(Message::Close(_))) | None | Some(Err(_))) {
+            return false;
+        }
+    }
+    true
+}
+
+/// One address (as the trusted proxy says) holds at most `http.max_sockets_per_address` sockets,
+/// staff and visitors together: a visitor who makes a new token for each socket gets no more.
+#[tokio::test]
+async fn an_address_holds_at_most_max_sockets_per_address_whatever_its_tokens() {
+    let desk = Desk::open_with(|settings| {
+        settings.http.max_sockets_per_address = 5;
+        settings.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let server = &desk.server;
+    let widget: Value =
+        desk.admin.post("/api/v1/channels", json!({ "kind": "widget", "name": "Sitio" })).await.json().await.unwrap();
+    let key = &widget["public_key"];
+    let (office, home) = ("203.0.113.7", "198.51.100.20");
+    let cookie = desk.admin.cookie.clone();
+    let staff_from = |address: &'static str| {
+        let cookie = cookie.clone();
+        async move { open_socket(server, &[("cookie", cookie.as_str()), ("x-forwarded-for", address)]).await }
+    };
+    // A staff tab and four visitors, each with a token of their own, fill the office's five.
+    let mut held = vec![staff_from(office).await.unwrap()];
+    for _ in 0..4 {
+        let token = new_visitor(server, key, office).await;
+        held.push(visitor_socket(server, &token, office).await.unwrap());
+    }
+    for socket in &mut held {
+        assert!(stays_open(socket).await, "a socket within the limit was closed");
+    }
+    // One more from the office is refused, whoever asks: a fresh visitor token, or staff.
+    let fresh = new_visitor(server, key, office).await;
+    assert_eq!(refused(visitor_socket(server, &fresh, office).await).await, (4008, "too_many_sockets".to_owned()));
+    assert_eq!(refused(staff_from(office).await).await, (4008, "too_many_sockets".to_owned()));
+    // Another address is not affected; the proxy's own address is not the one counted.
+    let theirs = new_visitor(server, key, home).await;
+    let mut from_home = visitor_socket(server, &theirs, home).await.unwrap();
+    assert!(stays_open(&mut from_home).await);
+    // A closed socket frees its place at the office.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut again = visitor_socket(server, &fresh, office).await.unwrap();
+        if stays_open(&mut again).await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the closed socket's place was not freed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     desk.server.stop().await;

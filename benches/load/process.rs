@@ -33,6 +33,9 @@ impl Server {
             .arg(rules_dir)
             .env("RUST_LOG", "warn,centralita=info")
             .env("NO_COLOR", "1")
+            // Every client of the bench is on 127.0.0.1: the delivery phase's 1,000 agent sockets
+            // would pass the per-address limit meant for one office.
+            .env("CENTRALITA_HTTP_MAX_SOCKETS_PER_ADDRESS", "1000000")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -177,6 +177,13 @@ pub const KEYS: &[Key] = &[
         example: None,
     },
     Key {
+        name: "http.max_sockets_per_address",
+        kind: Kind::Number { min: 1, max: 1_000_000 },
+        default: Some("64"),
+        doc: "Most live WebSockets, staff and widget together, open at once from one client address (after http.trusted_proxies; an IPv6 address counts by its /64); one more is closed at once with 4008 too_many_sockets. An office behind one NAT shares it.",
+        example: None,
+    },
+    Key {
         name: "http.tls_handshake_timeout_secs",
         kind: SECONDS,
         default: Some("10"),
@@ -194,7 +201,7 @@ pub const KEYS: &[Key] = &[
         name: "http.idle_timeout_secs",
         kind: SECONDS,
         default: Some("120"),
-        doc: "A connection with no traffic in either direction for this long is closed.",
+        doc: "A connection with no traffic in either direction for this long is closed. A WebSocket is pinged every 30 s (a quarter of this, if less) and closed with 1001 idle_timeout once its client has sent nothing, not even the answer to a ping, for this long.",
         example: None,
     },
     Key {

@@ -85,6 +85,7 @@ pub struct HttpSettings {
     pub max_connections: usize,
     pub max_sockets_per_user: usize,
     pub max_sockets_per_visitor: usize,
+    pub max_sockets_per_address: usize,
     pub tls_handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
@@ -327,6 +328,8 @@ impl Settings {
                 max_sockets_per_user: usize::try_from(read.number("http.max_sockets_per_user")?).unwrap_or(usize::MAX),
                 max_sockets_per_visitor: usize::try_from(read.number("http.max_sockets_per_visitor")?)
                     .unwrap_or(usize::MAX),
+                max_sockets_per_address: usize::try_from(read.number("http.max_sockets_per_address")?)
+                    .unwrap_or(usize::MAX),
                 tls_handshake_timeout: read.seconds("http.tls_handshake_timeout_secs")?,
                 header_read_timeout: read.seconds("http.header_read_timeout_secs")?,
                 idle_timeout: read.seconds("http.idle_timeout_secs")?,
@@ -378,6 +381,7 @@ impl Settings {
             ("http.max_connections", self.http.max_connections.to_string()),
             ("http.max_sockets_per_user", self.http.max_sockets_per_user.to_string()),
             ("http.max_sockets_per_visitor", self.http.max_sockets_per_visitor.to_string()),
+            ("http.max_sockets_per_address", self.http.max_sockets_per_address.to_string()),
             ("http.tls_handshake_timeout_secs", self.http.tls_handshake_timeout.as_secs().to_string()),
             ("http.header_read_timeout_secs", self.http.header_read_timeout.as_secs().to_string()),
             ("http.idle_timeout_secs", self.http.idle_timeout.as_secs().to_string()),
@@ -507,7 +511,8 @@ mod tests {
         assert_eq!(settings.tls.files, None);
         assert_eq!(settings.log.format, LogFormat::Text);
         assert_eq!(settings.http.max_connections, 4096);
-        assert_eq!((settings.http.max_sockets_per_user, settings.http.max_sockets_per_visitor), (8, 4));
+        let http = &settings.http;
+        assert_eq!((http.max_sockets_per_user, http.max_sockets_per_visitor, http.max_sockets_per_address), (8, 4, 64));
     }
 
     #[test]

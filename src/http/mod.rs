@@ -11,6 +11,7 @@ mod error;
 mod extract;
 mod groups;
 pub mod guard;
+pub mod live_socket;
 mod me;
 mod middleware;
 pub mod routes;
@@ -19,7 +20,9 @@ pub mod sockets;
 mod system;
 mod users;
 mod views;
+pub mod visitor_hub;
 mod widget;
+mod widget_socket;
 pub mod ws;
 mod ws_access;
 
@@ -88,6 +91,8 @@ pub struct AppState {
     pub panel: Arc<agents::PanelCache>,
     /// Open WebSockets per user and per visitor.
     pub sockets: Arc<sockets::Sockets>,
+    /// The core's events for the visitor sockets they concern.
+    pub visitor_hub: Arc<visitor_hub::VisitorHub>,
 }
 
 impl AppState {

@@ -4,7 +4,9 @@
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
-use super::{AppState, admin, agents, auth, channels, conversations, groups, me, rules, system, users, widget, ws};
+use super::{
+    AppState, admin, agents, auth, channels, conversations, groups, me, rules, system, users, widget, widget_socket, ws,
+};
 use crate::domain::access::Capability::{self, *};
 
 pub struct Route {
@@ -77,7 +79,7 @@ pub fn table() -> Vec<Route> {
         route(Method::POST, "/widget/v1/visitors", Visitor, || post(widget::create_visitor)),
         route(Method::GET, "/widget/v1/conversation", Visitor, || get(widget::show)),
         route(Method::POST, "/widget/v1/messages", Visitor, || post(widget::post_message)),
-        route(Method::GET, "/widget/v1/ws", Visitor, || get(widget::socket)),
+        route(Method::GET, "/widget/v1/ws", Visitor, || get(widget_socket::socket)),
         // Administration.
         route(Method::GET, "/api/v1/users", Administer, || get(users::list)),
         route(Method::POST, "/api/v1/users", Administer, || post(users::create)),

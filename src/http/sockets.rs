@@ -1,12 +1,14 @@
-//! How many WebSockets each user and each visitor has open: at most `http.max_sockets_per_user` /
-//! `http.max_sockets_per_visitor`; one more is accepted and closed at once with 4008
-//! `too_many_sockets` (a browser never sees an HTTP refusal's status, only 1006), its connection
-//! slot counted until the close. (Each socket keeps its slot under `http.max_connections`.)
+//! How many WebSockets each user, each visitor and each client address has open: at most
+//! `http.max_sockets_per_user` / `http.max_sockets_per_visitor` / `http.max_sockets_per_address`;
+//! one more is accepted and closed at once with 4008 `too_many_sockets` (a browser never sees an
+//! HTTP refusal's status, only 1006), its connection slot counted until the close. (Each socket
+//! keeps its slot under `http.max_connections`.)
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::ids::{ChannelId, UserId};
@@ -14,58 +16,39 @@ use crate::domain::ids::{ChannelId, UserId};
 /// Close code of a socket refused because its owner already holds the most they may.
 pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
 
-/// The largest message or frame a client may send on a socket. Clients send only pings and close
-/// frames, so a few KiB is plenty; the library's defaults (64 MiB messages) let a handful of
-/// sockets make the server buffer gigabytes.
-pub const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
-
-/// Close code (RFC 6455 "message too big") for a client that sent more than `MAX_CLIENT_MESSAGE`.
-pub const CLOSE_TOO_BIG: u16 = 1009;
-
-/// How long a socket closed for a message over the limit stays connected, for its close frame to
-/// be read.
-const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// The buffers and limits every socket of this server uses.
-pub fn bounded(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
-    upgrade
-        .read_buffer_size(MAX_CLIENT_MESSAGE)
-        .write_buffer_size(MAX_CLIENT_MESSAGE)
-        .max_message_size(MAX_CLIENT_MESSAGE)
-        .max_frame_size(MAX_CLIENT_MESSAGE)
-}
-
-/// Ends a socket whose read failed: a message over the limit is told so with 1009
-/// `message_too_big`; any other failure (a broken connection, a protocol error) just ends it.
-pub async fn end_after_read_error(socket: &mut WebSocket, err: axum::Error) {
-    // The library says so only in its words ("Space limit exceeded: Message too long: …").
-    if err.to_string().contains("too long") {
-        let started = std::time::Instant::now();
-        super::ws::close(socket, (CLOSE_TOO_BIG, "message_too_big")).await;
-        // The rest of the oversized message is still unread, and dropping a connection with unread
-        // bytes resets it, which can discard the close frame before the client reads it: linger a
-        // moment first (the stream cannot be read past the error to wait for the client's answer).
-        tokio::time::sleep(CLOSE_LINGER.saturating_sub(started.elapsed())).await;
-    }
-}
-
 /// Accepts the upgrade only to close it at once with 4008 `too_many_sockets`, so a browser's
 /// WebSocket learns why. `held` (the connection's slot) is kept until the close is done.
 pub fn refuse<T: Send + 'static>(upgrade: WebSocketUpgrade, held: T) -> Response {
     upgrade
         .on_upgrade(move |mut socket| async move {
             let _held = held;
-            super::ws::close(&mut socket, (CLOSE_TOO_MANY_SOCKETS, "too_many_sockets")).await;
+            super::live_socket::close(&mut socket, (CLOSE_TOO_MANY_SOCKETS, "too_many_sockets")).await;
         })
         .into_response()
 }
 
-/// Whose socket it is.
+/// Whose socket it is, or where from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Owner {
     User(UserId),
     /// A widget visitor: their channel and identifier.
     Visitor(ChannelId, String),
+    /// A client address (after the trusted proxies), from `Owner::address`.
+    Address(IpAddr),
+}
+
+impl Owner {
+    /// The address a socket counts against: an IPv4 address as it is (also when written in IPv6),
+    /// an IPv6 one by its /64, which one host or home usually holds whole.
+    pub fn address(ip: IpAddr) -> Owner {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                Owner::Address(IpAddr::V6(prefix.into()))
+            }
+            v4 => Owner::Address(v4),
+        }
+    }
 }
 
 /// The open sockets per owner.
@@ -74,37 +57,46 @@ pub struct Sockets {
     open: Mutex<HashMap<Owner, usize>>,
 }
 
-/// One open socket, counted until dropped.
+/// One open socket, counted against each of its owners until dropped.
 #[derive(Debug)]
 pub struct Ticket {
     sockets: Arc<Sockets>,
-    owner: Owner,
+    owners: Vec<Owner>,
 }
 
 impl Sockets {
-    /// Counts one more socket for `owner`, unless they already hold `max` (`None`: refuse it).
-    pub fn open(self: &Arc<Self>, owner: Owner, max: usize) -> Option<Ticket> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(owner.clone()).or_insert(0);
-        if *count >= max {
+    /// Counts one more socket against each `(owner, most they may hold)`, unless one of them
+    /// already holds their most (`None`: refuse it).
+    pub fn open(self: &Arc<Self>, claims: &[(Owner, usize)]) -> Option<Ticket> {
+        let mut open = self.lock();
+        if claims.iter().any(|(owner, max)| open.get(owner).copied().unwrap_or(0) >= *max) {
             return None;
         }
-        *count += 1;
-        Some(Ticket { sockets: Arc::clone(self), owner })
+        for (owner, _) in claims {
+            *open.entry(owner.clone()).or_insert(0) += 1;
+        }
+        let owners = claims.iter().map(|(owner, _)| owner.clone()).collect();
+        Some(Ticket { sockets: Arc::clone(self), owners })
     }
 
     pub fn count(&self, owner: &Owner) -> usize {
-        self.open.lock().unwrap_or_else(PoisonError::into_inner).get(owner).copied().unwrap_or(0)
+        self.lock().get(owner).copied().unwrap_or(0)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Owner, usize>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        let mut open = self.sockets.open.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.owner) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.owner);
+        let mut open = self.sockets.lock();
+        for owner in &self.owners {
+            if let Some(count) = open.get_mut(owner) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    open.remove(owner);
+                }
             }
         }
     }
@@ -118,14 +110,40 @@ mod tests {
     fn an_owner_holds_at_most_max_and_a_closed_one_frees_its_place() {
         let sockets = Arc::new(Sockets::default());
         let ana = Owner::User(UserId(1));
-        let tickets: Vec<Ticket> = (0..3).map(|_| sockets.open(ana.clone(), 3).unwrap()).collect();
-        assert!(sockets.open(ana.clone(), 3).is_none(), "a fourth is refused");
+        let tickets: Vec<Ticket> = (0..3).map(|_| sockets.open(&[(ana.clone(), 3)]).unwrap()).collect();
+        assert!(sockets.open(&[(ana.clone(), 3)]).is_none(), "a fourth is refused");
         // Another owner is not affected.
         let visitor = Owner::Visitor(ChannelId(1), "v1".into());
-        let _theirs = sockets.open(visitor.clone(), 1).unwrap();
-        assert!(sockets.open(visitor, 1).is_none());
+        let _theirs = sockets.open(&[(visitor.clone(), 1)]).unwrap();
+        assert!(sockets.open(&[(visitor, 1)]).is_none());
         drop(tickets);
         assert_eq!(sockets.count(&ana), 0);
-        assert!(sockets.open(ana, 3).is_some());
+        assert!(sockets.open(&[(ana, 3)]).is_some());
+    }
+
+    #[test]
+    fn a_socket_counts_against_every_owner_and_a_full_one_refuses_it_for_all() {
+        let sockets = Arc::new(Sockets::default());
+        let office = Owner::address([203, 0, 113, 7].into());
+        let visitor = |n: u32| Owner::Visitor(ChannelId(1), format!("v{n}"));
+        // New visitors (new tokens) from one address: the address's limit holds.
+        let held: Vec<Ticket> =
+            (0..3).map(|n| sockets.open(&[(visitor(n), 4), (office.clone(), 3)]).unwrap()).collect();
+        assert!(sockets.open(&[(visitor(9), 4), (office.clone(), 3)]).is_none());
+        assert_eq!(sockets.count(&visitor(9)), 0, "a refused socket counts against no one");
+        assert!(sockets.open(&[(Owner::User(UserId(1)), 8), (office.clone(), 3)]).is_none(), "staff too");
+        drop(held);
+        assert_eq!((sockets.count(&office), sockets.count(&visitor(0))), (0, 0));
+    }
+
+    #[test]
+    fn an_ipv6_address_counts_by_its_64_and_ipv4_in_ipv6_as_ipv4() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let next: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Owner::address(one), Owner::address(other));
+        assert_ne!(Owner::address(one), Owner::address(next));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(Owner::address(mapped), Owner::Address([192, 0, 2, 1].into()));
     }
 }

@@ -1,6 +1,6 @@
 //! The web chat widget's public endpoints (R-CHAN-1), under `/widget/v1/`: a visitor gets a token
 //! (kept in their browser, so the conversation survives reloads), writes, reads the replies and
-//! their place in the queue, live over a WebSocket or by polling. Rate limited per address; a
+//! their place in the queue, live over a WebSocket (`widget_socket`) or by polling. Rate limited per address; a
 //! visitor token reaches only its own conversation and never anything of staff.
 
 use std::net::IpAddr;
@@ -8,27 +8,22 @@ use std::net::IpAddr;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::extract::Body;
 use super::guard::ClientIp;
-use super::sockets::Owner;
 use super::{ApiError, AppState};
-use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile, Event};
+use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile};
 use crate::domain::conversation::{
     Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor, clean_contact_field,
 };
 use crate::domain::routing::Place;
 use crate::domain::secret;
-use crate::server::ConnectionSlot;
 
-fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
+pub(super) fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
     state.guard.begin_widget(address, state.clock.now()).map_err(|wait| ApiError::too_many("rate_limited", wait.0))
 }
 
@@ -84,7 +79,7 @@ pub async fn create_visitor(
 }
 
 /// The visitor a request's token names.
-async fn visitor(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
+pub(super) async fn visitor(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
     let hash = secret::hash(token.trim());
     state.read(move |read| read.visitor(hash)).await?.ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_visitor", "This chat session is not known; start a new one.")
@@ -100,7 +95,7 @@ fn bearer(headers: &HeaderMap) -> &str {
 }
 
 /// The visitor's newest conversation, if they have written.
-async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversation>, ApiError> {
+pub(super) async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversation>, ApiError> {
     let (channel, identifier) = (visitor.channel, visitor.identifier.clone());
     state
         .read(move |read| match read.contact_by_identity(channel, &identifier)? {
@@ -112,7 +107,7 @@ async fn current(state: &AppState, visitor: &Visitor) -> Result<Option<Conversat
 
 /// What a visitor may see of a message: never internal notes or activity lines (callers keep to
 /// `for_customer`), never staff details beyond a name; a rule's reply shows the rule's name.
-fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
+pub(super) fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
     let agent_name = agent_name.or(message.rule.as_deref());
     let from = match message.author {
         Author::Customer => "visitor",
@@ -130,7 +125,7 @@ fn public_message(message: &Message, agent_name: Option<&str>) -> Value {
 }
 
 /// Its place in line while it waits (with `overflow` past the queue's limit), read from the store.
-async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<Place>, ApiError> {
+pub(super) async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<Place>, ApiError> {
     if conversation.status != Status::Queued {
         return Ok(None);
     }
@@ -140,7 +135,7 @@ async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<P
 
 /// What the visitor is told of their conversation: its state, place in line, and whether all
 /// agents are busy (`overflow`: the queue was past its limit).
-fn status_json(conversation: &Conversation, place: Option<Place>) -> Value {
+pub(super) fn status_json(conversation: &Conversation, place: Option<Place>) -> Value {
     json!({
         "id": conversation.id,
         "status": conversation.status,
@@ -214,96 +209,13 @@ pub async fn post_message(
         at: state.clock.now(),
     };
     let outcome = state.core.call(command).await?;
+    // Their sockets, if this made their contact, hear its events from now on.
+    state.visitor_hub.wrote(&(visitor.channel, visitor.identifier.clone()), outcome.conversation.contact);
     let body = json!({
         "message": public_message(&outcome.message, None),
         "conversation": status_json(&outcome.conversation, outcome.place),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /widget/v1/ws?token=`: replies and queue moves for this visitor, live. (A browser cannot
-/// set headers on a WebSocket, hence the token in the query.)
-pub async fn socket(
-    State(state): State<AppState>,
-    Extension(ClientIp(address)): Extension<ClientIp>,
-    slot: Option<Extension<ConnectionSlot>>,
-    uri: Uri,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Result<Response, ApiError> {
-    limit(&state, address)?;
-    let upgrade = upgrade.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket.")
-    })?;
-    let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
-    let visitor = visitor(&state, &token).await?;
-    let owner = Owner::Visitor(visitor.channel, visitor.identifier.clone());
-    let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = super::sockets::bounded(upgrade);
-    let Some(ticket) = state.sockets.open(owner, state.settings.http.max_sockets_per_visitor) else {
-        return Ok(super::sockets::refuse(upgrade, slot));
-    };
-    // The socket keeps its connection's place under http.max_connections until it closes.
-    let held = (ticket, slot);
-    Ok(upgrade
-        .on_upgrade(move |socket| async move {
-            let _held = held;
-            visitor_session(state, visitor, socket).await;
-        })
-        .into_response())
-}
-
-async fn visitor_session(state: AppState, visitor: Visitor, mut socket: WebSocket) {
-    let mut events = state.core.subscribe();
-    let mut stopping = state.stopping.clone();
-    loop {
-        tokio::select! {
-            _ = crate::server::stop_requested(&mut stopping) => break,
-            event = events.recv() => {
-                let payload = match event {
-                    Ok(event) => visitor_payload(&state, &visitor, &event).await,
-                    Err(RecvError::Lagged(_)) => Some(json!({ "type": "resync" })),
-                    Err(RecvError::Closed) => break,
-                };
-                if let Some(payload) = payload
-                    && socket.send(WsMessage::Text(payload.to_string().into())).await.is_err()
-                {
-                    break;
-                }
-            }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Close(_))) | None => break,
-                Some(Err(err)) => return super::sockets::end_after_read_error(&mut socket, err).await,
-                Some(Ok(_)) => {}
-            },
-        }
-    }
-}
-
-/// Only this visitor's conversation, only public messages; queue moves as a new position.
-async fn visitor_payload(state: &AppState, visitor: &Visitor, event: &Event) -> Option<Value> {
-    match event {
-        Event::MessageCreated { conversation, message }
-            if message.for_customer() && conversation.channel == visitor.channel =>
-        {
-            let mine = current(state, visitor).await.ok().flatten()?;
-            if mine.id != conversation.id {
-                return None;
-            }
-            let name = match message.author {
-                Author::Agent(agent) => {
-                    state.read(move |read| read.user(agent)).await.ok().flatten().map(|u| u.first_name)
-                }
-                _ => None,
-            };
-            Some(json!({ "type": "message", "message": public_message(message, name.as_deref()) }))
-        }
-        Event::QueueChanged | Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => {
-            let mine = current(state, visitor).await.ok().flatten()?;
-            let place = place(state, &mine).await.ok().flatten();
-            Some(json!({ "type": "status", "conversation": status_json(&mine, place) }))
-        }
-        _ => None,
-    }
 }
 
 #[cfg(test)]

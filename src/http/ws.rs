@@ -2,14 +2,15 @@
 //! commit, each filtered by what the recipient may see (the event table below and `can_see`). An
 //! agent's open socket is also their presence. The socket follows the account (`ws_access`): it
 //! takes new roles at once, and closes (4001/4003 with the reason) when the sign-in ends, 1011
-//! `recheck_failed` when it cannot be re-read. One socket too many is closed at once with 4008.
+//! `recheck_failed` when it cannot be re-read. One socket too many (for the user or their address)
+//! is closed at once with 4008; one silent for the idle timeout with 1001 (`live_socket`).
 
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -17,7 +18,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::conversations::{can_see, my_groups};
 use super::extract::Caller;
-use super::guard::Principal;
+use super::guard::{ClientIp, Principal};
+use super::live_socket::{self, End, LiveSocket};
 use super::sockets::{self, Owner};
 use super::ws_access::{self, Standing};
 use super::{ApiError, AppState};
@@ -45,11 +47,10 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
 /// The panel figures are sent at most this often, after something moved.
 const PANEL_EVERY: Duration = Duration::from_secs(1);
 
-const PING: Duration = Duration::from_secs(25);
-
 pub async fn upgrade(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    Extension(ClientIp(address)): Extension<ClientIp>,
     slot: Option<Extension<ConnectionSlot>>,
     headers: HeaderMap,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -65,8 +66,13 @@ pub async fn upgrade(
         }
     }
     let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = sockets::bounded(socket);
-    let Some(ticket) = state.sockets.open(Owner::User(caller.user.id), state.settings.http.max_sockets_per_user) else {
+    let upgrade = live_socket::bounded(socket);
+    let http = &state.settings.http;
+    let claims = [
+        (Owner::User(caller.user.id), http.max_sockets_per_user),
+        (Owner::address(address), http.max_sockets_per_address),
+    ];
+    let Some(ticket) = state.sockets.open(&claims) else {
         return Ok(sockets::refuse(upgrade, slot));
     };
     // The socket keeps its connection's place under http.max_connections until it closes.
@@ -150,16 +156,16 @@ fn deadline(state: &AppState, at: Option<u64>) -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_millis(wait.min(86_400_000))
 }
 
-async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
+async fn session(state: AppState, caller: Principal, socket: WebSocket) {
+    let mut socket = LiveSocket::new(socket, state.settings.http.idle_timeout);
     // Subscribe first: coming online can assign a conversation at once, and that event must reach
     // this very socket.
     let mut events = state.core.subscribe();
     let mut me = Recipient::new(&state, caller).await;
     // The account may have changed between the upgrade's check and the subscription.
-    if let Some(end) = me.recheck(&state).await {
-        return close(&mut socket, end).await;
+    if let Some((code, reason)) = me.recheck(&state).await {
+        return socket.finish(End::Close(code, reason)).await;
     }
-    let mut ping = tokio::time::interval(PING);
     let mut panel_tick = tokio::time::interval(PANEL_EVERY);
     // When the panel last moved and this socket has not yet shown figures taken after it.
     let mut panel_moved = me.sees_panel.then(std::time::Instant::now);
@@ -174,8 +180,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                     // Too slow to keep up: the skipped events may have changed the account or its
                     // groups, so check both again, then tell the client to reload its lists.
                     Err(RecvError::Lagged(_)) => {
-                        if let Some(end) = me.recheck(&state).await {
-                            return close(&mut socket, end).await;
+                        if let Some((code, reason)) = me.recheck(&state).await {
+                            return socket.finish(End::Close(code, reason)).await;
                         }
                         expiry.as_mut().reset(deadline(&state, me.recheck_at));
                         me.groups = my_groups(&state, me.caller.user.id).await.unwrap_or_default();
@@ -185,8 +191,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                     Err(RecvError::Closed) => break,
                 };
                 if me.concerns_me(&event) {
-                    if let Some(end) = me.recheck(&state).await {
-                        return close(&mut socket, end).await;
+                    if let Some((code, reason)) = me.recheck(&state).await {
+                        return socket.finish(End::Close(code, reason)).await;
                     }
                     expiry.as_mut().reset(deadline(&state, me.recheck_at));
                     // The page shows what the new roles allow (a dispenser's Take buttons) at once.
@@ -206,16 +212,12 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                     break;
                 }
             }
-            incoming = socket.recv() => match incoming {
-                Some(Ok(WsMessage::Close(_))) | None => break,
-                Some(Err(err)) => return sockets::end_after_read_error(&mut socket, err).await,
-                Some(Ok(_)) => {}
-            },
+            end = socket.ended() => return socket.finish(end).await,
             _ = crate::server::stop_requested(&mut stopping) => break,
             // The session would expire now: unless a request has touched it since, close.
             _ = &mut expiry, if me.recheck_at.is_some() => {
-                if let Some(end) = me.recheck(&state).await {
-                    return close(&mut socket, end).await;
+                if let Some((code, reason)) = me.recheck(&state).await {
+                    return socket.finish(End::Close(code, reason)).await;
                 }
                 expiry.as_mut().reset(deadline(&state, me.recheck_at));
             }
@@ -230,26 +232,8 @@ async fn session(state: AppState, caller: Principal, mut socket: WebSocket) {
                     }
                 }
             }
-            _ = ping.tick() => {
-                if socket.send(WsMessage::Ping(Vec::new().into())).await.is_err() { break; }
-            }
         }
     }
-}
-
-/// Ends the socket with a close frame that says why (`reason` is a code the UI translates).
-pub(super) async fn close(socket: &mut WebSocket, (code, reason): (u16, &'static str)) {
-    let frame = CloseFrame { code, reason: reason.into() };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
-    // Give the client a moment to answer the close, then drop the connection either way.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, WsMessage::Close(_)) {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 fn moves_the_panel(event: &Event) -> bool {
@@ -263,8 +247,8 @@ fn moves_the_panel(event: &Event) -> bool {
     )
 }
 
-async fn send(socket: &mut WebSocket, payload: Value) -> Result<(), axum::Error> {
-    socket.send(WsMessage::Text(payload.to_string().into())).await
+async fn send(socket: &mut LiveSocket, payload: Value) -> Result<(), live_socket::Gone> {
+    socket.send_json(&payload).await
 }
 
 fn conversation_json(conversation: &Conversation) -> Value {

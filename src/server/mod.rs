@@ -164,6 +164,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         rules: rules.clone(),
         panel: Arc::default(),
         sockets: Arc::default(),
+        visitor_hub: crate::http::visitor_hub::VisitorHub::spawn(core.subscribe(), stopped.clone()),
     };
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),

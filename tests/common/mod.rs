@@ -5,6 +5,7 @@
 
 mod desk;
 mod process;
+pub mod raw_ws;
 mod smtp;
 #[allow(unused_imports)] // Not every test binary has a desk or a child process.
 pub use desk::Desk;

@@ -11,8 +11,8 @@
   const storeKey = `centralita:${base}:${channel}`;
   const es = (navigator.language || 'es').toLowerCase().startsWith('es');
   const T = es
-    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados; te responderemos lo antes posible.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.', tooMany: 'Este chat está abierto en demasiadas pestañas; ciérralo en alguna y las respuestas llegarán aquí.' }
-    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy; we’ll answer as soon as possible.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.', tooMany: 'This chat is open in too many tabs; close it in one and replies will come here.' };
+    ? { open: 'Chatea con nosotros', title: 'Chat', placeholder: 'Escribe tu mensaje…', send: 'Enviar', name: 'Tu nombre (opcional)', email: 'Tu correo (opcional)', start: 'Empezar', position: (n) => `Estás en el lugar ${n} de la fila. Te atenderemos enseguida.`, busy: 'Todos nuestros agentes están ocupados; te responderemos lo antes posible.', error: 'No se pudo enviar. Revisa tu conexión.', you: 'Tú', close: 'Cerrar', ended: 'La conversación terminó. Escríbenos si necesitas algo más.', tooLong: 'El mensaje es demasiado largo.', slow: 'Vas muy rápido; espera un momento.', intro: 'Puedes dejarnos tu nombre y correo, o escribir directamente abajo.', tooMany: 'Este chat está abierto en demasiadas pestañas (o hay demasiados abiertos desde tu red); cierra alguno y las respuestas llegarán aquí.' }
+    : { open: 'Chat with us', title: 'Chat', placeholder: 'Write your message…', send: 'Send', name: 'Your name (optional)', email: 'Your e-mail (optional)', start: 'Start', position: (n) => `You are number ${n} in line. We will be with you shortly.`, busy: 'All our agents are busy; we’ll answer as soon as possible.', error: 'Could not send. Check your connection.', you: 'You', close: 'Close', ended: 'This chat has ended. Write to us if you need anything else.', tooLong: 'The message is too long.', slow: 'You are going fast; wait a moment.', intro: 'You may leave your name and e-mail, or just write below.', tooMany: 'This chat is open in too many tabs (or too many chats are open from your network); close one and replies will come here.' };
 
   const host = document.createElement('div');
   host.setAttribute('data-centralita-widget', '');
@@ -158,7 +158,8 @@
     };
     socket.onclose = (event) => {
       socket = null;
-      // 4008: too many sockets for this visitor. Say so, keep polling slowly, and try much later.
+      // 4008: too many sockets for this visitor or their address. Say so, keep polling slowly, and
+      // try much later. Any other close (1001 idle_timeout after a sleep, a restart): poll, retry soon.
       const tooMany = event.code === 4008;
       if (tooMany) {
         notice.textContent = T.tooMany;

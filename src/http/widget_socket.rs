@@ -1,0 +1,172 @@
+//! `GET /widget/v1/ws?token=`: a visitor's replies and queue moves, live. (A browser cannot set
+//! headers on a WebSocket, hence the token in the query.) A visitor holds at most
+//! `http.max_sockets_per_visitor` sockets and an address `http.max_sockets_per_address`.
+//!
+//! A socket hears only its visitor's events (`visitor_hub`, by their contact) and keeps what it
+//! knows of them (their newest conversation, from the events themselves): only queue moves while
+//! it waits read the store. Until the visitor writes, no event can name them and the socket hears
+//! nothing; their first message moves their sockets under their new contact.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::guard::ClientIp;
+use super::live_socket::{self, End, LiveSocket};
+use super::sockets::{self, Owner};
+use super::visitor_hub::{Delivery, Subscription};
+use super::widget::{current, limit, place, public_message, status_json, visitor};
+use super::{ApiError, AppState};
+use crate::core::Event;
+use crate::domain::conversation::{Author, Conversation, Status, Visitor};
+use crate::domain::ids::ContactId;
+use crate::server::ConnectionSlot;
+
+pub async fn socket(
+    State(state): State<AppState>,
+    Extension(ClientIp(address)): Extension<ClientIp>,
+    slot: Option<Extension<ConnectionSlot>>,
+    uri: Uri,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    limit(&state, address)?;
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket.")
+    })?;
+    let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
+    let visitor = visitor(&state, &token).await?;
+    let slot = slot.map(|Extension(slot)| slot);
+    let upgrade = live_socket::bounded(upgrade);
+    let http = &state.settings.http;
+    let claims = [
+        (Owner::Visitor(visitor.channel, visitor.identifier.clone()), http.max_sockets_per_visitor),
+        (Owner::address(address), http.max_sockets_per_address),
+    ];
+    let Some(ticket) = state.sockets.open(&claims) else {
+        return Ok(sockets::refuse(upgrade, slot));
+    };
+    // The socket keeps its connection's place under http.max_connections until it closes.
+    let held = (ticket, slot);
+    Ok(upgrade
+        .on_upgrade(move |socket| async move {
+            let _held = held;
+            session(state, visitor, socket).await;
+        })
+        .into_response())
+}
+
+/// What a socket knows of its visitor.
+struct Mine {
+    contact: Option<ContactId>,
+    conversation: Option<Conversation>,
+    events: Subscription,
+}
+
+impl Mine {
+    /// Read from the store, subscribed first (at the start, after their first message, after
+    /// falling behind): what changes after the read is heard.
+    async fn read(state: &AppState, visitor: &Visitor) -> Result<Mine, ApiError> {
+        let key = (visitor.channel, visitor.identifier.clone());
+        // Listed before the contact is read: a first message written meanwhile finds it.
+        let unknown = state.visitor_hub.subscribe(key.clone(), None);
+        let (channel, identifier) = key.clone();
+        let contact = state.read(move |read| read.contact_by_identity(channel, &identifier)).await?;
+        let events = match contact {
+            Some(contact) => state.visitor_hub.subscribe(key, Some(contact)),
+            None => unknown,
+        };
+        let mine = Mine { contact, conversation: current(state, visitor).await?, events };
+        mine.update_waiting();
+        Ok(mine)
+    }
+
+    /// Whether `conversation` is the visitor's newest one (kept, as the event tells it).
+    fn take(&mut self, conversation: &Conversation) -> bool {
+        if self.contact != Some(conversation.contact)
+            || self.conversation.as_ref().is_some_and(|c| c.id > conversation.id)
+        {
+            return false;
+        }
+        self.conversation = Some(conversation.clone());
+        self.update_waiting();
+        true
+    }
+
+    fn waiting(&self) -> bool {
+        self.conversation.as_ref().is_some_and(|c| c.status == Status::Queued)
+    }
+
+    fn update_waiting(&self) {
+        self.events.set_waiting(self.waiting());
+    }
+}
+
+async fn session(state: AppState, visitor: Visitor, socket: WebSocket) {
+    let mut socket = LiveSocket::new(socket, state.settings.http.idle_timeout);
+    let mut stopping = state.stopping.clone();
+    let Ok(mut mine) = Mine::read(&state, &visitor).await else {
+        return socket.finish(End::Left).await;
+    };
+    loop {
+        let payload = tokio::select! {
+            _ = crate::server::stop_requested(&mut stopping) => break,
+            delivery = mine.events.next() => match delivery {
+                Some(Delivery::Event(event)) => payload(&state, &visitor, &mut mine, &event).await,
+                // Their first message (whose events went by before this socket knew they were
+                // theirs), or the socket fell behind: read again, and have the client read again.
+                Some(Delivery::Wrote) | None => {
+                    mine = match Mine::read(&state, &visitor).await { Ok(mine) => mine, Err(_) => break };
+                    Some(json!({ "type": "resync" }))
+                }
+            },
+            end = socket.ended() => return socket.finish(end).await,
+        };
+        if let Some(payload) = payload
+            && socket.send_json(&payload).await.is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// Only this visitor's conversation, only public messages; queue moves as a new position. Others'
+/// events are told apart by their contact, without reading anything.
+async fn payload(state: &AppState, visitor: &Visitor, mine: &mut Mine, event: &Event) -> Option<Value> {
+    let conversation = match event {
+        Event::MessageCreated { conversation, message } => {
+            if conversation.channel != visitor.channel || !mine.take(conversation) || !message.for_customer() {
+                return None;
+            }
+            let name = match message.author {
+                Author::Agent(agent) => {
+                    state.read(move |read| read.user(agent)).await.ok().flatten().map(|u| u.first_name)
+                }
+                _ => None,
+            };
+            return Some(json!({ "type": "message", "message": public_message(message, name.as_deref()) }));
+        }
+        Event::ConversationCreated { conversation }
+        | Event::ConversationAssigned { conversation }
+        | Event::ConversationTransferred { conversation, .. }
+        | Event::ConversationFinalized { conversation }
+        | Event::ConversationUpdated { conversation } => {
+            if conversation.channel != visitor.channel || !mine.take(conversation) {
+                return None;
+            }
+            conversation.clone()
+        }
+        // Someone's place moved: only a waiting visitor's is worth reading.
+        Event::QueueChanged if mine.waiting() => {
+            let newest = current(state, visitor).await.ok().flatten()?;
+            mine.take(&newest);
+            newest
+        }
+        _ => return None,
+    };
+    let place = place(state, &conversation).await.ok().flatten();
+    Some(json!({ "type": "status", "conversation": status_json(&conversation, place) }))
+}
