@@ -191,6 +191,45 @@ async fn logout_password_change_and_deactivation_end_sessions() {
     server.stop().await;
 }
 
+/// The outside probe's spray (issue 13, finding 5): an insider signs into her own account every
+/// third guess while guessing at 20 others from one address; and the same from many addresses of
+/// one IPv6 /64. Both must run into 429 once the address's 20 failures are spent.
+#[tokio::test]
+async fn a_spray_from_one_address_or_one_ipv6_network_is_refused_despite_her_own_sign_ins() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let server =
+        TestServer::start_with(dir, |settings| settings.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()])
+            .await;
+    let admin = server.admin().await;
+    server.user(&admin, "me@example.com", &["agent"], &[]).await;
+    let login = |from: String, email: String, password: &'static str| {
+        let body = json!({ "email": email, "password": password });
+        server.client.post(server.url("/api/v1/auth/login")).header("x-forwarded-for", from).json(&body).send()
+    };
+    for network in ["203.0.113.9", "2001:db8:5:5::"] {
+        let from = |n: usize| if network.contains(':') { format!("{network}{:x}", n + 1) } else { network.to_owned() };
+        let mut guesses = 0;
+        let refused = loop {
+            let status = login(from(guesses), format!("victim{}@example.com", guesses % 20), "a wrong guess")
+                .await
+                .unwrap()
+                .status();
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                break guesses;
+            }
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            guesses += 1;
+            if guesses % 3 == 0 {
+                let own = login(from(guesses), "me@example.com".into(), PASSWORD).await.unwrap();
+                assert_eq!(own.status(), StatusCode::OK, "her own sign-in");
+            }
+            assert!(guesses <= 20, "{network}: {guesses} guesses and no 429");
+        };
+        assert_eq!(refused, 20, "{network}: refused after the address's 20 failures");
+    }
+    server.stop().await;
+}
+
 /// At the shortest idle limit (60 s) a user clicking every 40 s stays signed in (issue 13,
 /// finding 7: a request touched the session only once a minute, so she was signed out).
 #[tokio::test]

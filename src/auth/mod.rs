@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::AuthSettings;
-use crate::domain::throttle::{Policy, RateLimit, Throttle};
+use crate::domain::throttle::{Policy, RateLimit, Throttle, client_network};
 
 pub use password::Passwords;
 
@@ -40,17 +40,22 @@ impl Guard {
     }
 
     /// Counts a sign-in attempt against both the account and the address, or says how long to wait.
+    /// A locked account refuses before the address is charged: hammering one locked account must
+    /// not spend the budget of everyone behind the same address.
     pub fn begin_sign_in(&self, account: &str, address: IpAddr, now: u64) -> Result<(), Wait> {
+        let account = account.to_owned();
         let mut accounts = lock(&self.accounts);
-        let mut addresses = lock(&self.addresses);
-        addresses.begin(&address, now).map_err(Wait)?;
-        accounts.begin(&account.to_owned(), now).map_err(Wait)
+        if let Some(wait) = accounts.waiting(&account, now) {
+            return Err(Wait(wait));
+        }
+        lock(&self.addresses).begin(&client_network(address), now).map_err(Wait)?;
+        accounts.begin(&account, now).map_err(Wait)
     }
 
     /// The password was right but the second factor is still to come: that was not a guess.
     pub fn refund_sign_in(&self, account: &str, address: IpAddr) {
         lock(&self.accounts).refund(&account.to_owned());
-        lock(&self.addresses).refund(&address);
+        lock(&self.addresses).refund(&client_network(address));
     }
 
     /// The account starts afresh; the address only gets this attempt back. Its earlier failures
@@ -58,17 +63,17 @@ impl Guard {
     /// spray other accounts from one address without ever waiting.
     pub fn signed_in(&self, account: &str, address: IpAddr) {
         lock(&self.accounts).succeed(&account.to_owned());
-        lock(&self.addresses).refund(&address);
+        lock(&self.addresses).refund(&client_network(address));
     }
 
     /// A public web-widget request from an address.
     pub fn begin_widget(&self, address: IpAddr, now: u64) -> Result<(), Wait> {
-        lock(&self.widget).allow(&address, now).map_err(Wait)
+        lock(&self.widget).allow(&client_network(address), now).map_err(Wait)
     }
 
     /// Counts a request that may send mail (forgot password) from an address.
     pub fn begin_mail(&self, address: IpAddr, now: u64) -> Result<(), Wait> {
-        lock(&self.mailers).begin(&address, now).map_err(Wait)
+        lock(&self.mailers).begin(&client_network(address), now).map_err(Wait)
     }
 }
 
@@ -105,5 +110,26 @@ mod tests {
         };
         assert!(refused.0 > 0);
         assert_eq!(guesses, budget, "the address's budget counts every failure");
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_budget_and_a_locked_account_does_not_charge_the_address() {
+        let settings = Settings::defaults().auth;
+        let guard = Guard::new(&settings);
+        let budget = settings.lockout_attempts * 4;
+        // Every guess from another address of the same /64.
+        let refused = (0..=budget).position(|n| {
+            let address: IpAddr = format!("2001:db8:7:7::{:x}", n + 1).parse().unwrap();
+            guard.begin_sign_in(&format!("victim{}@example.com", n % 20), address, 1000).is_err()
+        });
+        assert_eq!(refused, Some(budget as usize), "one /64, one budget");
+        let office: IpAddr = [198, 51, 100, 4].into();
+        for _ in 0..settings.lockout_attempts {
+            guard.begin_sign_in("locked@example.com", office, 2000).unwrap();
+        }
+        for _ in 0..100 {
+            assert!(guard.begin_sign_in("locked@example.com", office, 2000).is_err());
+        }
+        guard.begin_sign_in("colleague@example.com", office, 2000).expect("the office may still sign in");
     }
 }

@@ -5,6 +5,17 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
+
+/// The key a client address counts under: an IPv4 address as it is (also when written as IPv6),
+/// an IPv6 one by its /64, which one host or home usually holds whole (counted per address, a
+/// /64 would give one client 2^64 fresh budgets).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -55,6 +66,13 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
             budget.locked_until = now.saturating_add(wait);
         }
         Ok(())
+    }
+
+    /// How long the key must still wait, without counting an attempt.
+    pub fn waiting(&self, key: &K, now: u64) -> Option<u64> {
+        let budget = self.budgets.get(key)?;
+        let forgiven = now.saturating_sub(budget.last_attempt) >= quiet_horizon(&self.policy);
+        (!forgiven && now < budget.locked_until).then(|| budget.locked_until - now)
     }
 
     /// Gives back the attempt just begun (it turned out not to be a guess, e.g. a right password

@@ -247,20 +247,42 @@ pub fn clear_session_cookie() -> HeaderValue {
 }
 
 /// The peer's address, unless the peer is a trusted proxy: then the right-most address in
-/// X-Forwarded-For that is not itself a trusted proxy.
+/// X-Forwarded-For that is not itself a trusted proxy. An entry that is not an address (`unknown`,
+/// garbage) ends the walk with the unspecified address: whoever is behind it is not known, and
+/// must not become whatever a client wrote further left. A trusted proxy that sends no header
+/// stands for an unknown client too (it forwards someone; it is not the client).
 pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     let peer = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     if !trusted.contains(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|item| item.trim().parse().ok())
+        .map(str::trim)
         .collect();
-    forwarded.into_iter().rev().find(|addr| !trusted.contains(addr)).unwrap_or(peer)
+    for entry in entries.into_iter().rev() {
+        match forwarded_address(entry) {
+            Some(addr) if trusted.contains(&addr) => continue,
+            Some(addr) => return addr,
+            None => break,
+        }
+    }
+    IpAddr::from([0, 0, 0, 0])
+}
+
+/// One X-Forwarded-For entry: `203.0.113.9`, `203.0.113.9:5123`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:5123`.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(addr) = entry.parse::<IpAddr>() {
+        return Some(addr);
+    }
+    if let Ok(addr) = entry.parse::<std::net::SocketAddr>() {
+        return Some(addr.ip());
+    }
+    entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
 #[cfg(test)]
@@ -281,7 +303,15 @@ mod tests {
         assert_eq!(client_address(Some(proxy), &headers, &[]), proxy, "no trusted proxy: header ignored");
         assert_eq!(client_address(Some(proxy), &headers, &[proxy]), client);
         assert_eq!(client_address(Some(client), &headers, &[proxy]), client, "a client cannot claim another address");
-        assert_eq!(client_address(Some(proxy), &forwarded("junk"), &[proxy]), proxy);
+        let unknown = IpAddr::from([0, 0, 0, 0]);
+        assert_eq!(client_address(Some(proxy), &forwarded("junk"), &[proxy]), unknown);
+        assert_eq!(client_address(Some(proxy), &HeaderMap::new(), &[proxy]), unknown, "no header: not the proxy");
+        let forged = forwarded("127.0.0.1, unknown");
+        assert_eq!(client_address(Some(proxy), &forged, &[proxy]), unknown, "no walking past an unknown entry");
+        assert_eq!(client_address(Some(proxy), &forwarded("203.0.113.9:5123"), &[proxy]), client);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(client_address(Some(proxy), &forwarded("[2001:db8::1]:443"), &[proxy]), v6);
+        assert_eq!(client_address(Some(proxy), &forwarded("[2001:db8::1]"), &[proxy]), v6);
     }
 
     #[test]

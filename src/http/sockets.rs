@@ -12,6 +12,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::ids::{ChannelId, UserId};
+use crate::domain::throttle::client_network;
 
 /// Close code of a socket refused because its owner already holds the most they may.
 pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
@@ -38,16 +39,9 @@ pub enum Owner {
 }
 
 impl Owner {
-    /// The address a socket counts against: an IPv4 address as it is (also when written in IPv6),
-    /// an IPv6 one by its /64, which one host or home usually holds whole.
+    /// The address a socket counts against (`throttle::client_network`).
     pub fn address(ip: IpAddr) -> Owner {
-        match ip.to_canonical() {
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !u128::from(u64::MAX);
-                Owner::Address(IpAddr::V6(prefix.into()))
-            }
-            v4 => Owner::Address(v4),
-        }
+        Owner::Address(client_network(ip))
     }
 }
 

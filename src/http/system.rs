@@ -1,15 +1,16 @@
 //! Operations endpoints: health, Prometheus metrics and the OpenAPI document.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::guard::client_address;
+use super::guard::ClientIp;
 use super::{ApiError, AppState};
 use crate::domain::secret::constant_time_eq;
 
@@ -43,14 +44,15 @@ pub async fn health(State(state): State<AppState>) -> Result<Response, ApiError>
 }
 
 /// `GET /metrics`: Prometheus text, for loopback clients or with the configured bearer token.
-/// The client is judged after trusted-proxy resolution: behind a proxy on the same box every
-/// request arrives from loopback, and must not be served for that.
+/// The client is judged after trusted-proxy resolution (`guard::client_address`, stored by the
+/// permission check): behind a proxy on the same box every request arrives from loopback, and
+/// must not be served for that; a request from a trusted proxy without X-Forwarded-For needs the
+/// token.
 pub async fn metrics(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientIp(client)): Extension<ClientIp>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let client = client_address(Some(peer.ip()), &headers, &state.settings.http.trusted_proxies);
     if !metrics_allowed(client, &headers, state.settings.metrics_token.as_deref()) {
         return Err(ApiError::forbidden(
             "Metrics are served to loopback clients, or with the token set in metrics.token.",
