@@ -141,7 +141,8 @@ fn open(data_dir: &std::path::Path) -> Result<(Core, std::thread::JoinHandle<()>
                 data_dir.display()
             )));
         }
-        Err(err) => return Err(fail(err.to_string())),
+        // As `serve`: a database that cannot be opened is "could not start", exit 2.
+        Err(err) => return Err(CliError { message: err.to_string(), code: 2 }),
     };
     Core::spawn(store, Arc::clone(&Metrics::new().core)).map_err(|err| fail(err.to_string()))
 }

@@ -142,6 +142,11 @@ async fn an_empty_database_file_is_refused_with_one_line() {
     let (code, stderr) = serve_in(dir.path()).await;
     assert_one_line_failure(code, &stderr, "empty file (0 bytes)");
     assert_eq!(std::fs::metadata(dir.path().join("centralita.redb")).unwrap().len(), 0, "left as it was");
+    let data = dir.path().to_str().unwrap();
+    let reset = ["reset-password", "--data-dir", data, "--email", "admin@localhost", "--password-stdin"];
+    let (code, _, stderr) = user_command(&reset, "a long enough password").await;
+    assert_eq!(code, Some(2), "the command line refuses it the same way: {stderr}");
+    assert!(stderr.contains("empty file (0 bytes)"), "{stderr}");
 }
 
 /// Damaged pages made redb panic at start (exit 101 and a panic report): now one line naming the
@@ -160,6 +165,12 @@ async fn a_damaged_database_exits_2_with_one_line_pointing_to_a_backup() {
     std::fs::write(&path, b"hello, I am not a database").unwrap();
     let (code, stderr) = serve_in(dir.path()).await;
     assert_one_line_failure(code, &stderr, "cannot open the database");
+    // Unreadable (here a folder in its place): the file may be fine, so no advice to move it away.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    let (code, stderr) = serve_in(dir.path()).await;
+    assert_one_line_failure(code, &stderr, "cannot read or write the database");
+    assert!(!stderr.contains("move it away"), "{stderr}");
 }
 
 #[tokio::test]

@@ -50,6 +50,11 @@ pub enum StoreError {
     )]
     Open { path: PathBuf, message: String },
     #[error(
+        "cannot read or write the database {path}: {message}; nothing was changed: check that it is a file \
+         the server's user may read and write"
+    )]
+    Unreadable { path: PathBuf, message: String },
+    #[error(
         "the database {path} is damaged ({detail}); restore it from a backup (a copy taken while the \
          server was stopped), or move it away to start a new, empty database"
     )]
@@ -338,8 +343,16 @@ fn open_file(path: &Path) -> Result<(Database, OpenReport), StoreError> {
 }
 
 fn open_error(path: &Path, err: redb::DatabaseError) -> StoreError {
+    use std::io::ErrorKind::{IsADirectory, NotFound, PermissionDenied, ReadOnlyFilesystem};
     match err {
         redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse { path: path.to_path_buf() },
+        // The file may be fine: the advice to move it away would be the very mistake (a fresh
+        // install over a good database).
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if matches!(io.kind(), PermissionDenied | IsADirectory | NotFound | ReadOnlyFilesystem) =>
+        {
+            StoreError::Unreadable { path: path.to_path_buf(), message: io.to_string() }
+        }
         other => StoreError::Open { path: path.to_path_buf(), message: other.to_string() },
     }
 }
