@@ -10,14 +10,15 @@ use super::records::{
     revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
 use super::sessions::check_second_factor;
-use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
 use crate::domain::audit::Actor;
 use crate::domain::ids::UserId;
 use crate::domain::mail::Removal;
-use crate::domain::secret::{LinkKind, LinkProblem, LinkState};
+use crate::domain::secret::{Link, LinkKind, LinkProblem, LinkState};
 use crate::domain::session::Session;
+use crate::store::StoreError;
 use crate::store::tables::LINK_HASH_TO_LINK;
 
 /// A session to open, chosen by the caller (the token's hash and its CSRF value).
@@ -29,7 +30,7 @@ pub struct NewSession {
 }
 
 impl NewSession {
-    pub fn open(self, tx: &WriteTransaction, user: UserId, at: u64) -> Result<(), ApplyError> {
+    pub fn open(self, tx: &WriteTransaction, user: UserId, at: u64) -> Result<(), StoreError> {
         let session = Session { user, created_at: at, last_seen_at: at, csrf: self.csrf, address: self.address };
         insert_session(tx, self.hash, &session)
     }
@@ -42,6 +43,21 @@ pub struct NewLink {
     pub url: String,
 }
 
+/// A user as a check decided they become, with who changes them and when: the plan of the
+/// commands that save a user and record it.
+pub struct Changed {
+    pub user: User,
+    pub actor: Actor,
+    pub at: u64,
+}
+
+impl Changed {
+    /// Records `action` on the user in the audit log.
+    pub fn audit(&self, tx: &WriteTransaction, action: &str, detail: String) -> Result<(), StoreError> {
+        audit(tx, &self.actor, action, format!("user:{}", self.user.id), detail, self.at)
+    }
+}
+
 /// On an empty database, creates the first administrator with an invite link (R-ACC-1).
 pub struct EnsureFirstAdmin {
     pub email: String,
@@ -51,30 +67,11 @@ pub struct EnsureFirstAdmin {
 
 impl Command<Runtime, Event> for EnsureFirstAdmin {
     type Output = Option<User>;
-    type Plan = Self;
+    /// The administrator and their invite; `None` when there are users already.
+    type Plan = Option<(Changed, NewLink)>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl EnsureFirstAdmin {
-    fn apply(
-        self,
-        _: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Option<User>, ApplyError> {
-        if !all_users(tx)?.is_empty() {
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        if !all_users(read)?.is_empty() {
             return Ok(None);
         }
         let new = NewUser {
@@ -86,20 +83,24 @@ impl EnsureFirstAdmin {
             language: None,
             totp_required: false,
         };
-        let user = new.into_user(next_user_id(tx)?, self.at).map_err(Rejection::from)?;
-        save_user(tx, &user, None)?;
-        open_link(tx, LinkKind::Invite, user.id, self.link.hash, self.at)?;
-        let actor = Actor::system("first start");
-        audit(
-            tx,
-            &actor,
-            "user.create",
-            format!("user:{}", user.id),
-            format!("first administrator {}", user.email),
-            self.at,
-        )?;
-        events.push(Event::UserChanged { id: user.id });
-        Ok(Some(user))
+        let user = new.into_user(next_user_id(read)?, self.at).map_err(Rejection::from)?;
+        Ok(Some((Changed { user, actor: Actor::system("first start"), at: self.at }, self.link)))
+    }
+
+    fn write(
+        plan: Self::Plan,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Option<User>, WriteError> {
+        let Some((admin, link)) = plan else {
+            return Ok(None);
+        };
+        save_user(tx, &admin.user, None)?;
+        open_link(tx, LinkKind::Invite, admin.user.id, link.hash, admin.at)?;
+        admin.audit(tx, "user.create", format!("first administrator {}", admin.user.email))?;
+        events.push(Event::UserChanged { id: admin.user.id });
+        Ok(Some(admin.user))
     }
 }
 
@@ -115,38 +116,33 @@ pub struct CreateUser {
 
 impl Command<Runtime, Event> for CreateUser {
     type Output = User;
-    type Plan = Self;
+    /// The user (its id, clean fields, a free e-mail) and the invite to mail, if any.
+    type Plan = (Changed, Option<NewLink>);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let mut user = self.new.into_user(next_user_id(read)?, self.at).map_err(Rejection::from)?;
+        check_email_free(read, &user.email, None)?;
+        user.password_hash = self.password_hash;
+        Ok((Changed { user, actor: self.actor, at: self.at }, self.invite))
     }
 
     fn write(
-        plan: Self,
+        (created, invite): Self::Plan,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl CreateUser {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let mut user = self.new.into_user(next_user_id(tx)?, self.at).map_err(Rejection::from)?;
-        check_email_free(tx, &user.email, None)?;
-        user.password_hash = self.password_hash;
-        save_user(tx, &user, None)?;
-        if let Some(link) = self.invite {
-            open_link(tx, LinkKind::Invite, user.id, link.hash, self.at)?;
-            queue_link_mail(state, tx, &user, LinkKind::Invite, &link, self.at)?;
+    ) -> Result<User, WriteError> {
+        let (user, at) = (&created.user, created.at);
+        save_user(tx, user, None)?;
+        if let Some(link) = invite {
+            open_link(tx, LinkKind::Invite, user.id, link.hash, at)?;
+            queue_link_mail(state, tx, user, LinkKind::Invite, &link, at)?;
         }
         let roles: Vec<&str> = user.roles.iter().map(|role| role.as_str()).collect();
-        let detail = format!("{} ({})", user.email, roles.join(", "));
-        audit(tx, &self.actor, "user.create", format!("user:{}", user.id), detail, self.at)?;
-        sync_agent(state, tx, &user, self.at, events)?;
+        created.audit(tx, "user.create", format!("{} ({})", user.email, roles.join(", ")))?;
+        sync_agent(state, tx, user, at, events)?;
         events.push(Event::UserChanged { id: user.id });
-        Ok(user)
+        Ok(created.user)
     }
 }
 
@@ -158,44 +154,50 @@ pub struct UpdateUser {
     pub at: u64,
 }
 
+/// The edited user, the e-mail they had, and whether the edit deactivates them.
+pub struct Edit {
+    after: Changed,
+    old_email: String,
+    deactivated: bool,
+}
+
 impl Command<Runtime, Event> for UpdateUser {
     type Output = User;
-    type Plan = Self;
+    type Plan = Edit;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Edit, ApplyError> {
+        let before = load_user(read, self.id)?;
+        let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
+        check_email_free(read, &after.email, Some(after.id))?;
+        if leaves_no_admin(&all_users(read)?, &after) {
+            return Err(Rejection::conflict("last_admin", "At least one active administrator must remain.").into());
+        }
+        let deactivated = before.active && !after.active;
+        Ok(Edit {
+            after: Changed { user: after, actor: self.actor, at: self.at },
+            old_email: before.email,
+            deactivated,
+        })
     }
 
     fn write(
-        plan: Self,
+        plan: Edit,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl UpdateUser {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let before = load_user(tx, self.id)?;
-        let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
-        check_email_free(tx, &after.email, Some(after.id))?;
-        if leaves_no_admin(&all_users(tx)?, &after) {
-            return Err(Rejection::conflict("last_admin", "At least one active administrator must remain.").into());
-        }
-        save_user(tx, &after, Some(&before.email))?;
-        let deactivated = before.active && !after.active;
+    ) -> Result<User, WriteError> {
+        let Edit { after, old_email, deactivated } = plan;
+        save_user(tx, &after.user, Some(&old_email))?;
         if deactivated {
-            end_sessions(tx, after.id, None)?;
-            revoke_api_tokens(tx, after.id)?;
+            end_sessions(tx, after.user.id, None)?;
+            revoke_api_tokens(tx, after.user.id)?;
         }
         let action = if deactivated { "user.deactivate" } else { "user.update" };
-        audit(tx, &self.actor, action, format!("user:{}", after.id), after.email.clone(), self.at)?;
+        after.audit(tx, action, after.user.email.clone())?;
         // First, so the user's open sockets re-check their roles before any event this edit causes.
-        events.push(Event::UserChanged { id: after.id });
-        sync_agent(state, tx, &after, self.at, events)?;
-        Ok(after)
+        events.push(Event::UserChanged { id: after.user.id });
+        sync_agent(state, tx, &after.user, after.at, events)?;
+        Ok(after.user)
     }
 }
 
@@ -209,25 +211,11 @@ pub struct ResendInvite {
 
 impl Command<Runtime, Event> for ResendInvite {
     type Output = ();
-    type Plan = Self;
+    /// The invited user (active, without a password) and the new link.
+    type Plan = (Changed, NewLink);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl ResendInvite {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let user = load_user(tx, self.id)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let user = load_user(read, self.id)?;
         if !user.active {
             return Err(Rejection::conflict("user_inactive", "The user is deactivated; activate them first.").into());
         }
@@ -238,9 +226,19 @@ impl ResendInvite {
             )
             .into());
         }
-        open_link(tx, LinkKind::Invite, user.id, self.link.hash, self.at)?;
-        queue_link_mail(state, tx, &user, LinkKind::Invite, &self.link, self.at)?;
-        audit(tx, &self.actor, "user.invite", format!("user:{}", user.id), user.email.clone(), self.at)?;
+        Ok((Changed { user, actor: self.actor, at: self.at }, self.link))
+    }
+
+    fn write(
+        (invited, link): Self::Plan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        let (user, at) = (&invited.user, invited.at);
+        open_link(tx, LinkKind::Invite, user.id, link.hash, at)?;
+        queue_link_mail(state, tx, user, LinkKind::Invite, &link, at)?;
+        invited.audit(tx, "user.invite", user.email.clone())?;
         Ok(())
     }
 }
@@ -259,60 +257,70 @@ pub struct UseLink {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for UseLink {
-    type Output = User;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// A link found good, for a user who passed the second factor: the user as they will be saved
+/// (new password, the spent code), the link to mark used, and what else to end.
+pub struct LinkUse {
+    user: Changed,
+    kind: LinkKind,
+    hash: [u8; 32],
+    link: Link,
+    revoke_tokens: bool,
+    session: NewSession,
 }
 
-impl UseLink {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let mut links = tx.open_table(LINK_HASH_TO_LINK.definition())?;
+impl Command<Runtime, Event> for UseLink {
+    type Output = User;
+    type Plan = LinkUse;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<LinkUse, ApplyError> {
+        let links = read.table(LINK_HASH_TO_LINK.definition())?;
         let link = LINK_HASH_TO_LINK.get(&links, self.hash)?.ok_or_else(|| link_rejection(LinkProblem::Unknown))?;
         link.check(self.kind, self.at).map_err(link_rejection)?;
-        let mut user = load_user(tx, link.user)?;
+        let mut user = load_user(read, link.user)?;
         if !user.active {
             return Err(Rejection::new(RejectKind::Gone, "user_inactive", "This account has been deactivated.").into());
         }
         let second = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
-        LINK_HASH_TO_LINK.insert(
-            &mut links,
-            self.hash,
-            &crate::domain::secret::Link { state: LinkState::Used, ..link },
-        )?;
-        drop(links);
-        end_mail_link(tx, self.hash, Removal::Used)?;
-        revoke_links(tx, user.id)?;
         user.totp = second.or(user.totp);
         user.password_hash = Some(self.password_hash);
         user.updated_at = self.at;
-        save_user(tx, &user, None)?;
+        let actor = Actor { user: Some(user.id), email: user.email.clone(), address: self.address };
+        Ok(LinkUse {
+            user: Changed { user, actor, at: self.at },
+            kind: self.kind,
+            hash: self.hash,
+            link,
+            revoke_tokens: self.revoke_tokens,
+            session: self.session,
+        })
+    }
+
+    fn write(
+        plan: LinkUse,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<User, WriteError> {
+        let LinkUse { user: changed, kind, hash, link, revoke_tokens, session } = plan;
+        let (user, at) = (&changed.user, changed.at);
+        let used = Link { state: LinkState::Used, ..link };
+        LINK_HASH_TO_LINK.insert(&mut tx.open_table(LINK_HASH_TO_LINK.definition())?, hash, &used)?;
+        end_mail_link(tx, hash, Removal::Used)?;
+        revoke_links(tx, user.id)?;
+        save_user(tx, user, None)?;
         end_sessions(tx, user.id, None)?;
-        let tokens = if self.revoke_tokens { revoke_api_tokens(tx, user.id)? } else { 0 };
-        self.session.open(tx, user.id, self.at)?;
-        let action = match self.kind {
+        let tokens = if revoke_tokens { revoke_api_tokens(tx, user.id)? } else { 0 };
+        session.open(tx, user.id, at)?;
+        let action = match kind {
             LinkKind::Invite => "user.invite_accepted",
             LinkKind::Reset => "user.password_reset",
         };
-        let actor = Actor { user: Some(user.id), email: user.email.clone(), address: self.address };
         let detail = if tokens > 0 { format!("{tokens} API tokens revoked") } else { String::new() };
-        audit(tx, &actor, action, format!("user:{}", user.id), detail, self.at)?;
+        changed.audit(tx, action, detail)?;
         events.push(Event::UserChanged { id: user.id });
         // The sockets of ended sessions and revoked tokens re-check and close.
         events.push(Event::SessionsEnded { user: user.id });
-        Ok(user)
+        Ok(changed.user)
     }
 }
 
@@ -357,40 +365,47 @@ pub struct RequestReset {
 
 impl Command<Runtime, Event> for RequestReset {
     type Output = ();
-    type Plan = Self;
+    /// The active user to mail and the link; `None`: nobody to mail, nothing to write.
+    type Plan = Option<(Changed, NewLink)>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let Ok(email) = normalize_email(&self.email) else {
+            return Ok(None);
+        };
+        let Some(id) = user_id_by_email(read, &email)? else {
+            return Ok(None);
+        };
+        let user = load_user(read, id)?;
+        if !user.active {
+            return Ok(None);
+        }
+        let actor = Actor { user: None, email: user.email.clone(), address: self.address };
+        Ok(Some((Changed { user, actor, at: self.at }, self.link)))
     }
 
     fn write(
-        plan: Self,
+        plan: Self::Plan,
         state: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        let Some((reset, link)) = plan else {
+            return Ok(());
+        };
+        let (user, at) = (&reset.user, reset.at);
+        open_link(tx, LinkKind::Reset, user.id, link.hash, at)?;
+        queue_link_mail(state, tx, user, LinkKind::Reset, &link, at)?;
+        reset.audit(tx, "user.reset_requested", String::new())?;
+        Ok(())
     }
 }
 
-impl RequestReset {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let Ok(email) = normalize_email(&self.email) else {
-            return Ok(());
-        };
-        let Some(id) = user_id_by_email(tx, &email)? else {
-            return Ok(());
-        };
-        let user = load_user(tx, id)?;
-        if !user.active {
-            return Ok(());
-        }
-        open_link(tx, LinkKind::Reset, user.id, self.link.hash, self.at)?;
-        queue_link_mail(state, tx, &user, LinkKind::Reset, &self.link, self.at)?;
-        let actor = Actor { user: None, email: user.email.clone(), address: self.address };
-        audit(tx, &actor, "user.reset_requested", format!("user:{}", user.id), String::new(), self.at)?;
-        Ok(())
-    }
+/// The user with the e-mail `raw` (normalized), or `user_not_found`: for the command line.
+fn user_by_email(read: &impl Tables, raw: &str) -> Result<User, ApplyError> {
+    let email = normalize_email(raw).map_err(Rejection::from)?;
+    let id = user_id_by_email(read, &email)?
+        .ok_or_else(|| Rejection::not_found("user_not_found", format!("No user has the e-mail {email}.")))?;
+    load_user(read, id)
 }
 
 /// Sets a password directly (the command line's `user reset-password`); ends every session and
@@ -400,6 +415,33 @@ pub struct SetPassword {
     pub password_hash: String,
     pub actor: Actor,
     pub at: u64,
+}
+
+impl Command<Runtime, Event> for SetPassword {
+    type Output = User;
+    type Plan = Changed;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Changed, ApplyError> {
+        let mut user = user_by_email(read, &self.email)?;
+        user.password_hash = Some(self.password_hash);
+        user.active = true;
+        user.updated_at = self.at;
+        Ok(Changed { user, actor: self.actor, at: self.at })
+    }
+
+    fn write(
+        plan: Changed,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<User, WriteError> {
+        save_user(tx, &plan.user, None)?;
+        end_sessions(tx, plan.user.id, None)?;
+        revoke_links(tx, plan.user.id)?;
+        plan.audit(tx, "user.password_set", plan.user.email.clone())?;
+        events.push(Event::UserChanged { id: plan.user.id });
+        Ok(plan.user)
+    }
 }
 
 /// Removes a user's two-factor login from the command line on a stopped server: the way back for
@@ -412,71 +454,29 @@ pub struct ClearTotp {
 
 impl Command<Runtime, Event> for ClearTotp {
     type Output = User;
-    type Plan = Self;
+    type Plan = Changed;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl ClearTotp {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let email = normalize_email(&self.email).map_err(Rejection::from)?;
-        let id = user_id_by_email(tx, &email)?
-            .ok_or_else(|| Rejection::not_found("user_not_found", format!("No user has the e-mail {email}.")))?;
-        let mut user = load_user(tx, id)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Changed, ApplyError> {
+        let mut user = user_by_email(read, &self.email)?;
         user.totp = None;
         user.totp_pending = None;
         user.updated_at = self.at;
-        save_user(tx, &user, None)?;
-        end_sessions(tx, user.id, None)?;
-        audit(tx, &self.actor, "user.totp_cleared", format!("user:{}", user.id), user.email.clone(), self.at)?;
-        events.push(Event::UserChanged { id: user.id });
-        Ok(user)
-    }
-}
-
-impl Command<Runtime, Event> for SetPassword {
-    type Output = User;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+        Ok(Changed { user, actor: self.actor, at: self.at })
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: Changed,
+        _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
+    ) -> Result<User, WriteError> {
+        save_user(tx, &plan.user, None)?;
+        end_sessions(tx, plan.user.id, None)?;
+        plan.audit(tx, "user.totp_cleared", plan.user.email.clone())?;
+        events.push(Event::UserChanged { id: plan.user.id });
+        Ok(plan.user)
     }
 }
 
-impl SetPassword {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let email = normalize_email(&self.email).map_err(Rejection::from)?;
-        let id = user_id_by_email(tx, &email)?
-            .ok_or_else(|| Rejection::not_found("user_not_found", format!("No user has the e-mail {email}.")))?;
-        let mut user = load_user(tx, id)?;
-        user.password_hash = Some(self.password_hash);
-        user.active = true;
-        user.updated_at = self.at;
-        save_user(tx, &user, None)?;
-        end_sessions(tx, user.id, None)?;
-        revoke_links(tx, user.id)?;
-        audit(tx, &self.actor, "user.password_set", format!("user:{}", user.id), user.email.clone(), self.at)?;
-        events.push(Event::UserChanged { id: user.id });
-        Ok(user)
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -11,12 +11,13 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::accounts::NewLink;
 use super::records::{audit, open_link, queue_mail};
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Language, User};
 use crate::domain::audit::Actor;
 use crate::domain::ids::UserId;
 use crate::domain::mail::{self, Mail, MailLink, Removal};
 use crate::domain::secret::{self, LinkKind};
+use crate::store::StoreError;
 use crate::store::tables::{LINK_HASH_TO_LINK, LINK_HASH_TO_MAIL_ID, MAIL_ID_TO_MAIL, META};
 
 /// Links of queued mail waiting to be sent, by the hash of their token. Held in memory only, so
@@ -65,25 +66,20 @@ pub struct SetMailLinks {
 
 impl Command<Runtime, Event> for SetMailLinks {
     type Output = ();
-    type Plan = Self;
+    /// Nothing can refuse: the setting, for `write` to put in the state.
+    type Plan = MailLinks;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<MailLinks, ApplyError> {
+        Ok(self.links)
     }
 
     fn write(
-        plan: Self,
+        links: MailLinks,
         state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl SetMailLinks {
-    fn apply(self, state: &mut Runtime, _: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        state.mail_links = self.links;
+        _: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        state.mail_links = links;
         Ok(())
     }
 }
@@ -106,7 +102,7 @@ pub fn queue_link_mail(
     kind: LinkKind,
     link: &NewLink,
     at: u64,
-) -> Result<u64, ApplyError> {
+) -> Result<u64, StoreError> {
     let letter = mail::link_letter(kind, user);
     let url = keep(state, link);
     let carried = MailLink {
@@ -134,7 +130,7 @@ fn keep(state: &Runtime, link: &NewLink) -> Option<String> {
 }
 
 /// The link under `hash` was used or replaced: it leaves the mail that carried it.
-pub fn end_mail_link(tx: &WriteTransaction, hash: [u8; 32], why: Removal) -> Result<(), ApplyError> {
+pub fn end_mail_link(tx: &WriteTransaction, hash: [u8; 32], why: Removal) -> Result<(), StoreError> {
     let Some(id) = tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?.map(|id| id.value()) else {
         return Ok(());
     };
@@ -157,44 +153,48 @@ pub struct MailAttempted {
 
 impl Command<Runtime, Event> for MailAttempted {
     type Output = ();
-    type Plan = Self;
+    /// The mail with the attempt recorded, and the link that leaves the index when it was sent.
+    type Plan = (Mail, Option<[u8; 32]>);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl MailAttempted {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-        let mut mail = MAIL_ID_TO_MAIL
-            .get(&table, self.id)?
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let mut mail = find_mail(read, self.id)?
             .ok_or_else(|| Rejection::not_found("mail_not_found", "There is no such mail."))?;
         mail.attempts += 1;
         mail.last_attempt_at = Some(self.at);
+        let mut sent_link = None;
         match self.error {
             None => {
                 mail.sent_at = Some(self.at);
                 // Sent: the link is in the recipient's mailbox, and leaves ours in this same write.
                 if let Some(link) = &mut mail.link {
                     link.remove(Removal::Sent);
-                    tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(link.hash)?;
+                    sent_link = Some(link.hash);
                 }
             }
             Some(error) => mail.last_error = Some(error),
         }
-        MAIL_ID_TO_MAIL.insert(&mut table, self.id, &mail)?;
-        Ok(())
+        Ok((mail, sent_link))
     }
+
+    fn write(
+        (mail, sent_link): Self::Plan,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        if let Some(hash) = sent_link {
+            tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?;
+        }
+        Ok(save_mail(tx, &mail)?)
+    }
+}
+
+fn find_mail(read: &impl Tables, id: u64) -> Result<Option<Mail>, StoreError> {
+    MAIL_ID_TO_MAIL.get(&read.table(MAIL_ID_TO_MAIL.definition())?, id)
+}
+
+fn find_link(read: &impl Tables, hash: [u8; 32]) -> Result<Option<secret::Link>, StoreError> {
+    LINK_HASH_TO_LINK.get(&read.table(LINK_HASH_TO_LINK.definition())?, hash)
 }
 
 /// Gives a waiting mail a new link in place of one held in memory and lost at a restart, when
@@ -205,50 +205,50 @@ pub struct RenewMailLink {
     pub at: u64,
 }
 
+/// A renewal found possible: the mail, the link it loses, the new one and when the old was made.
+pub struct Renewal {
+    mail: Mail,
+    old: MailLink,
+    new: NewLink,
+    created_at: u64,
+}
+
 impl Command<Runtime, Event> for RenewMailLink {
     type Output = bool;
-    type Plan = Self;
+    /// `None`: the mail was sent, lost its link, keeps it stored, or its link no longer works.
+    type Plan = Option<Renewal>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let Some(mail) = find_mail(read, self.id)? else {
+            return Ok(None);
+        };
+        let Some(old) = mail.link.clone() else {
+            return Ok(None);
+        };
+        if mail.sent_at.is_some() || old.removed.is_some() || old.url.is_some() {
+            return Ok(None);
+        }
+        let Some(record) = find_link(read, old.hash)?.filter(|record| record.check(old.kind, self.at).is_ok()) else {
+            return Ok(None);
+        };
+        Ok(Some(Renewal { mail, old, new: self.link, created_at: record.created_at }))
     }
 
     fn write(
-        plan: Self,
+        plan: Self::Plan,
         state: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl RenewMailLink {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<bool, ApplyError> {
-        let mail = {
-            let table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-            MAIL_ID_TO_MAIL.get(&table, self.id)?
-        };
-        let Some((mut mail, old)) = mail.and_then(|mail| mail.link.clone().map(|link| (mail, link))) else {
-            return Ok(false);
-        };
-        if mail.sent_at.is_some() || old.removed.is_some() || old.url.is_some() {
-            return Ok(false);
-        }
-        let record = {
-            let links = tx.open_table(LINK_HASH_TO_LINK.definition())?;
-            LINK_HASH_TO_LINK.get(&links, old.hash)?
-        };
-        let Some(record) = record.filter(|record| record.check(old.kind, self.at).is_ok()) else {
+        _: &mut Vec<Event>,
+    ) -> Result<bool, WriteError> {
+        let Some(Renewal { mut mail, old, new, created_at }) = plan else {
             return Ok(false);
         };
         tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(old.hash)?;
-        open_link(tx, old.kind, old.user, self.link.hash, record.created_at)?;
-        let url = keep(state, &self.link);
-        mail.link = Some(MailLink { hash: self.link.hash, url, ..old });
-        let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-        MAIL_ID_TO_MAIL.insert(&mut table, self.id, &mail)?;
-        tx.open_table(LINK_HASH_TO_MAIL_ID)?.insert(self.link.hash, self.id)?;
+        open_link(tx, old.kind, old.user, new.hash, created_at)?;
+        let url = keep(state, &new);
+        mail.link = Some(MailLink { hash: new.hash, url, ..old });
+        save_mail(tx, &mail)?;
+        tx.open_table(LINK_HASH_TO_MAIL_ID)?.insert(new.hash, mail.id)?;
         Ok(true)
     }
 }
@@ -271,27 +271,17 @@ pub struct LinksRead {
 
 impl Command<Runtime, Event> for LinksRead {
     type Output = ();
+    /// Nothing can refuse: the reads to record.
     type Plan = Self;
 
     fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+        Ok(self)
     }
 
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl LinksRead {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        for read in self.reads {
+    fn write(plan: Self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
+        for read in plan.reads {
             let detail = format!("{} (mail {})", read.to, read.mail);
-            audit(tx, &self.actor, "mail.reset_link_read", format!("user:{}", read.user), detail, self.at)?;
+            audit(tx, &plan.actor, "mail.reset_link_read", format!("user:{}", read.user), detail, plan.at)?;
         }
         Ok(())
     }
@@ -306,71 +296,81 @@ pub struct AdoptLegacyMail {
     pub at: u64,
 }
 
+/// A legacy mail as it will be saved, and the link to keep for it when that link still works.
+pub struct Adopted {
+    mail: Mail,
+    keeps: Option<NewLink>,
+}
+
 impl Command<Runtime, Event> for AdoptLegacyMail {
     type Output = usize;
-    type Plan = Self;
+    /// The mail to rewrite; `None`: this database did it already.
+    type Plan = Option<Vec<Adopted>>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        if read.table(META)?.get(LEGACY_ADOPTED)?.is_some() {
+            return Ok(None);
+        }
+        let legacy = MAIL_ID_TO_MAIL.all(&read.table(MAIL_ID_TO_MAIL.definition())?)?;
+        let mut adopted = Vec::new();
+        for (_, mail) in legacy.into_iter().filter(|(_, mail)| mail.link.is_none()) {
+            if let Some(one) = adopt(read, mail, self.at)? {
+                adopted.push(one);
+            }
+        }
+        Ok(Some(adopted))
     }
 
     fn write(
-        plan: Self,
+        plan: Self::Plan,
         state: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl AdoptLegacyMail {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<usize, ApplyError> {
-        if tx.open_table(META)?.get(LEGACY_ADOPTED)?.is_some() {
+        _: &mut Vec<Event>,
+    ) -> Result<usize, WriteError> {
+        let Some(adopted) = plan else {
             return Ok(0);
-        }
-        let legacy: Vec<Mail> = {
-            let table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-            MAIL_ID_TO_MAIL.all(&table)?.into_iter().map(|(_, mail)| mail).filter(|mail| mail.link.is_none()).collect()
         };
-        let mut adopted = 0;
-        for mut mail in legacy {
-            let Some((start, end, token)) = written_link(&mail.body) else {
-                continue;
-            };
-            let url = mail.body[start..end].to_owned();
-            let hash = secret::hash(token);
-            let record = {
-                let links = tx.open_table(LINK_HASH_TO_LINK.definition())?;
-                LINK_HASH_TO_LINK.get(&links, hash)?
-            };
-            let language = if mail.body.starts_with("Hello") { Language::En } else { Language::Es };
-            mail.body.replace_range(start..end, "");
-            let Some(record) = record else {
-                // A link the database no longer knows: only the words saying it is gone remain.
-                mail.body.insert_str(start, mail::removal_text(Removal::Replaced, language));
-                save_mail(tx, &mail)?;
-                adopted += 1;
-                continue;
-            };
-            let mut link =
-                MailLink { hash, kind: record.kind, user: record.user, at: start, language, url: None, removed: None };
-            if mail.sent_at.is_some() {
-                link.removed = Some(Removal::Sent);
-            } else if record.check(record.kind, self.at).is_ok() {
-                link.url = keep(state, &NewLink { hash, url });
-                tx.open_table(LINK_HASH_TO_MAIL_ID)?.insert(hash, mail.id)?;
+        let count = adopted.len();
+        for Adopted { mut mail, keeps } in adopted {
+            if let (Some(new), Some(link)) = (keeps, &mut mail.link) {
+                link.url = keep(state, &new);
+                tx.open_table(LINK_HASH_TO_MAIL_ID)?.insert(new.hash, mail.id)?;
             }
-            mail.link = Some(link);
             save_mail(tx, &mail)?;
-            adopted += 1;
         }
         tx.open_table(META)?.insert(LEGACY_ADOPTED, 1)?;
-        Ok(adopted)
+        Ok(count)
     }
 }
 
-fn save_mail(tx: &WriteTransaction, mail: &Mail) -> Result<(), ApplyError> {
+/// What becomes of one legacy mail: its link out of the text and beside it (or, for a link the
+/// database no longer knows, words saying it is gone); `None` when it carries no link.
+fn adopt(read: &impl Tables, mut mail: Mail, at: u64) -> Result<Option<Adopted>, StoreError> {
+    let Some((start, end, token)) = written_link(&mail.body) else {
+        return Ok(None);
+    };
+    let url = mail.body[start..end].to_owned();
+    let hash = secret::hash(token);
+    let record = find_link(read, hash)?;
+    let language = if mail.body.starts_with("Hello") { Language::En } else { Language::Es };
+    mail.body.replace_range(start..end, "");
+    let Some(record) = record else {
+        mail.body.insert_str(start, mail::removal_text(Removal::Replaced, language));
+        return Ok(Some(Adopted { mail, keeps: None }));
+    };
+    let mut link =
+        MailLink { hash, kind: record.kind, user: record.user, at: start, language, url: None, removed: None };
+    let mut keeps = None;
+    if mail.sent_at.is_some() {
+        link.removed = Some(Removal::Sent);
+    } else if record.check(record.kind, at).is_ok() {
+        keeps = Some(NewLink { hash, url });
+    }
+    mail.link = Some(link);
+    Ok(Some(Adopted { mail, keeps }))
+}
+
+fn save_mail(tx: &WriteTransaction, mail: &Mail) -> Result<(), StoreError> {
     let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
     MAIL_ID_TO_MAIL.insert(&mut table, mail.id, mail)?;
     Ok(())
@@ -390,6 +390,11 @@ mod tests {
     use super::*;
     use crate::domain::secret::{Link, LinkState};
     use crate::store::Store;
+
+    fn adopt_legacy(state: &mut Runtime, tx: &WriteTransaction) -> usize {
+        let plan = AdoptLegacyMail { at: 10 }.check(state, &Read::new(tx)).unwrap();
+        AdoptLegacyMail::write(plan, state, tx, &mut Vec::new()).unwrap()
+    }
 
     fn legacy(id: u64, body: String, sent: bool) -> Mail {
         Mail {
@@ -429,7 +434,7 @@ mod tests {
         save_mail(&tx, &legacy(3, body("rs_forgotten"), true)).unwrap();
         save_mail(&tx, &legacy(4, "Hola:\n\nhttps://x/conversations#conversation=4\n".into(), false)).unwrap();
         let mut state = Runtime::default();
-        assert_eq!(AdoptLegacyMail { at: 10 }.apply(&mut state, &tx, &mut Vec::new()).unwrap(), 3);
+        assert_eq!(adopt_legacy(&mut state, &tx), 3);
         let table = tx.open_table(MAIL_ID_TO_MAIL.definition()).unwrap();
         let mail = |id| MAIL_ID_TO_MAIL.get(&table, id).unwrap().unwrap();
         let removed = |mail: &Mail| mail.text(mail.link.as_ref().map(|link| link.judge(None, None, 10)).as_ref());
@@ -465,7 +470,7 @@ mod tests {
             "a notice stays"
         );
         drop(table);
-        assert_eq!(AdoptLegacyMail { at: 10 }.apply(&mut state, &tx, &mut Vec::new()).unwrap(), 0, "once");
+        assert_eq!(adopt_legacy(&mut state, &tx), 0, "once");
     }
 
     #[test]

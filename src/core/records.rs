@@ -1,5 +1,6 @@
-//! Writes that several commands share: audit entries, queued mail, links, sessions, user lookups.
-//! Each is a single step of a command's write phase (after its checks).
+//! Writes that several commands share: audit entries, queued mail, links, sessions; and the user
+//! lookups their checks share. A write helper is a single step of a command's write phase (after
+//! its check) and fails only on storage; a lookup that may refuse is for checks.
 
 use redb::{ReadableTable, WriteTransaction};
 
@@ -11,6 +12,7 @@ use crate::domain::ids::UserId;
 use crate::domain::mail::{Letter, Mail, MailLink, Removal};
 use crate::domain::secret::{Link, LinkKind, LinkState};
 use crate::domain::session::Session;
+use crate::store::StoreError;
 use crate::store::tables::{
     API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL,
     SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
@@ -23,7 +25,7 @@ pub fn audit(
     target: String,
     detail: String,
     at: u64,
-) -> Result<(), ApplyError> {
+) -> Result<(), StoreError> {
     let mut table = tx.open_table(AUDIT_ID_TO_ENTRY.definition())?;
     let id = AUDIT_ID_TO_ENTRY.next_key(&table)?;
     let entry = AuditEntry { id, at, actor: actor.clone(), action: action.to_owned(), target, detail };
@@ -39,7 +41,7 @@ pub fn queue_mail(
     letter: Letter,
     link: Option<MailLink>,
     at: u64,
-) -> Result<u64, ApplyError> {
+) -> Result<u64, StoreError> {
     let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
     let id = MAIL_ID_TO_MAIL.next_key(&table)?;
     let mail = Mail {
@@ -66,7 +68,7 @@ pub fn open_link(
     user: UserId,
     hash: [u8; 32],
     at: u64,
-) -> Result<(), ApplyError> {
+) -> Result<(), StoreError> {
     let mut table = tx.open_table(LINK_HASH_TO_LINK.definition())?;
     let open: Vec<([u8; 32], Link)> = LINK_HASH_TO_LINK
         .all(&table)?
@@ -84,14 +86,14 @@ pub fn open_link(
     Ok(())
 }
 
-pub fn insert_session(tx: &WriteTransaction, hash: [u8; 32], session: &Session) -> Result<(), ApplyError> {
+pub fn insert_session(tx: &WriteTransaction, hash: [u8; 32], session: &Session) -> Result<(), StoreError> {
     let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
     SESSION_HASH_TO_SESSION.insert(&mut table, hash, session)?;
     Ok(())
 }
 
 /// Ends every session of `user` but `keep`; returns how many ended.
-pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>) -> Result<usize, ApplyError> {
+pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>) -> Result<usize, StoreError> {
     let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
     let doomed: Vec<[u8; 32]> = SESSION_HASH_TO_SESSION
         .all(&table)?
@@ -107,9 +109,9 @@ pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>)
 
 /// The user, if there is one: for write steps after routing changed, where a missing user must
 /// not turn into a rejection (the single-writer rule: a write fails only on storage).
-pub fn find_user(tx: &impl Tables, id: UserId) -> Result<Option<User>, ApplyError> {
+pub fn find_user(tx: &impl Tables, id: UserId) -> Result<Option<User>, StoreError> {
     let table = tx.table(USER_ID_TO_USER.definition())?;
-    Ok(USER_ID_TO_USER.get(&table, id.0)?)
+    USER_ID_TO_USER.get(&table, id.0)
 }
 
 /// The user, or a `user_not_found` rejection: for checks, before a command's first write.
@@ -120,18 +122,18 @@ pub fn load_user(tx: &impl Tables, id: UserId) -> Result<User, ApplyError> {
         .ok_or_else(|| Rejection::not_found("user_not_found", "There is no such user.").into())
 }
 
-pub fn all_users(tx: &impl Tables) -> Result<Vec<User>, ApplyError> {
+pub fn all_users(tx: &impl Tables) -> Result<Vec<User>, StoreError> {
     let table = tx.table(USER_ID_TO_USER.definition())?;
     Ok(USER_ID_TO_USER.all(&table)?.into_iter().map(|(_, user)| user).collect())
 }
 
-pub fn user_id_by_email(tx: &impl Tables, email: &str) -> Result<Option<UserId>, ApplyError> {
+pub fn user_id_by_email(tx: &impl Tables, email: &str) -> Result<Option<UserId>, StoreError> {
     let index = tx.table(EMAIL_TO_USER_ID)?;
     Ok(index.get(email)?.map(|id| UserId(id.value())))
 }
 
 /// Writes a user and keeps the e-mail index in step (`old_email`: the address it had before).
-pub fn save_user(tx: &WriteTransaction, user: &User, old_email: Option<&str>) -> Result<(), ApplyError> {
+pub fn save_user(tx: &WriteTransaction, user: &User, old_email: Option<&str>) -> Result<(), StoreError> {
     let mut users = tx.open_table(USER_ID_TO_USER.definition())?;
     USER_ID_TO_USER.insert(&mut users, user.id.0, user)?;
     let mut index = tx.open_table(EMAIL_TO_USER_ID)?;
@@ -142,8 +144,9 @@ pub fn save_user(tx: &WriteTransaction, user: &User, old_email: Option<&str>) ->
     Ok(())
 }
 
-pub fn next_user_id(tx: &WriteTransaction) -> Result<UserId, ApplyError> {
-    let table = tx.open_table(USER_ID_TO_USER.definition())?;
+/// The id the next user will get (read by a check; the user is written in the same command).
+pub fn next_user_id(tx: &impl Tables) -> Result<UserId, StoreError> {
+    let table = tx.table(USER_ID_TO_USER.definition())?;
     Ok(UserId(USER_ID_TO_USER.next_key(&table)?))
 }
 
@@ -163,7 +166,7 @@ pub fn check_email_free(tx: &impl Tables, email: &str, except: Option<UserId>) -
 /// Deletes every API token of a user (deactivation: a reactivated user starts without them; a new
 /// password, when asked); returns how many. The caller publishes `SessionsEnded` so their
 /// sockets close.
-pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<usize, ApplyError> {
+pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<usize, StoreError> {
     let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
     let doomed: Vec<[u8; 32]> = API_TOKEN_HASH_TO_TOKEN
         .all(&table)?
@@ -179,7 +182,7 @@ pub fn revoke_api_tokens(tx: &WriteTransaction, user: UserId) -> Result<usize, A
 
 /// Kills every open link of a user, of either kind: a new password makes a reset link sent
 /// before it (maybe to a mailbox someone else reads) useless.
-pub fn revoke_links(tx: &WriteTransaction, user: UserId) -> Result<(), ApplyError> {
+pub fn revoke_links(tx: &WriteTransaction, user: UserId) -> Result<(), StoreError> {
     let mut table = tx.open_table(LINK_HASH_TO_LINK.definition())?;
     let open: Vec<([u8; 32], Link)> = LINK_HASH_TO_LINK
         .all(&table)?

@@ -3,13 +3,13 @@
 
 use redb::WriteTransaction;
 
-use super::accounts::NewSession;
+use super::accounts::{Changed, NewSession};
 use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
-use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
 use crate::domain::ids::{TokenId, UserId};
-use crate::domain::session::ApiToken;
+use crate::domain::session::{ApiToken, Session};
 use crate::domain::{secret, totp};
 use crate::store::tables::{API_TOKEN_HASH_TO_TOKEN, SESSION_HASH_TO_SESSION};
 
@@ -22,40 +22,39 @@ pub struct OpenSession {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for OpenSession {
-    type Output = User;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// Who signs in (with the code they spent, if any: to save) and the session to open.
+pub struct SignIn {
+    user: User,
+    spent: bool,
+    session: NewSession,
+    at: u64,
 }
 
-impl OpenSession {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let mut user = load_user(tx, self.user)?;
+impl Command<Runtime, Event> for OpenSession {
+    type Output = User;
+    type Plan = SignIn;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<SignIn, ApplyError> {
+        let mut user = load_user(read, self.user)?;
         if !user.active {
             return Err(
                 Rejection::new(RejectKind::Unauthorized, "invalid_credentials", "Wrong e-mail or password.").into()
             );
         }
-        if let Some(spent) =
-            check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?
-        {
+        let spent = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
+        let saves = spent.is_some();
+        if let Some(spent) = spent {
             user.totp = Some(spent);
-            save_user(tx, &user, None)?;
         }
-        self.session.open(tx, user.id, self.at)?;
-        Ok(user)
+        Ok(SignIn { user, spent: saves, session: self.session, at: self.at })
+    }
+
+    fn write(plan: SignIn, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<User, WriteError> {
+        if plan.spent {
+            save_user(tx, &plan.user, None)?;
+        }
+        plan.session.open(tx, plan.user.id, plan.at)?;
+        Ok(plan.user)
     }
 }
 
@@ -112,31 +111,30 @@ pub struct EndSession {
 
 impl Command<Runtime, Event> for EndSession {
     type Output = ();
-    type Plan = Self;
+    /// The session's hash and its user; `None`: it had ended already.
+    type Plan = Option<([u8; 32], UserId)>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        Ok(find_session(read, self.hash)?.map(|session| (self.hash, session.user)))
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: Self::Plan,
+        _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl EndSession {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
-        if let Some(session) = SESSION_HASH_TO_SESSION.get(&table, self.hash)? {
-            SESSION_HASH_TO_SESSION.remove(&mut table, self.hash)?;
-            events.push(Event::SessionsEnded { user: session.user });
+    ) -> Result<(), WriteError> {
+        if let Some((hash, user)) = plan {
+            SESSION_HASH_TO_SESSION.remove(&mut tx.open_table(SESSION_HASH_TO_SESSION.definition())?, hash)?;
+            events.push(Event::SessionsEnded { user });
         }
         Ok(())
     }
+}
+
+fn find_session(read: &impl Tables, hash: [u8; 32]) -> Result<Option<Session>, ApplyError> {
+    let table = read.table(SESSION_HASH_TO_SESSION.definition())?;
+    Ok(SESSION_HASH_TO_SESSION.get(&table, hash)?)
 }
 
 /// Records activity on a session, for the idle timeout.
@@ -147,28 +145,21 @@ pub struct TouchSession {
 
 impl Command<Runtime, Event> for TouchSession {
     type Output = ();
-    type Plan = Self;
+    /// The session as it will be saved; `None`: it had ended, nothing to write.
+    type Plan = Option<([u8; 32], Session)>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let touched = find_session(read, self.hash)?.map(|session| Session { last_seen_at: self.at, ..session });
+        Ok(touched.map(|session| (self.hash, session)))
     }
 
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl TouchSession {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
-        if let Some(mut session) = SESSION_HASH_TO_SESSION.get(&table, self.hash)? {
-            session.last_seen_at = self.at;
-            SESSION_HASH_TO_SESSION.insert(&mut table, self.hash, &session)?;
+    fn write(plan: Self::Plan, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
+        if let Some((hash, session)) = plan {
+            SESSION_HASH_TO_SESSION.insert(
+                &mut tx.open_table(SESSION_HASH_TO_SESSION.definition())?,
+                hash,
+                &session,
+            )?;
         }
         Ok(())
     }
@@ -194,39 +185,30 @@ pub struct PasswordChanged {
 
 impl Command<Runtime, Event> for ChangePassword {
     type Output = PasswordChanged;
-    type Plan = Self;
+    /// The user with the new password, the session to keep, and whether tokens go too.
+    type Plan = (Changed, Option<[u8; 32]>, bool);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let mut user = load_user(read, self.user)?;
+        user.password_hash = Some(self.password_hash);
+        user.updated_at = self.at;
+        Ok((Changed { user, actor: self.actor, at: self.at }, self.keep, self.revoke_tokens))
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl ChangePassword {
-    fn apply(
-        self,
+        (changed, keep, revoke_tokens): Self::Plan,
         _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<PasswordChanged, ApplyError> {
-        let mut user = load_user(tx, self.user)?;
-        user.password_hash = Some(self.password_hash);
-        user.updated_at = self.at;
-        save_user(tx, &user, None)?;
-        let sessions_ended = end_sessions(tx, user.id, self.keep)?;
-        revoke_links(tx, user.id)?;
-        let tokens_revoked = if self.revoke_tokens { revoke_api_tokens(tx, user.id)? } else { 0 };
+    ) -> Result<PasswordChanged, WriteError> {
+        let id = changed.user.id;
+        save_user(tx, &changed.user, None)?;
+        let sessions_ended = end_sessions(tx, id, keep)?;
+        revoke_links(tx, id)?;
+        let tokens_revoked = if revoke_tokens { revoke_api_tokens(tx, id)? } else { 0 };
         let detail = if tokens_revoked > 0 { format!("{tokens_revoked} API tokens revoked") } else { String::new() };
-        audit(tx, &self.actor, "user.password_changed", format!("user:{}", user.id), detail, self.at)?;
-        events.push(Event::SessionsEnded { user: user.id });
+        changed.audit(tx, "user.password_changed", detail)?;
+        events.push(Event::SessionsEnded { user: id });
         Ok(PasswordChanged { sessions_ended, tokens_revoked })
     }
 }
@@ -239,35 +221,42 @@ pub struct CreateApiToken {
     pub at: u64,
 }
 
+/// A token with its hash, and who creates or revokes it when.
+pub struct TokenChange {
+    hash: [u8; 32],
+    token: ApiToken,
+    actor: Actor,
+    at: u64,
+}
+
 impl Command<Runtime, Event> for CreateApiToken {
     type Output = ApiToken;
-    type Plan = Self;
+    /// The new token, with the next id and a clean name.
+    type Plan = TokenChange;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<TokenChange, ApplyError> {
+        let name = crate::domain::account::clean_name("name", &self.name).map_err(Rejection::from)?;
+        let next = all_tokens(read)?.iter().map(|(_, token)| token.id.0).max().unwrap_or(0) + 1;
+        let token = ApiToken { id: TokenId(next), user: self.user, name, created_at: self.at };
+        Ok(TokenChange { hash: self.hash, token, actor: self.actor, at: self.at })
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: TokenChange,
+        _: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
+        _: &mut Vec<Event>,
+    ) -> Result<ApiToken, WriteError> {
+        let TokenChange { hash, token, actor, at } = plan;
+        API_TOKEN_HASH_TO_TOKEN.insert(&mut tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?, hash, &token)?;
+        audit(tx, &actor, "token.create", format!("token:{}", token.id), token.name.clone(), at)?;
+        Ok(token)
     }
 }
 
-impl CreateApiToken {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<ApiToken, ApplyError> {
-        let name = crate::domain::account::clean_name("name", &self.name).map_err(Rejection::from)?;
-        let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
-        let next = API_TOKEN_HASH_TO_TOKEN.all(&table)?.iter().map(|(_, token)| token.id.0).max().unwrap_or(0) + 1;
-        let token = ApiToken { id: TokenId(next), user: self.user, name, created_at: self.at };
-        API_TOKEN_HASH_TO_TOKEN.insert(&mut table, self.hash, &token)?;
-        drop(table);
-        audit(tx, &self.actor, "token.create", format!("token:{}", token.id), token.name.clone(), self.at)?;
-        Ok(token)
-    }
+fn all_tokens(read: &impl Tables) -> Result<Vec<([u8; 32], ApiToken)>, ApplyError> {
+    let table = read.table(API_TOKEN_HASH_TO_TOKEN.definition())?;
+    Ok(API_TOKEN_HASH_TO_TOKEN.all(&table)?)
 }
 
 /// Revokes one of the caller's own tokens; another user's token is "not found".
@@ -280,36 +269,27 @@ pub struct RevokeApiToken {
 
 impl Command<Runtime, Event> for RevokeApiToken {
     type Output = ();
-    type Plan = Self;
+    /// The caller's token to delete.
+    type Plan = TokenChange;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl RevokeApiToken {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?;
-        let found = API_TOKEN_HASH_TO_TOKEN
-            .all(&table)?
-            .into_iter()
-            .find(|(_, token)| token.id == self.id && token.user == self.user);
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<TokenChange, ApplyError> {
+        let found = all_tokens(read)?.into_iter().find(|(_, token)| token.id == self.id && token.user == self.user);
         let Some((hash, token)) = found else {
             return Err(Rejection::not_found("token_not_found", "You have no API token with that id.").into());
         };
-        API_TOKEN_HASH_TO_TOKEN.remove(&mut table, hash)?;
-        drop(table);
-        audit(tx, &self.actor, "token.revoke", format!("token:{}", token.id), token.name, self.at)?;
-        events.push(Event::SessionsEnded { user: self.user });
+        Ok(TokenChange { hash, token, actor: self.actor, at: self.at })
+    }
+
+    fn write(
+        plan: TokenChange,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        let TokenChange { hash, token, actor, at } = plan;
+        API_TOKEN_HASH_TO_TOKEN.remove(&mut tx.open_table(API_TOKEN_HASH_TO_TOKEN.definition())?, hash)?;
+        audit(tx, &actor, "token.revoke", format!("token:{}", token.id), token.name, at)?;
+        events.push(Event::SessionsEnded { user: token.user });
         Ok(())
     }
 }
@@ -323,28 +303,18 @@ pub struct StartTotp {
 
 impl Command<Runtime, Event> for StartTotp {
     type Output = ();
-    type Plan = Self;
+    /// The user with the pending secret.
+    type Plan = User;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl StartTotp {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut user = load_user(tx, self.user)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<User, ApplyError> {
+        let mut user = load_user(read, self.user)?;
         user.totp_pending = Some(self.secret);
         user.updated_at = self.at;
-        save_user(tx, &user, None)
+        Ok(user)
+    }
+
+    fn write(user: User, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
+        Ok(save_user(tx, &user, None)?)
     }
 }
 
@@ -363,29 +333,16 @@ pub struct EnableTotp {
 
 impl Command<Runtime, Event> for EnableTotp {
     type Output = ();
-    type Plan = Self;
+    /// The user with the new enrolment, and whether it replaces one.
+    type Plan = (Changed, bool);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl EnableTotp {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut user = load_user(tx, self.user)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
+        let mut user = load_user(read, self.user)?;
         let Some(secret) = user.totp_pending.take() else {
             return Err(Rejection::conflict("totp_not_started", "Start two-factor setup first.").into());
         };
         let replacing = user.totp.is_some();
+        // The current code is only proof here: the enrolment it belongs to is replaced below.
         check_second_factor(&user, self.current.as_deref(), RejectKind::Forbidden, self.at)?;
         let Some(step) = totp::verify(&secret, &self.code, self.at, 0) else {
             let mut rejection = Rejection::new(
@@ -398,9 +355,18 @@ impl EnableTotp {
         };
         user.totp = Some(Totp { secret, last_step: step, recovery: self.recovery });
         user.updated_at = self.at;
-        save_user(tx, &user, None)?;
+        Ok((Changed { user, actor: self.actor, at: self.at }, replacing))
+    }
+
+    fn write(
+        (changed, replacing): Self::Plan,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        save_user(tx, &changed.user, None)?;
         let action = if replacing { "user.totp_replaced" } else { "user.totp_enabled" };
-        audit(tx, &self.actor, action, format!("user:{}", user.id), String::new(), self.at)
+        Ok(changed.audit(tx, action, String::new())?)
     }
 }
 
@@ -415,25 +381,11 @@ pub struct DisableTotp {
 
 impl Command<Runtime, Event> for DisableTotp {
     type Output = ();
-    type Plan = Self;
+    /// The user without two-factor login.
+    type Plan = Changed;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl DisableTotp {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut user = load_user(tx, self.user)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Changed, ApplyError> {
+        let mut user = load_user(read, self.user)?;
         if user.totp_required {
             return Err(Rejection::conflict(
                 "totp_required_by_admin",
@@ -445,8 +397,12 @@ impl DisableTotp {
         user.totp = None;
         user.totp_pending = None;
         user.updated_at = self.at;
-        save_user(tx, &user, None)?;
-        audit(tx, &self.actor, "user.totp_disabled", format!("user:{}", user.id), String::new(), self.at)
+        Ok(Changed { user, actor: self.actor, at: self.at })
+    }
+
+    fn write(changed: Changed, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
+        save_user(tx, &changed.user, None)?;
+        Ok(changed.audit(tx, "user.totp_disabled", String::new())?)
     }
 }
 
@@ -458,26 +414,15 @@ pub struct UpdateProfile {
 
 impl Command<Runtime, Event> for UpdateProfile {
     type Output = User;
-    type Plan = Self;
+    /// The user with the patch applied.
+    type Plan = User;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<User, ApplyError> {
+        let before = load_user(read, self.user)?;
+        Ok(self.patch.apply(&before, self.at).map_err(Rejection::from)?)
     }
 
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl UpdateProfile {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, ApplyError> {
-        let before = load_user(tx, self.user)?;
-        let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
+    fn write(after: User, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<User, WriteError> {
         save_user(tx, &after, None)?;
         events.push(Event::UserChanged { id: after.id });
         Ok(after)
