@@ -28,6 +28,7 @@ pub enum UserRequest {
         data_dir: PathBuf,
         email: String,
         password: String,
+        keep_tokens: bool,
     },
     ClearTwoFactor {
         data_dir: PathBuf,
@@ -90,14 +91,15 @@ async fn apply(request: UserRequest) -> Result<String, CliError> {
             let user = user?;
             Ok(format!("user {} created (id {}); they can sign in now", user.email, user.id))
         }
-        UserRequest::ResetPassword { data_dir, email, password } => {
+        UserRequest::ResetPassword { data_dir, email, password, keep_tokens } => {
             check_password(&password, &email).map_err(|err| fail(err.to_string()))?;
             let password_hash = hash_now(&password).map_err(|err| fail(err.to_string()))?;
             let (core, writer) = open(&data_dir)?;
-            let user =
-                core.call(SetPassword { email, password_hash, actor, at }).await.map_err(|err| fail(err.to_string()));
+            let command = SetPassword { email, password_hash, keep_tokens, actor, at };
+            let done = core.call(command).await.map_err(|err| fail(err.to_string()));
             close(core, writer);
-            Ok(format!("password of {} set; their sessions have ended", user?.email))
+            let (user, revoked) = done?;
+            Ok(format!("password of {} set; their sessions have ended; {revoked} API token(s) revoked", user.email))
         }
         UserRequest::ClearTwoFactor { data_dir, email } => {
             let (core, writer) = open(&data_dir)?;

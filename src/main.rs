@@ -108,6 +108,9 @@ struct UserPasswordArgs {
     /// Read the password from standard input (the first line).
     #[arg(long, required = true)]
     password_stdin: bool,
+    /// Keep the user's API tokens (by default they are revoked, as a reset by link does).
+    #[arg(long)]
+    keep_tokens: bool,
 }
 
 #[derive(clap::Args)]
@@ -200,6 +203,7 @@ fn user_request(action: UserAction) -> Result<centralita::cli::UserRequest, cent
             data_dir: settings.data_dir,
             email: args.email,
             password: password()?,
+            keep_tokens: args.keep_tokens,
         },
         UserAction::ClearTwoFactor(args) => {
             centralita::cli::UserRequest::ClearTwoFactor { data_dir: settings.data_dir, email: args.email }

@@ -106,15 +106,39 @@ async fn a_password_set_from_the_command_line_kills_open_links_too() {
     let server = TestServer::start().await;
     let admin = server.admin().await;
     let link = reset_link(&server, &admin, "admin@localhost").await;
+    let token: Value = admin.post("/api/v1/me/tokens", json!({ "name": "script" })).await.json().await.unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
     let dir = server.stop().await;
     let request = UserRequest::ResetPassword {
         data_dir: dir.path().to_path_buf(),
         email: "admin@localhost".into(),
         password: "set from the shell".into(),
+        keep_tokens: false,
     };
     let said = tokio::task::spawn_blocking(move || run_user(Ok(request))).await.unwrap();
-    assert!(said.is_ok(), "{said:?}");
+    assert!(said.as_ref().is_ok_and(|said| said.contains("1 API token(s) revoked")), "{said:?}");
     let server = TestServer::start_with(dir, |_| {}).await;
+    let check = server.post("/api/v1/links/check", json!({ "token": link })).await;
+    assert_eq!(code(check).await, (StatusCode::GONE, "link_revoked".into()));
+    let bearer = server.client.get(server.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED, "revoked, as a reset by link does");
+    server.stop().await;
+}
+
+/// A link mailed to an address the account no longer has, or to someone switched off, must not
+/// open the account later (issue 13, review): an e-mail change and a deactivation revoke it.
+#[tokio::test]
+async fn an_email_change_or_a_deactivation_kills_open_links() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ana = server.user(&admin, "ana@example.com", &["agent"], &[]).await;
+    let link = reset_link(&server, &admin, "ana@example.com").await;
+    let moved = admin.patch(&format!("/api/v1/users/{}", ana.id()), json!({ "email": "ana@new.example.com" })).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let check = server.post("/api/v1/links/check", json!({ "token": link })).await;
+    assert_eq!(code(check).await, (StatusCode::GONE, "link_revoked".into()));
+    let link = reset_link(&server, &admin, "ana@new.example.com").await;
+    assert_eq!(admin.delete(&format!("/api/v1/users/{}", ana.id())).await.status(), StatusCode::OK);
     let check = server.post("/api/v1/links/check", json!({ "token": link })).await;
     assert_eq!(code(check).await, (StatusCode::GONE, "link_revoked".into()));
     server.stop().await;

@@ -187,6 +187,11 @@ impl Command<Runtime, Event> for UpdateUser {
         events: &mut Vec<Event>,
     ) -> Result<User, WriteError> {
         let Edit { after, old_email, deactivated } = plan;
+        // A link mailed to the old address, or to someone switched off, must not open the
+        // account later (on reactivation).
+        if deactivated || old_email != after.user.email {
+            revoke_links(tx, after.user.id)?;
+        }
         save_user(tx, &after.user, Some(&old_email))?;
         if deactivated {
             end_sessions(tx, after.user.id, None)?;
@@ -413,34 +418,40 @@ fn user_by_email(read: &impl Tables, raw: &str) -> Result<User, ApplyError> {
 pub struct SetPassword {
     pub email: String,
     pub password_hash: String,
+    /// Keep the user's API tokens (by default a reset from the command line revokes them, as a
+    /// reset by link does).
+    pub keep_tokens: bool,
     pub actor: Actor,
     pub at: u64,
 }
 
 impl Command<Runtime, Event> for SetPassword {
-    type Output = User;
-    type Plan = Changed;
+    /// The user, and how many API tokens were revoked.
+    type Output = (User, usize);
+    type Plan = (Changed, bool);
 
-    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Changed, ApplyError> {
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<(Changed, bool), ApplyError> {
         let mut user = user_by_email(read, &self.email)?;
         user.password_hash = Some(self.password_hash);
         user.active = true;
         user.updated_at = self.at;
-        Ok(Changed { user, actor: self.actor, at: self.at })
+        Ok((Changed { user, actor: self.actor, at: self.at }, self.keep_tokens))
     }
 
     fn write(
-        plan: Changed,
+        (plan, keep_tokens): (Changed, bool),
         _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<User, WriteError> {
+    ) -> Result<(User, usize), WriteError> {
         save_user(tx, &plan.user, None)?;
         end_sessions(tx, plan.user.id, None)?;
         revoke_links(tx, plan.user.id)?;
+        let revoked = if keep_tokens { 0 } else { revoke_api_tokens(tx, plan.user.id)? };
         plan.audit(tx, "user.password_set", plan.user.email.clone())?;
+        events.push(Event::SessionsEnded { user: plan.user.id });
         events.push(Event::UserChanged { id: plan.user.id });
-        Ok(plan.user)
+        Ok((plan.user, revoked))
     }
 }
 
