@@ -47,7 +47,13 @@ async fn check_current_password(
     if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
         return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
-    if !state.passwords.verify(password, caller.user.password_hash.clone()).await {
+    let checked = state.passwords.verify(password, caller.user.password_hash.clone()).await;
+    if let Err(busy) = checked {
+        // Not checked, so not a guess.
+        state.guard.refund_sign_in(&caller.user.email, caller.address);
+        return Err(busy.into());
+    }
+    if checked != Ok(true) {
         let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
         return Err(error.on_field("current_password"));
     }
@@ -71,7 +77,7 @@ pub async fn change_password(
     check_password(&input.new_password, &caller.user.email)
         .map_err(|invalid| crate::domain::account::Invalid { field: "new_password", ..invalid })?;
     check_current_password(&state, &caller, input.current_password).await?;
-    let password_hash = state.passwords.hash(input.new_password).await.map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(input.new_password).await?;
     let command = ChangePassword {
         user: caller.user.id,
         password_hash,
