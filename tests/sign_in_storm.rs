@@ -12,14 +12,20 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 const PASSWORD: &str = "una contraseña larga y buena";
-/// What the storm may add to the server's memory: the bench's bound of 64 MB for a release build
-/// (`auth_storm_rss_mb`) less its idle ~19 MB. (This debug binary idles at ~43 MB, most of it the
-/// code and debug information mapped in, so the bound is on the growth.)
-const GROWTH_BOUND_MB: f64 = 45.0;
-/// What may stay once the storm is over: the hashes' buffers go back to the system.
-const KEPT_BOUND_MB: f64 = 8.0;
 const ADDRESSES: usize = 25;
 const ATTEMPTS: usize = 100;
+/// What may stay once the storm is over: the hashes' buffers go back to the system (within 15 s).
+const KEPT_BOUND_MB: f64 = 8.0;
+
+/// What the storm may add to the server's memory: the buffers of the hashes running at once (one
+/// per core, at most 4; 19 MiB each) and 8 MB for the rest of 100 requests in flight: 48 MB on
+/// this 2-core machine (before the fix: 1.3 GB). The bound is on the growth, as this debug binary
+/// idles at ~43 MB, most of it code and debug information mapped in; the bench holds a release
+/// build to 64 MB in all (`auth_storm_rss_mb`).
+fn growth_bound_mb() -> f64 {
+    let at_once = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    at_once as f64 * 19.0 * 1.048_576 + 8.0
+}
 
 async fn add_user(data: &str, email: &str) {
     use tokio::io::AsyncWriteExt;
@@ -77,18 +83,26 @@ async fn a_storm_of_wrong_passwords_from_many_addresses_keeps_memory_flat() {
     });
     let answers = futures_util::future::join_all(storm).await;
     let took = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (peak, after) = (status_mb(pid, "VmHWM:"), status_mb(pid, "VmRSS:"));
+    let peak = status_mb(pid, "VmHWM:");
+    // The allocator's background thread gives freed memory back over ~10 s.
+    let returned = Instant::now();
+    let mut after = status_mb(pid, "VmRSS:");
+    while after - idle > KEPT_BOUND_MB && returned.elapsed() < Duration::from_secs(15) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = status_mb(pid, "VmRSS:");
+    }
 
     let hashed = answers.iter().filter(|(status, _, code)| *status == 401 && code == "invalid_credentials").count();
     let busy = answers.iter().filter(|(status, waits, code)| *status == 503 && *waits && code == "busy").count();
     eprintln!(
         "storm: {ATTEMPTS} wrong sign-ins from {ADDRESSES} addresses in {took:?}: {hashed} checked, {busy} busy; \
-         RSS idle {idle:.1} MB, peak {peak:.1} MB, after {after:.1} MB"
+         RSS idle {idle:.1} MB, peak {peak:.1} MB, {after:.1} MB {:?} after",
+        returned.elapsed()
     );
     assert_eq!(hashed + busy, ATTEMPTS, "each guess checked (401) or refused as busy (503 + Retry-After): {answers:?}");
     assert!(hashed >= ATTEMPTS / 2, "only {hashed} guesses were checked: the storm proves little");
-    assert!(peak - idle <= GROWTH_BOUND_MB, "the storm took the server from {idle:.1} to {peak:.1} MB");
+    let bound = growth_bound_mb();
+    assert!(peak - idle <= bound, "the storm took the server from {idle:.1} to {peak:.1} MB (bound: +{bound:.1})");
     assert!(after - idle <= KEPT_BOUND_MB, "after the storm the server kept {after:.1} MB (idle {idle:.1} MB)");
 
     let calm = client
