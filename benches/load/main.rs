@@ -8,6 +8,7 @@ mod drive;
 mod net;
 mod phases;
 mod process;
+mod storm;
 
 use std::time::{Duration, Instant};
 
@@ -95,13 +96,18 @@ async fn run(sizes: Sizes) -> Value {
         put("routing_median_us", json!(median));
         put("routing_p99_us", json!(p99));
     }
+    let mut baseline_rps = None;
     if wanted("ingest") {
         eprintln!("baseline: bare hyper+rustls, {} connections, {} s", sizes.connections, sizes.load_secs);
         let baseline = phases::baseline(sizes).await;
         put("baseline_rps", json!(round(baseline.rps())));
         put("baseline_p99_ms", json!(round(baseline.percentile_ms(0.99))));
+        baseline_rps = Some(baseline.rps());
         ingest_phase(sizes, baseline.rps(), &mut put).await;
         ingest_new_phase(sizes, baseline.rps(), &mut put).await;
+    }
+    if wanted("auth") {
+        auth_phase(baseline_rps, &mut put).await;
     }
     if wanted("delivery") {
         eprintln!("idle: a fresh server's memory");
@@ -156,6 +162,26 @@ async fn ingest_new_phase(sizes: Sizes, baseline_rps: f64, put: &mut impl FnMut(
     }
 }
 
+async fn auth_phase(baseline_rps: Option<f64>, put: &mut impl FnMut(&str, Value)) {
+    let storm = &storm::STORM;
+    let attempts = storm.addresses * storm.per_address;
+    eprintln!("auth: {attempts} wrong sign-ins from {} addresses over {} accounts", storm.addresses, storm.accounts);
+    put("argon2_hash_ms", json!(round(storm::argon2_hash_ms())));
+    let figures = storm::run(storm).await;
+    put("auth_signin_p50_ms", json!(round(figures.quiet_p50_ms)));
+    put("auth_storm_p50_ms", json!(round(figures.storm_p50_ms)));
+    put("auth_storm_rps", json!(round(figures.storm_rps)));
+    if let Some(baseline) = baseline_rps {
+        put("auth_storm_ratio", json!((figures.storm_rps / baseline * 1e5).round() / 1e5));
+    }
+    put("auth_storm_hashed", json!(figures.hashed));
+    put("auth_storm_refused", json!(figures.refused));
+    put("auth_storm_busy", json!(figures.busy));
+    put("auth_storm_idle_mb", json!(round(figures.idle_mb)));
+    put("auth_storm_rss_mb", json!(round(figures.peak_mb)));
+    put("auth_storm_after_mb", json!(round(figures.after_mb)));
+}
+
 fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
@@ -198,6 +224,9 @@ fn print_table(figures: &Value) {
         ("rules_on_message_us", "on_message call median us", "<= 50", Some((50.0, false))),
         ("idle_rss_mb", "idle RSS MB", "<= 30", Some((30.0, false))),
         ("peak_rss_mb", "peak RSS MB (delivery)", "<= 300", Some((300.0, false))),
+        ("auth_signin_p50_ms", "wrong sign-in p50 ms (quiet)", "", None),
+        ("auth_storm_hashed", "storm sign-ins checked (of 500)", "", None),
+        ("auth_storm_rss_mb", "peak RSS MB (sign-in storm)", "<= 64", Some((64.0, false))),
         ("start_1m_ms", "start to healthy ms", "<= 1000", Some((1000.0, false))),
     ];
     println!("\n{:<34} {:>12} {:>9}  met", "figure", "value", "target");

@@ -55,9 +55,22 @@ impl Connection {
         bearer: Option<&str>,
         body: Option<String>,
     ) -> anyhow::Result<(u16, Bytes)> {
+        let authorization = bearer.map(|token| format!("Bearer {token}"));
+        let headers: Vec<(&str, &str)> = authorization.iter().map(|value| ("authorization", value.as_str())).collect();
+        self.send_with(method, path, &headers, body).await
+    }
+
+    /// As `send`, with any extra headers.
+    pub async fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> anyhow::Result<(u16, Bytes)> {
         let mut request = hyper::Request::builder().method(method).uri(path).header("host", &self.host);
-        if let Some(token) = bearer {
-            request = request.header("authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         if body.is_some() {
             request = request.header("content-type", "application/json");

@@ -25,12 +25,22 @@ impl Server {
 
     /// As `spawn`, with the time from starting the process to the first healthy answer.
     pub async fn spawn_timed(data_dir: &Path, rules_dir: &Path) -> (Server, Duration) {
+        Server::spawn_timed_with(data_dir, rules_dir, &[]).await
+    }
+
+    /// As `spawn`, with more command-line arguments (e.g. `--config FILE`).
+    pub async fn spawn_with(data_dir: &Path, rules_dir: &Path, extra: &[&str]) -> Server {
+        Server::spawn_timed_with(data_dir, rules_dir, extra).await.0
+    }
+
+    async fn spawn_timed_with(data_dir: &Path, rules_dir: &Path, extra: &[&str]) -> (Server, Duration) {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_centralita"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--rules-dir")
             .arg(rules_dir)
+            .args(extra)
             .env("RUST_LOG", "warn,centralita=info")
             .env("NO_COLOR", "1")
             // Every client of the bench is on 127.0.0.1: the delivery phase's 1,000 agent sockets

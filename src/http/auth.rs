@@ -43,7 +43,14 @@ pub async fn login(
     let lookup = email.clone();
     let found = state.read(move |read| read.user_by_email(&lookup)).await?;
     let stored = found.as_ref().and_then(|user| user.password_hash.clone());
-    let matches = state.passwords.verify(input.password, stored).await;
+    let matches = match state.passwords.verify(input.password, stored).await {
+        Ok(matches) => matches,
+        Err(busy) => {
+            // Not checked, so not a guess.
+            state.guard.refund_sign_in(&email, address);
+            return Err(busy.into());
+        }
+    };
     let Some(user) = found.filter(|_| matches) else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail or password."));
     };
@@ -200,7 +207,7 @@ async fn use_link(state: AppState, address: IpAddr, kind: LinkKind, input: LinkU
             return Err(ApiError::too_many("too_many_attempts", wait.0));
         }
     }
-    let password_hash = state.passwords.hash(input.password).await.map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(input.password).await?;
     let (token, session) = new_session(address);
     let csrf = session.csrf.clone();
     let revoke_tokens = input.revoke_tokens;

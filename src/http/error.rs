@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::password::{Busy, HashError};
 use crate::core::{CoreError, RejectKind, Rejection};
 use crate::domain::account::Invalid;
 use crate::store::StoreError;
@@ -134,6 +135,25 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// 503 with Retry-After: the server itself is saturated with password checks (whoever asks), not
+/// this client over its budget (that is a 429).
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        let message = "The server is checking many passwords right now. Try again in a moment.";
+        ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message) }
+    }
+}
+
+/// A refused hash is `busy`; a failed one is internal (logged in full).
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy(busy) => busy.into(),
+            HashError::Failed(cause) => ApiError::internal(cause),
+        }
     }
 }
 

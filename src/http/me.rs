@@ -51,7 +51,13 @@ async fn verify_password(
     if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
         return Err(ApiError::too_many("too_many_attempts", wait.0));
     }
-    if !state.passwords.verify(password, caller.user.password_hash.clone()).await {
+    let checked = state.passwords.verify(password, caller.user.password_hash.clone()).await;
+    if let Err(busy) = checked {
+        // Not checked, so not a guess.
+        state.guard.refund_sign_in(&caller.user.email, caller.address);
+        return Err(busy.into());
+    }
+    if checked != Ok(true) {
         let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
         return Err(error.on_field(field));
     }
@@ -79,7 +85,7 @@ pub async fn change_password(
         .map_err(|invalid| crate::domain::account::Invalid { field: "new_password", ..invalid })?;
     verify_password(&state, &caller, input.current_password, "current_password").await?;
     state.guard.signed_in(&caller.user.email, caller.address);
-    let password_hash = state.passwords.hash(input.new_password).await.map_err(ApiError::internal)?;
+    let password_hash = state.passwords.hash(input.new_password).await?;
     let command = ChangePassword {
         user: caller.user.id,
         password_hash,
