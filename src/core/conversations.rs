@@ -1,26 +1,34 @@
 //! Commands on conversations: a customer writes, an agent replies or notes, transfer, assign,
 //! finalize, read, labels (R-CONV-1, R-CONV-5, R-CONV-9). Routing decisions come from the runtime's
 //! `Routing`; each assignment it makes is written here, in the same transaction.
+//!
+//! Each command checks (and loads) everything in `check`; its `write` only carries the plan out.
+//! The helpers here that only write (`save_conversation`, `append`, `write_assignments`, …) fail
+//! only on storage, so any command's `write` may call them.
+
+mod customer;
+mod webhooks;
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::records::find_user;
-use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::conversation::{
-    ActivityKind, Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, clean_label, preview,
+    ActivityKind, Author, Channel, Conversation, Message, Party, Status, check_text, clean_label, preview,
 };
-use crate::domain::ids::{ChannelId, ContactId, ConversationId, MessageId, UserId};
+use crate::domain::ids::{ChannelId, ConversationId, MessageId, UserId};
 use crate::domain::policy::{self, NotActing};
-use crate::domain::routing::{Assignment, Place, RoutingError};
-use crate::domain::webhook::Delivery;
+use crate::domain::routing::{Assignment, RoutingError};
+use crate::store::StoreError;
 use crate::store::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
-    DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
-    PENDING_DELIVERY_IDS,
+    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
 };
+use webhooks::{Hook, Webhook};
 
 pub use super::transfers::{Transfer, TransferTarget, requeue};
+pub use customer::{CustomerMessage, CustomerOutcome, CustomerProfile};
+pub use webhooks::DeliveryAttempted;
 
+/// The conversation, or a `conversation_not_found` rejection: for checks.
 pub fn load_conversation(tx: &impl Tables, id: ConversationId) -> Result<Conversation, ApplyError> {
     let table = tx.table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     CONVERSATION_ID_TO_CONVERSATION
@@ -28,8 +36,17 @@ pub fn load_conversation(tx: &impl Tables, id: ConversationId) -> Result<Convers
         .ok_or_else(|| Rejection::not_found("conversation_not_found", "There is no such conversation.").into())
 }
 
+/// The conversation, in a write step: its check made sure it exists (or its command just wrote
+/// it), so a missing one is a broken invariant, never a refusal.
+pub fn stored_conversation(tx: &impl Tables, id: ConversationId) -> Result<Conversation, StoreError> {
+    let table = tx.table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    CONVERSATION_ID_TO_CONVERSATION
+        .get(&table, id.0)?
+        .ok_or_else(|| StoreError::Invariant(format!("conversation {} is not on record", id.0)))
+}
+
 /// Writes a conversation and keeps the index of open ones in step.
-pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> Result<(), ApplyError> {
+pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> Result<(), StoreError> {
     let mut table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, conversation.id.0, conversation)?;
     let mut open = tx.open_table(OPEN_CONVERSATION_IDS)?;
@@ -48,14 +65,14 @@ pub(super) fn append_message(
     text: String,
     private: bool,
     at: u64,
-) -> Result<Message, ApplyError> {
+) -> Result<Message, StoreError> {
     let message =
         Message { id: MessageId(0), conversation, author, text, private, created_at: at, activity: None, rule: None };
     append(tx, message)
 }
 
 /// Stores a message as the conversation's next one (its id is given here).
-pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, ApplyError> {
+pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, StoreError> {
     let conversation = message.conversation;
     let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
@@ -76,6 +93,7 @@ pub fn write_assignments(
 }
 
 /// As `write_assignments`, where a user assigned one of them by hand (mail notices tell who).
+/// Fails only on storage: routing holds only conversations on record.
 pub fn write_assignments_by(
     tx: &WriteTransaction,
     assignments: &[Assignment],
@@ -84,7 +102,7 @@ pub fn write_assignments_by(
     events: &mut Vec<Event>,
 ) -> Result<(), ApplyError> {
     for assignment in assignments {
-        let mut conversation = load_conversation(tx, assignment.conversation)?;
+        let mut conversation = stored_conversation(tx, assignment.conversation)?;
         // New to whoever gets it (a transfer, a supervisor's choice): the dot shows until she opens it.
         conversation.unread |= conversation.assignee != Some(assignment.agent);
         conversation.status = Status::Assigned;
@@ -108,183 +126,11 @@ pub fn write_assignments_by(
     Ok(())
 }
 
-/// What a customer gives of themselves with a message.
-#[derive(Debug, Clone, Default)]
-pub struct CustomerProfile {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-}
-
-/// A customer's message on a channel: continues their open conversation there, or opens a new
-/// one (linked to the previous) and queues it.
-pub struct CustomerMessage {
-    pub channel: ChannelId,
-    /// Who the customer is on the channel (a widget visitor id, a phone, an API identifier).
-    pub identifier: String,
-    pub profile: CustomerProfile,
-    pub text: String,
-    pub at: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct CustomerOutcome {
-    pub conversation: Conversation,
-    pub message: Message,
-    pub contact: Contact,
-    /// Its place in line while it waits; `overflow` when the queue was past its limit.
-    pub place: Option<Place>,
-}
-
-impl Command<Runtime, Event> for CustomerMessage {
-    type Output = CustomerOutcome;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl CustomerMessage {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<CustomerOutcome, ApplyError> {
-        let text = check_text(&self.text).map_err(Rejection::from)?;
-        let channel = load_channel(tx, self.channel)?;
-        if channel.disabled_at.is_some() {
-            return Err(
-                Rejection::new(RejectKind::Gone, "channel_disabled", "This channel has been switched off.").into()
-            );
-        }
-        let contact = find_or_create_contact(tx, &channel, &self.identifier, &self.profile, self.at)?;
-        let current = latest_conversation(tx, contact.id, channel.id)?.filter(|c| c.status != Status::Finalized);
-        // A full queue still takes the customer, beyond its limit (overflow): no words are lost.
-        let (mut conversation, created) = match current {
-            Some(conversation) => (conversation, false),
-            None => (new_conversation(tx, &contact, &channel, self.at)?, true),
-        };
-        if created && let Some(chooser) = &state.rule_chooser {
-            // The router may ask the rules' `assign` about it before it is committed.
-            chooser.remember(&conversation, &contact, &channel);
-        }
-        let message = append_message(tx, conversation.id, Author::Customer, text, false, self.at)?;
-        conversation.last_message_at = self.at;
-        conversation.last_customer_at = Some(self.at);
-        conversation.last_preview = preview(&message.text);
-        conversation.unread = true;
-        save_conversation(tx, &conversation)?;
-        if created {
-            events.push(Event::ConversationCreated { conversation: conversation.clone() });
-            let assignments = state
-                .routing
-                .enqueue(conversation.id, super::runtime::ticket(&conversation), self.at)
-                .map_err(routing_rejection)?;
-            events.push(Event::QueueChanged);
-            write_assignments(tx, &assignments, self.at, events)?;
-            conversation = load_conversation(tx, conversation.id)?;
-            super::notify::entered_queue(tx, &conversation, None, self.at, events)?;
-        }
-        events.push(Event::MessageCreated { conversation: conversation.clone(), message: message.clone() });
-        let place = state.routing.place(conversation.id);
-        Ok(CustomerOutcome { conversation, message, contact, place })
-    }
-}
-
 fn load_channel(tx: &impl Tables, id: ChannelId) -> Result<Channel, ApplyError> {
     let table = tx.table(CHANNEL_ID_TO_CHANNEL.definition())?;
     CHANNEL_ID_TO_CHANNEL
         .get(&table, id.0)?
         .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel.").into())
-}
-
-fn find_or_create_contact(
-    tx: &WriteTransaction,
-    channel: &Channel,
-    identifier: &str,
-    profile: &CustomerProfile,
-    at: u64,
-) -> Result<Contact, ApplyError> {
-    let mut index = tx.open_table(IDENTITY_TO_CONTACT_ID)?;
-    let mut contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
-    let known = index.get((channel.id.0, identifier))?.map(|id| id.value());
-    let mut contact = match known.map(|id| CONTACT_ID_TO_CONTACT.get(&contacts, id)).transpose()?.flatten() {
-        Some(contact) => contact,
-        None => {
-            let id = ContactId(CONTACT_ID_TO_CONTACT.next_key(&contacts)?);
-            index.insert((channel.id.0, identifier), id.0)?;
-            let identity = Identity { channel: channel.id, identifier: identifier.to_owned() };
-            Contact { id, identities: vec![identity], created_at: at, ..Contact::default() }
-        }
-    };
-    // What the customer tells about themselves fills gaps; staff edits are not overwritten.
-    let fill = |slot: &mut Option<String>, given: &Option<String>| {
-        if slot.is_none() {
-            *slot = given.clone().filter(|value| !value.trim().is_empty());
-        }
-    };
-    fill(&mut contact.name, &profile.name);
-    fill(&mut contact.email, &profile.email);
-    fill(&mut contact.phone, &profile.phone);
-    CONTACT_ID_TO_CONTACT.insert(&mut contacts, contact.id.0, &contact)?;
-    Ok(contact)
-}
-
-/// The contact's newest conversation on a channel.
-fn latest_conversation(
-    tx: &WriteTransaction,
-    contact: ContactId,
-    channel: ChannelId,
-) -> Result<Option<Conversation>, ApplyError> {
-    let index = tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
-    let latest = index.get((contact.0, channel.0))?.map(|id| id.value());
-    latest.map(|id| load_conversation(tx, ConversationId(id))).transpose()
-}
-
-fn new_conversation(
-    tx: &WriteTransaction,
-    contact: &Contact,
-    channel: &Channel,
-    at: u64,
-) -> Result<Conversation, ApplyError> {
-    let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
-    let id = ConversationId(CONVERSATION_ID_TO_CONVERSATION.next_key(&table)?);
-    let mut index = tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
-    let previous = index.insert((contact.id.0, channel.id.0), id.0)?.map(|old| ConversationId(old.value()));
-    Ok(Conversation {
-        id,
-        contact: contact.id,
-        channel: channel.id,
-        group: channel.group,
-        status: Status::Queued,
-        assignee: None,
-        created_at: at,
-        enqueued_at: Some(at),
-        assigned_at: None,
-        finalized_at: None,
-        finalize_reason: None,
-        labels: Vec::new(),
-        previous,
-        last_message_at: at,
-        last_preview: String::new(),
-        unread: true,
-        first_response_at: None,
-        served_by: Vec::new(),
-        abandoned: false,
-        mode: channel.mode,
-        last_customer_at: None,
-    })
 }
 
 pub fn routing_rejection(err: RoutingError) -> ApplyError {
@@ -316,6 +162,11 @@ pub fn routing_rejection(err: RoutingError) -> ApplyError {
     rejection.into()
 }
 
+/// Routing refused, in a write step, what the command's check found it would do: a bug.
+pub fn routing_broke(err: RoutingError) -> WriteError {
+    WriteError::Store(StoreError::Invariant(format!("routing refused after its check: {err}")))
+}
+
 /// Who acts on a conversation, and whether they may act on any (supervisors, administrators).
 #[derive(Debug, Clone, Copy)]
 pub struct Staff {
@@ -345,35 +196,46 @@ pub struct AgentMessage {
     pub at: u64,
 }
 
+pub struct AgentMessagePlan {
+    conversation: Conversation,
+    author: UserId,
+    text: String,
+    private: bool,
+    /// A reply on an API channel with a webhook: where it goes, and the agent's name it carries.
+    webhook: Option<(Webhook, Option<String>)>,
+    at: u64,
+}
+
 impl Command<Runtime, Event> for AgentMessage {
     type Output = Message;
-    type Plan = Self;
+    type Plan = AgentMessagePlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<AgentMessagePlan, ApplyError> {
+        let text = check_text(&self.text).map_err(Rejection::from)?;
+        let conversation = load_conversation(read, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let webhook = match self.private {
+            true => None,
+            false => Webhook::of(read, &conversation)?.map(|hook| hook.with_agent(read, self.by.user)).transpose()?,
+        };
+        Ok(AgentMessagePlan { conversation, author: self.by.user, text, private: self.private, webhook, at: self.at })
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: AgentMessagePlan,
+        _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl AgentMessage {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Message, ApplyError> {
-        let text = check_text(&self.text).map_err(Rejection::from)?;
-        let mut conversation = load_conversation(tx, self.conversation)?;
-        check_may_act(&conversation, self.by)?;
-        let message = append_message(tx, conversation.id, Author::Agent(self.by.user), text, self.private, self.at)?;
-        if !self.private {
-            conversation.first_response_at.get_or_insert(self.at);
-            conversation.last_message_at = self.at;
+    ) -> Result<Message, WriteError> {
+        let AgentMessagePlan { mut conversation, author, text, private, webhook, at } = plan;
+        let message = append_message(tx, conversation.id, Author::Agent(author), text, private, at)?;
+        if !private {
+            conversation.first_response_at.get_or_insert(at);
+            conversation.last_message_at = at;
             conversation.last_preview = preview(&message.text);
-            queue_webhook(tx, &conversation, Hook::Message(&message), self.at)?;
+        }
+        if let Some((webhook, agent)) = webhook {
+            webhook.deliver(tx, Hook::Message { message: &message, agent }, at)?;
         }
         save_conversation(tx, &conversation)?;
         events.push(Event::MessageCreated { conversation, message: message.clone() });
@@ -389,43 +251,43 @@ pub struct Finalize {
     pub at: u64,
 }
 
+pub struct FinalizePlan {
+    conversation: Conversation,
+    reason: Option<String>,
+    actor: Party,
+    webhook: Option<Webhook>,
+    at: u64,
+}
+
 impl Command<Runtime, Event> for Finalize {
     type Output = Conversation;
-    type Plan = Self;
+    type Plan = FinalizePlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<FinalizePlan, ApplyError> {
+        let conversation = load_conversation(read, self.conversation)?;
+        check_may_act(&conversation, self.by)?;
+        let reason = self.reason.as_deref().map(clean_label).transpose().map_err(Rejection::from)?;
+        let actor = super::activity::user_party(read, self.by.user)?;
+        let webhook = Webhook::of(read, &conversation)?;
+        Ok(FinalizePlan { conversation, reason, actor, webhook, at: self.at })
     }
 
     fn write(
-        plan: Self,
+        plan: FinalizePlan,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl Finalize {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
-        check_may_act(&conversation, self.by)?;
-        let reason = self.reason.as_deref().map(clean_label).transpose().map_err(Rejection::from)?;
-        let actor = super::activity::user_party(tx, self.by.user)?;
-        super::activity::write(tx, events, &conversation, ActivityKind::Finalized, Some(actor), None, self.at)?;
-        finish(state, tx, events, &mut conversation, reason, self.at)?;
+    ) -> Result<Conversation, WriteError> {
+        let FinalizePlan { mut conversation, reason, actor, webhook, at } = plan;
+        super::activity::write(tx, events, &conversation, ActivityKind::Finalized, Some(actor), None, at)?;
+        close(state, tx, events, &mut conversation, reason, webhook.as_ref(), at)?;
         Ok(conversation)
     }
 }
 
 /// Finalizes a conversation already checked: its slot goes to the next waiting one, the API
-/// channel's webhook hears of it.
+/// channel's webhook hears of it. (For a command's write step: refuses only if the conversation's
+/// channel is not on record.)
 pub fn finish(
     state: &mut Runtime,
     tx: &WriteTransaction,
@@ -434,6 +296,20 @@ pub fn finish(
     reason: Option<String>,
     at: u64,
 ) -> Result<(), ApplyError> {
+    let webhook = Webhook::of(tx, conversation)?;
+    Ok(close(state, tx, events, conversation, reason, webhook.as_ref(), at)?)
+}
+
+fn close(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    events: &mut Vec<Event>,
+    conversation: &mut Conversation,
+    reason: Option<String>,
+    webhook: Option<&Webhook>,
+    at: u64,
+) -> Result<(), WriteError> {
+    // One routing does not hold (a bot's) has no slot to free.
     let assignments = state.routing.release(conversation.id, at).unwrap_or_default();
     conversation.abandoned = conversation.assigned_at.is_none();
     conversation.status = Status::Finalized;
@@ -441,13 +317,16 @@ pub fn finish(
     conversation.finalize_reason = reason;
     conversation.unread = false;
     save_conversation(tx, conversation)?;
-    queue_webhook(tx, conversation, Hook::Finalized, at)?;
+    if let Some(webhook) = webhook {
+        webhook.deliver(tx, Hook::Finalized { reason: conversation.finalize_reason.clone() }, at)?;
+    }
     events.push(Event::ConversationFinalized { conversation: conversation.clone() });
-    write_assignments(tx, &assignments, at, events)
+    Ok(write_assignments(tx, &assignments, at, events)?)
 }
 
 /// A message from a rule (its reply or note), with the rule's name as author: public ones reach
-/// the customer (and an API channel's webhook) like an agent's reply.
+/// the customer (and an API channel's webhook) like an agent's reply. (For a command's write
+/// step: refuses only if the conversation's channel is not on record.)
 pub fn system_message(
     tx: &WriteTransaction,
     events: &mut Vec<Event>,
@@ -457,6 +336,7 @@ pub fn system_message(
     rule: &str,
     at: u64,
 ) -> Result<(), ApplyError> {
+    let webhook = if private { None } else { Webhook::of(tx, conversation)? };
     let rule = Some(super::rules::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
     let message = Message {
         id: MessageId(0),
@@ -466,13 +346,15 @@ pub fn system_message(
         private,
         created_at: at,
         activity: None,
-        rule,
+        rule: rule.clone(),
     };
     let message = append(tx, message)?;
     if !private {
         conversation.last_message_at = at;
         conversation.last_preview = preview(&message.text);
-        queue_webhook(tx, conversation, Hook::Message(&message), at)?;
+    }
+    if let Some(webhook) = webhook {
+        webhook.deliver(tx, Hook::Message { message: &message, agent: rule }, at)?;
     }
     save_conversation(tx, conversation)?;
     events.push(Event::MessageCreated { conversation: conversation.clone(), message });
@@ -487,27 +369,22 @@ pub struct MarkRead {
 
 impl Command<Runtime, Event> for MarkRead {
     type Output = ();
-    type Plan = Self;
+    /// The conversation without its dot, if it had one for her.
+    type Plan = Option<Conversation>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Option<Conversation>, ApplyError> {
+        let conversation = load_conversation(read, self.conversation)?;
+        let hers = conversation.assignee == Some(self.by.user) && conversation.unread;
+        Ok(hers.then_some(Conversation { unread: false, ..conversation }))
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: Option<Conversation>,
+        _: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl MarkRead {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
-        if conversation.assignee == Some(self.by.user) && conversation.unread {
-            conversation.unread = false;
+    ) -> Result<(), WriteError> {
+        if let Some(conversation) = plan {
             save_conversation(tx, &conversation)?;
             events.push(Event::ConversationUpdated { conversation });
         }
@@ -525,155 +402,38 @@ pub struct SetLabel {
 
 impl Command<Runtime, Event> for SetLabel {
     type Output = Conversation;
-    type Plan = Self;
+    /// The conversation with its labels as they are to be.
+    type Plan = Conversation;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl SetLabel {
-    fn apply(
-        self,
-        _: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Conversation, ApplyError> {
         let label = clean_label(&self.label).map_err(Rejection::from)?;
-        let mut conversation = load_conversation(tx, self.conversation)?;
+        let mut conversation = load_conversation(read, self.conversation)?;
         policy::may_edit(self.by.user, self.by.oversees, &conversation).map_err(not_acting)?;
         conversation.labels.retain(|existing| !existing.eq_ignore_ascii_case(&label));
         if self.present {
             conversation.labels.push(label);
         }
+        Ok(conversation)
+    }
+
+    fn write(
+        conversation: Conversation,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, WriteError> {
         save_conversation(tx, &conversation)?;
         events.push(Event::ConversationUpdated { conversation: conversation.clone() });
         Ok(conversation)
     }
 }
 
-/// Every conversation not finalized.
+/// Every conversation not finalized (fails only on storage: the index lists what is on record).
 pub fn open_conversations(tx: &impl Tables) -> Result<Vec<Conversation>, ApplyError> {
     let index = tx.table(OPEN_CONVERSATION_IDS)?;
     let ids: Vec<u64> = index.iter()?.map(|row| row.map(|(id, _)| id.value())).collect::<Result<_, _>>()?;
-    ids.into_iter().map(|id| load_conversation(tx, ConversationId(id))).collect()
+    Ok(ids.into_iter().map(|id| stored_conversation(tx, ConversationId(id))).collect::<Result<_, _>>()?)
 }
 
-/// What a webhook tells: a reply was sent, or the conversation ended.
-enum Hook<'a> {
-    Message(&'a Message),
-    Finalized,
-}
-
-/// An agent's reply, or the end of a conversation, on an API channel with a webhook: stored as a
-/// delivery in this same transaction, so it is sent (and retried) even across restarts.
-fn queue_webhook(
-    tx: &WriteTransaction,
-    conversation: &Conversation,
-    hook: Hook<'_>,
-    at: u64,
-) -> Result<(), ApplyError> {
-    let channel = load_channel(tx, conversation.channel)?;
-    let Some(url) =
-        channel.webhook_url.clone().filter(|_| channel.kind == crate::domain::conversation::ChannelKind::Api)
-    else {
-        return Ok(());
-    };
-    let contacts = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
-    let contact = CONTACT_ID_TO_CONTACT.get(&contacts, conversation.contact.0)?.unwrap_or_default();
-    let identifier = contact.identities.iter().find(|i| i.channel == channel.id).map(|i| i.identifier.clone());
-    let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
-    let id = DELIVERY_ID_TO_DELIVERY.next_key(&table)?;
-    let mut body = serde_json::json!({
-        "delivery_id": id,
-        "channel_id": channel.id,
-        "conversation_id": conversation.id,
-        "contact": { "id": contact.id, "identifier": identifier },
-    });
-    match hook {
-        Hook::Message(message) if !message.for_customer() => return Ok(()),
-        Hook::Message(message) => {
-            let agent = match message.author {
-                Author::Agent(id) => find_user(tx, id)?.map(|user| user.first_name),
-                _ => message.rule.clone(),
-            };
-            body["event"] = "message.created".into();
-            body["message"] = serde_json::json!({ "id": message.id, "text": message.text, "created_at": message.created_at, "agent_name": agent });
-        }
-        Hook::Finalized => {
-            body["event"] = "conversation.finalized".into();
-            body["reason"] = conversation.finalize_reason.clone().into();
-        }
-    }
-    let delivery = Delivery {
-        id,
-        channel: channel.id,
-        url,
-        body: body.to_string(),
-        created_at: at,
-        attempts: 0,
-        next_at: at,
-        delivered_at: None,
-        last_error: None,
-    };
-    DELIVERY_ID_TO_DELIVERY.insert(&mut table, id, &delivery)?;
-    tx.open_table(PENDING_DELIVERY_IDS)?.insert(id, ())?;
-    Ok(())
-}
-
-/// The webhook job tried a delivery.
-pub struct DeliveryAttempted {
-    pub id: u64,
-    /// `None`: the receiver answered 2xx.
-    pub error: Option<String>,
-    pub at: u64,
-}
-
-impl Command<Runtime, Event> for DeliveryAttempted {
-    type Output = ();
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl DeliveryAttempted {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
-        let Some(mut delivery) = DELIVERY_ID_TO_DELIVERY.get(&table, self.id)? else {
-            return Ok(());
-        };
-        delivery.attempts += 1;
-        match self.error {
-            None => {
-                delivery.delivered_at = Some(self.at);
-                tx.open_table(PENDING_DELIVERY_IDS)?.remove(self.id)?;
-            }
-            Some(error) => {
-                delivery.last_error = Some(error);
-                delivery.next_at = self.at + crate::domain::webhook::retry_pause_ms(delivery.attempts);
-            }
-        }
-        DELIVERY_ID_TO_DELIVERY.insert(&mut table, self.id, &delivery)?;
-        Ok(())
-    }
-}
+#[cfg(test)]
+mod tests;

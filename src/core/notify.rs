@@ -31,25 +31,15 @@ pub struct SetPublicUrl {
 
 impl Command<Runtime, Event> for SetPublicUrl {
     type Output = ();
-    type Plan = Self;
+    /// The base, to store: nothing here can refuse.
+    type Plan = String;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<String, ApplyError> {
+        Ok(self.url)
     }
 
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl SetPublicUrl {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        tx.open_table(SETTING_TO_TEXT)?.insert(PUBLIC_URL, self.url.as_str())?;
+    fn write(url: String, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
+        tx.open_table(SETTING_TO_TEXT)?.insert(PUBLIC_URL, url.as_str())?;
         Ok(())
     }
 }

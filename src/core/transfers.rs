@@ -5,10 +5,11 @@
 use redb::WriteTransaction;
 
 use super::conversations::{
-    Staff, append_message, check_may_act, load_conversation, routing_rejection, save_conversation, write_assignments_by,
+    Staff, append_message, check_may_act, load_conversation, routing_broke, routing_rejection, save_conversation,
+    stored_conversation, write_assignments_by,
 };
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
-use crate::domain::conversation::{ActivityKind, Author, Conversation, Status, check_text};
+use crate::domain::conversation::{ActivityKind, Author, Conversation, Party, Status, check_text};
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::routing::{Assignment, RoutingError};
 
@@ -32,35 +33,33 @@ pub struct Transfer {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for Transfer {
-    type Output = Conversation;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// How the conversation moves, as checked.
+enum Move {
+    Agent { agent: UserId, force: bool },
+    Group(GroupId),
 }
 
-impl Transfer {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
+pub struct TransferPlan {
+    conversation: Conversation,
+    to: Move,
+    note: Option<String>,
+    /// Who moves it, and where to, as the activity line names them.
+    actor: Party,
+    target: Party,
+    by: UserId,
+    assign: bool,
+    at: u64,
+}
+
+impl Command<Runtime, Event> for Transfer {
+    type Output = Conversation;
+    type Plan = TransferPlan;
+
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<TransferPlan, ApplyError> {
+        let conversation = load_conversation(read, self.conversation)?;
         check_may_act(&conversation, self.by)?;
         let note = self.note.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
-        let (assignments, target) = match self.to {
+        let (to, target) = match self.to {
             TransferTarget::Agent(agent) => {
                 if conversation.assignee == Some(agent) {
                     return Err(Rejection::conflict(
@@ -69,40 +68,55 @@ impl Transfer {
                     )
                     .into());
                 }
-                let target = super::activity::user_party(tx, agent)?;
-                (
-                    state.routing.assign_to(conversation.id, agent, self.force, self.at).map_err(routing_rejection)?,
-                    target,
-                )
+                let target = super::activity::user_party(read, agent)?;
+                state.routing.check_assign_to(conversation.id, agent, self.force).map_err(routing_rejection)?;
+                (Move::Agent { agent, force: self.force }, target)
             }
             TransferTarget::Group(group) => {
-                super::groups::check_group_exists(tx, group)?;
+                super::groups::check_group_exists(read, group)?;
                 check_group_target(state, &conversation, group, self.by.user)?;
-                // Checked before requeue's release changes routing: a refusal leaves it as it was.
                 check_queue_room(state, group)?;
-                (requeue(state, tx, &mut conversation, group, self.at)?, super::activity::group_party(tx, group)?)
+                check_requeue(state, &conversation)?;
+                (Move::Group(group), super::activity::group_party(read, group)?)
             }
         };
+        let actor = super::activity::user_party(read, self.by.user)?;
+        let (by, assign, at) = (self.by.user, self.assign, self.at);
+        Ok(TransferPlan { conversation, to, note, actor, target, by, assign, at })
+    }
+
+    fn write(
+        plan: TransferPlan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, WriteError> {
+        let TransferPlan { mut conversation, to, note, actor, target, by, assign, at } = plan;
+        let assignments = match to {
+            Move::Agent { agent, force } => {
+                state.routing.assign_to(conversation.id, agent, force, at).map_err(routing_broke)?
+            }
+            Move::Group(group) => requeue_checked(state, tx, &mut conversation, group, at)?,
+        };
         if let Some(note) = note {
-            let message = append_message(tx, conversation.id, Author::Agent(self.by.user), note, true, self.at)?;
+            let message = append_message(tx, conversation.id, Author::Agent(by), note, true, at)?;
             events.push(Event::MessageCreated { conversation: conversation.clone(), message });
         }
-        let kind = if self.assign { ActivityKind::Assigned } else { ActivityKind::Transferred };
-        let actor = super::activity::user_party(tx, self.by.user)?;
-        super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
+        let kind = if assign { ActivityKind::Assigned } else { ActivityKind::Transferred };
+        super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), at)?;
         // Only a choice of agent is the person's; whom a group's queue gives it to is routing's
         // (unless routing gave it back to her: no mail about her own move).
-        let back = assignments.iter().any(|a| a.conversation == conversation.id && a.agent == self.by.user);
-        let by = match self.to {
-            TransferTarget::Group(_) if !back => None,
-            _ => Some(super::notify::By { conversation: conversation.id, user: self.by.user }),
+        let back = assignments.iter().any(|a| a.conversation == conversation.id && a.agent == by);
+        let by_hand = match to {
+            Move::Group(_) if !back => None,
+            _ => Some(super::notify::By { conversation: conversation.id, user: by }),
         };
-        write_assignments_by(tx, &assignments, by, self.at, events)?;
-        let conversation = load_conversation(tx, conversation.id)?;
-        if matches!(self.to, TransferTarget::Group(_)) {
-            super::notify::entered_queue(tx, &conversation, Some(self.by.user), self.at, events)?;
+        write_assignments_by(tx, &assignments, by_hand, at, events)?;
+        let conversation = stored_conversation(tx, conversation.id)?;
+        if matches!(to, Move::Group(_)) {
+            super::notify::entered_queue(tx, &conversation, Some(by), at, events)?;
         }
-        events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: self.by.user });
+        events.push(Event::ConversationTransferred { conversation: conversation.clone(), from: by });
         Ok(conversation)
     }
 }
@@ -137,9 +151,17 @@ pub fn check_queue_room(state: &Runtime, group: GroupId) -> Result<(), ApplyErro
     Ok(())
 }
 
+/// Refuses to put back in a queue a conversation routing does not hold (waiting or assigned):
+/// for a check, before `requeue_checked`.
+pub fn check_requeue(state: &Runtime, conversation: &Conversation) -> Result<(), ApplyError> {
+    state.routing.check_release(conversation.id).map_err(routing_rejection)
+}
+
 /// Puts a conversation in a group's queue (a transfer, or a rule's `group` action); returns the
 /// assignments routing then made. The group must exist; past its limit it waits beyond it
-/// (overflow), so the caller checks room first where a full queue is to be refused.
+/// (overflow), so the caller checks room first where a full queue is to be refused. Refuses (before
+/// any change) what routing does not hold; a command's write step runs `check_requeue` in its check
+/// and calls `requeue_checked`.
 pub fn requeue(
     state: &mut Runtime,
     tx: &WriteTransaction,
@@ -147,14 +169,25 @@ pub fn requeue(
     group: GroupId,
     at: u64,
 ) -> Result<Vec<Assignment>, ApplyError> {
-    let mut made = state.routing.release(conversation.id, at).map_err(routing_rejection)?;
+    check_requeue(state, conversation)?;
+    Ok(requeue_checked(state, tx, conversation, group, at)?)
+}
+
+/// `requeue` once `check_requeue` passed: fails only on storage.
+pub fn requeue_checked(
+    state: &mut Runtime,
+    tx: &WriteTransaction,
+    conversation: &mut Conversation,
+    group: GroupId,
+    at: u64,
+) -> Result<Vec<Assignment>, WriteError> {
+    let mut made = state.routing.release(conversation.id, at).map_err(routing_broke)?;
     conversation.group = Some(group);
     conversation.status = Status::Queued;
     conversation.assignee = None;
     conversation.enqueued_at = Some(at);
     save_conversation(tx, conversation)?;
-    made.extend(
-        state.routing.enqueue(conversation.id, super::runtime::ticket(conversation), at).map_err(routing_rejection)?,
-    );
+    let ticket = super::runtime::ticket(conversation);
+    made.extend(state.routing.enqueue(conversation.id, ticket, at).map_err(routing_broke)?);
     Ok(made)
 }

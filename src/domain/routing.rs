@@ -380,15 +380,14 @@ impl Routing {
         ticket: Ticket,
         now: u64,
     ) -> Result<Vec<Assignment>, RoutingError> {
-        if self.waiting.contains_key(&conversation) || self.assigned.contains_key(&conversation) {
-            return Err(RoutingError::Duplicate);
-        }
+        self.check_enqueue(conversation)?;
         self.park(conversation, ticket);
         Ok(self.dispatch(now))
     }
 
     /// The conversation leaves routing (finalized, or moved by a transfer): its agent's slot frees.
     pub fn release(&mut self, conversation: ConversationId, now: u64) -> Result<Vec<Assignment>, RoutingError> {
+        self.check_release(conversation)?;
         if let Some(ticket) = self.waiting.remove(&conversation) {
             if let Some(queue) = self.queues.get_mut(&ticket.queue) {
                 queue.remove(&(ticket.enqueued_at, conversation));
@@ -419,11 +418,7 @@ impl Routing {
         force: bool,
         now: u64,
     ) -> Result<Vec<Assignment>, RoutingError> {
-        let target = self.agents.get(&agent).ok_or(RoutingError::UnknownAgent)?;
-        let free = target.available && target.online && self.has_slot(target);
-        if !force && !free {
-            return Err(RoutingError::AgentFull);
-        }
+        self.check_assign_to(conversation, agent, force)?;
         let ticket = match (self.waiting.get(&conversation), self.assigned.get(&conversation)) {
             (Some(ticket), _) => *ticket,
             (None, Some((_, ticket))) => *ticket,
@@ -586,6 +581,7 @@ impl Routing {
     }
 }
 
+mod checks;
 mod dispenser;
 #[cfg(test)]
 mod tests;

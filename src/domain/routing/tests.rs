@@ -261,6 +261,7 @@ enum Step {
     ReturnWork { agent: u64 },
     TakeNext { agent: u64 },
     Take { agent: u64, pick: usize },
+    AssignTo { agent: u64, pick: usize, force: bool },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -273,6 +274,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u64..5).prop_map(|agent| Step::ReturnWork { agent }),
         1 => (0u64..5).prop_map(|agent| Step::TakeNext { agent }),
         1 => (0u64..5, any::<usize>()).prop_map(|(agent, pick)| Step::Take { agent, pick }),
+        1 => (0u64..6, any::<usize>(), any::<bool>()).prop_map(|(agent, pick, force)| Step::AssignTo { agent, pick, force }),
     ]
 }
 
@@ -368,6 +370,15 @@ proptest! {
                     Vec::new()
                 }
                 Step::Take { .. } => Vec::new(),
+                Step::AssignTo { agent, pick, force } => {
+                    // A pick past the living ones is a conversation routing does not hold.
+                    let conversation = alive.iter().nth(pick % (alive.len() + 1)).copied().unwrap_or(ConversationId(0));
+                    let checked = routing.check_assign_to(conversation, UserId(agent), force);
+                    let done = routing.assign_to(conversation, UserId(agent), force, now);
+                    assert_eq!(checked, done.as_ref().map(|_| ()).map_err(|err| *err), "the check and the move agree");
+                    // The chosen agent may be forced past their cap; what routing then gave is checked.
+                    done.map(|made| made[1..].to_vec()).unwrap_or_default()
+                }
             };
             check(&routing, &made, &before, &alive);
         }
