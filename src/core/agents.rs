@@ -10,9 +10,10 @@ use super::records::{all_users, load_user};
 use super::runtime::{agent_settings, routable};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, User};
-use crate::domain::conversation::{ActivityKind, Conversation, Status};
+use crate::domain::conversation::{ActivityKind, Conversation, Party, Status};
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode, RoutingError};
+use crate::store::StoreError;
 use crate::store::tables::{AGENT_ID_TO_PROFILE, GROUP_ID_TO_GROUP};
 
 fn load_profile(tx: &impl Tables, id: UserId) -> Result<AgentProfile, ApplyError> {
@@ -20,7 +21,7 @@ fn load_profile(tx: &impl Tables, id: UserId) -> Result<AgentProfile, ApplyError
     Ok(AGENT_ID_TO_PROFILE.get(&table, id.0)?.unwrap_or_default())
 }
 
-fn save_profile(tx: &WriteTransaction, id: UserId, profile: &AgentProfile) -> Result<(), ApplyError> {
+fn save_profile(tx: &WriteTransaction, id: UserId, profile: &AgentProfile) -> Result<(), WriteError> {
     let mut table = tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
     AGENT_ID_TO_PROFILE.insert(&mut table, id.0, profile)?;
     Ok(())
@@ -31,14 +32,26 @@ fn live_groups(tx: &impl Tables) -> Result<Vec<Group>, ApplyError> {
     Ok(GROUP_ID_TO_GROUP.all(&table)?.into_iter().map(|(_, group)| group).filter(|g| g.deleted_at.is_none()).collect())
 }
 
+/// A routing step that `check` found possible failed while writing: a bug, so the batch is dropped.
+pub(super) fn broken(err: RoutingError) -> WriteError {
+    WriteError::Store(StoreError::Invariant(format!("routing refused a step its check allowed: {err}")))
+}
+
+/// Refuses an agent the router does not know: routing would refuse them after the first write.
+fn check_routed(state: &Runtime, agent: UserId) -> Result<(), ApplyError> {
+    match state.routing.agent(agent) {
+        Some(_) => Ok(()),
+        None => Err(routing_rejection(RoutingError::UnknownAgent)),
+    }
+}
+
 /// Conversations the router took back from an agent: waiting again, with no assignee.
 fn write_returned(
     tx: &WriteTransaction,
-    returned: &[ConversationId],
+    returned: Vec<Conversation>,
     events: &mut Vec<Event>,
-) -> Result<(), ApplyError> {
-    for id in returned {
-        let mut conversation = load_conversation(tx, *id)?;
+) -> Result<(), WriteError> {
+    for mut conversation in returned {
         conversation.status = Status::Queued;
         conversation.assignee = None;
         save_conversation(tx, &conversation)?;
@@ -49,33 +62,33 @@ fn write_returned(
 
 /// Brings the router's view of a user in line with the store (after a user or group change):
 /// an active agent is added or updated; anyone else is removed and their work returns to the queue.
+/// A step of a command's write: it fails only on storage.
 pub fn sync_agent(
     state: &mut Runtime,
     tx: &WriteTransaction,
     user: &User,
     at: u64,
     events: &mut Vec<Event>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     let held: Vec<ConversationId> =
         state.routing.agent(user.id).map(|a| a.open.iter().copied().collect()).unwrap_or_default();
-    let assignments = if routable(user) {
+    if routable(user) {
         let profile = load_profile(tx, user.id)?;
-        let made = state.routing.upsert_agent(user.id, agent_settings(user, &profile, &live_groups(tx)?), at);
-        let mut more = state.routing.set_available(user.id, profile.available, at).unwrap_or_default();
-        more.splice(0..0, made);
-        more
-    } else {
-        if held.is_empty() && state.routing.agent(user.id).is_none() {
-            return Ok(());
-        }
-        let made = state.routing.remove_agent(user.id, at);
-        let returned: Vec<ConversationId> =
-            held.into_iter().filter(|id| !made.iter().any(|a| a.conversation == *id)).collect();
-        write_returned(tx, &returned, events)?;
-        write_assignments(tx, &made, at, events)?;
-        return tell_queued(tx, &returned, at, events);
-    };
-    write_assignments(tx, &assignments, at, events)
+        let mut made = state.routing.upsert_agent(user.id, agent_settings(user, &profile, &live_groups(tx)?), at);
+        // Just added or updated: it cannot be unknown.
+        made.extend(state.routing.set_available(user.id, profile.available, at).map_err(broken)?);
+        return Ok(write_assignments(tx, &made, at, events)?);
+    }
+    if held.is_empty() && state.routing.agent(user.id).is_none() {
+        return Ok(());
+    }
+    let made = state.routing.remove_agent(user.id, at);
+    let returned: Vec<ConversationId> =
+        held.into_iter().filter(|id| !made.iter().any(|a| a.conversation == *id)).collect();
+    let conversations = returned.iter().map(|id| load_conversation(tx, *id)).collect::<Result<Vec<_>, _>>()?;
+    write_returned(tx, conversations, events)?;
+    write_assignments(tx, &made, at, events)?;
+    tell_queued(tx, &returned, at, events)
 }
 
 /// Conversations returned to a queue that still wait after routing: the group's members who asked
@@ -85,7 +98,7 @@ fn tell_queued(
     returned: &[ConversationId],
     at: u64,
     events: &mut Vec<Event>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     for id in returned {
         let conversation = load_conversation(tx, *id)?;
         super::notify::entered_queue(tx, &conversation, None, at, events)?;
@@ -99,7 +112,7 @@ pub fn sync_all_agents(
     tx: &WriteTransaction,
     at: u64,
     events: &mut Vec<Event>,
-) -> Result<(), ApplyError> {
+) -> Result<(), WriteError> {
     for user in all_users(tx)? {
         sync_agent(state, tx, &user, at, events)?;
     }
@@ -118,37 +131,37 @@ pub struct SetAvailability {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for SetAvailability {
-    type Output = ();
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// An agent's routing profile as it is to be saved.
+pub struct ProfilePlan {
+    agent: UserId,
+    profile: AgentProfile,
+    at: u64,
 }
 
-impl SetAvailability {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let user = load_user(tx, self.agent)?;
+impl Command<Runtime, Event> for SetAvailability {
+    type Output = ();
+    type Plan = ProfilePlan;
+
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<ProfilePlan, ApplyError> {
+        let user = load_user(read, self.agent)?;
         if !routable(&user) {
             return Err(Rejection::conflict("not_an_agent", "Only active agents take conversations.").into());
         }
-        let mut profile = load_profile(tx, self.agent)?;
-        profile.available = self.available;
-        save_profile(tx, self.agent, &profile)?;
-        let assignments =
-            state.routing.set_available(self.agent, self.available, self.at).map_err(routing_rejection)?;
-        events.push(agent_status(state, self.agent));
-        write_assignments(tx, &assignments, self.at, events)
+        check_routed(state, self.agent)?;
+        let profile = AgentProfile { available: self.available, ..load_profile(read, self.agent)? };
+        Ok(ProfilePlan { agent: self.agent, profile, at: self.at })
+    }
+
+    fn write(
+        plan: ProfilePlan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        save_profile(tx, plan.agent, &plan.profile)?;
+        let made = state.routing.set_available(plan.agent, plan.profile.available, plan.at).map_err(broken)?;
+        events.push(agent_status(state, plan.agent));
+        Ok(write_assignments(tx, &made, plan.at, events)?)
     }
 }
 
@@ -161,29 +174,25 @@ pub struct SetPresence {
 
 impl Command<Runtime, Event> for SetPresence {
     type Output = ();
-    type Plan = Self;
+    /// `None`: not an agent, so presence routes nothing.
+    type Plan = Option<SetPresence>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, state: &Runtime, _: &Read<'_>) -> Result<Option<SetPresence>, ApplyError> {
+        Ok(state.routing.agent(self.agent).is_some().then_some(self))
     }
 
     fn write(
-        plan: Self,
+        plan: Option<SetPresence>,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl SetPresence {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let Ok(assignments) = state.routing.set_online(self.agent, self.online, self.at) else {
-            return Ok(()); // Not an agent: presence does not route anything.
+    ) -> Result<(), WriteError> {
+        let Some(presence) = plan else {
+            return Ok(());
         };
-        events.push(agent_status(state, self.agent));
-        write_assignments(tx, &assignments, self.at, events)
+        let made = state.routing.set_online(presence.agent, presence.online, presence.at).map_err(broken)?;
+        events.push(agent_status(state, presence.agent));
+        Ok(write_assignments(tx, &made, presence.at, events)?)
     }
 }
 
@@ -194,38 +203,41 @@ pub struct ReturnWork {
     pub at: u64,
 }
 
+/// An agent away too long and the conversations she holds, to return.
+pub struct ReturnPlan {
+    agent: UserId,
+    held: Vec<Conversation>,
+    at: u64,
+}
+
 impl Command<Runtime, Event> for ReturnWork {
     type Output = usize;
-    type Plan = Self;
+    /// `None`: she came back in time, or is no agent.
+    type Plan = Option<ReturnPlan>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<Option<ReturnPlan>, ApplyError> {
+        let Some(agent) = state.routing.agent(self.agent).filter(|agent| !agent.online) else {
+            return Ok(None);
+        };
+        let held = agent.open.iter().map(|id| load_conversation(read, *id)).collect::<Result<_, _>>()?;
+        Ok(Some(ReturnPlan { agent: self.agent, held, at: self.at }))
     }
 
     fn write(
-        plan: Self,
+        plan: Option<ReturnPlan>,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl ReturnWork {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<usize, ApplyError> {
-        let Some(agent) = state.routing.agent(self.agent) else {
+    ) -> Result<usize, WriteError> {
+        let Some(ReturnPlan { agent, held, at }) = plan else {
             return Ok(0);
         };
-        if agent.online {
-            return Ok(0); // Came back in time.
-        }
-        let held: Vec<ConversationId> = agent.open.iter().copied().collect();
-        let made = state.routing.return_conversations(self.agent, self.at);
-        write_returned(tx, &held, events)?;
-        write_assignments(tx, &made, self.at, events)?;
-        tell_queued(tx, &held, self.at, events)?;
-        Ok(held.len())
+        let returned: Vec<ConversationId> = held.iter().map(|conversation| conversation.id).collect();
+        let made = state.routing.return_conversations(agent, at);
+        write_returned(tx, held, events)?;
+        write_assignments(tx, &made, at, events)?;
+        tell_queued(tx, &returned, at, events)?;
+        Ok(returned.len())
     }
 }
 
@@ -237,39 +249,21 @@ pub struct TakeNext {
 
 impl Command<Runtime, Event> for TakeNext {
     type Output = Option<Conversation>;
-    type Plan = Self;
+    /// `None`: nothing waits that she may take.
+    type Plan = Option<Taking>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<Option<Taking>, ApplyError> {
+        let next = state.routing.next_for(self.agent).map_err(|err| dispenser_rejection(state, self.agent, err))?;
+        next.map(|conversation| Taking::load(read, conversation, self.agent, self.at)).transpose()
     }
 
     fn write(
-        plan: Self,
+        plan: Option<Taking>,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl TakeNext {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Option<Conversation>, ApplyError> {
-        let taken =
-            state.routing.take_next(self.agent, self.at).map_err(|err| dispenser_rejection(state, self.agent, err))?;
-        let Some(assignment) = taken else {
-            return Ok(None);
-        };
-        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
-        // She took it herself: no mail about it (`by` is her).
-        let by = super::notify::By { conversation: assignment.conversation, user: self.agent };
-        write_assignments_by(tx, &[assignment], Some(by), self.at, events)?;
-        Ok(Some(load_conversation(tx, assignment.conversation)?))
+    ) -> Result<Option<Conversation>, WriteError> {
+        plan.map(|taking| taking.write(state, tx, events)).transpose()
     }
 }
 
@@ -282,52 +276,57 @@ pub struct Take {
 
 impl Command<Runtime, Event> for Take {
     type Output = Conversation;
-    type Plan = Self;
+    type Plan = Taking;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<Taking, ApplyError> {
+        let taking = Taking::load(read, self.conversation, self.agent, self.at)?;
+        state
+            .routing
+            .may_take(self.conversation, self.agent)
+            .map_err(|err| dispenser_rejection(state, self.agent, err))?;
+        Ok(taking)
     }
 
     fn write(
-        plan: Self,
+        plan: Taking,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
+    ) -> Result<Conversation, WriteError> {
+        plan.write(state, tx, events)
     }
 }
 
-impl Take {
-    fn apply(
+/// A conversation the dispenser gives an agent (routing said she may take it).
+pub struct Taking {
+    conversation: Conversation,
+    agent: UserId,
+    /// The agent as the activity line names her.
+    me: Party,
+    at: u64,
+}
+
+impl Taking {
+    fn load(read: &Read<'_>, conversation: ConversationId, agent: UserId, at: u64) -> Result<Taking, ApplyError> {
+        let conversation = load_conversation(read, conversation)?;
+        Ok(Taking { conversation, agent, me: super::activity::user_party(read, agent)?, at })
+    }
+
+    fn write(
         self,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
-        load_conversation(tx, self.conversation)?;
-        let assignment = state
-            .routing
-            .take(self.conversation, self.agent, self.at)
-            .map_err(|err| dispenser_rejection(state, self.agent, err))?;
-        write_taken(tx, assignment.conversation, self.agent, self.at, events)?;
-        let by = super::notify::By { conversation: assignment.conversation, user: self.agent };
-        write_assignments_by(tx, &[assignment], Some(by), self.at, events)?;
-        load_conversation(tx, assignment.conversation)
+    ) -> Result<Conversation, WriteError> {
+        let Taking { conversation, agent, me, at } = self;
+        let assignment = state.routing.take(conversation.id, agent, at).map_err(broken)?;
+        // The "Bruno took it from the queue" line.
+        super::activity::write(tx, events, &conversation, ActivityKind::Taken, Some(me.clone()), Some(me), at)?;
+        // She took it herself: no mail about it (`by` is her).
+        let by = super::notify::By { conversation: conversation.id, user: agent };
+        write_assignments_by(tx, &[assignment], Some(by), at, events)?;
+        Ok(load_conversation(tx, conversation.id)?)
     }
-}
-
-/// The "Bruno took it from the queue" line.
-fn write_taken(
-    tx: &WriteTransaction,
-    conversation: ConversationId,
-    agent: UserId,
-    at: u64,
-    events: &mut Vec<Event>,
-) -> Result<(), ApplyError> {
-    let conversation = load_conversation(tx, conversation)?;
-    let me = super::activity::user_party(tx, agent)?;
-    super::activity::write(tx, events, &conversation, ActivityKind::Taken, Some(me.clone()), Some(me), at)
 }
 
 /// A refusal of the dispenser, told to the agent who asked: when full, that *she* is full.
@@ -353,44 +352,43 @@ pub struct SetAgentRouting {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for SetAgentRouting {
-    type Output = AgentProfile;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// An agent's new routing settings, and the user to sync the router with.
+pub struct AgentRoutingPlan {
+    user: User,
+    profile: AgentProfile,
+    at: u64,
 }
 
-impl SetAgentRouting {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<AgentProfile, ApplyError> {
-        let user = load_user(tx, self.agent)?;
+impl Command<Runtime, Event> for SetAgentRouting {
+    type Output = AgentProfile;
+    type Plan = AgentRoutingPlan;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<AgentRoutingPlan, ApplyError> {
+        let user = load_user(read, self.agent)?;
         if !routable(&user) {
             return Err(Rejection::conflict("not_an_agent", "Only active agents have routing settings.").into());
         }
-        let mut profile = load_profile(tx, self.agent)?;
+        let mut profile = load_profile(read, self.agent)?;
         if let Some(capacity) = self.capacity {
             profile.capacity = capacity;
         }
         if let Some(mode) = self.mode {
             profile.mode = mode;
         }
-        save_profile(tx, self.agent, &profile)?;
-        sync_agent(state, tx, &user, self.at, events)?;
-        Ok(profile)
+        Ok(AgentRoutingPlan { user, profile, at: self.at })
+    }
+
+    fn write(
+        plan: AgentRoutingPlan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<AgentProfile, WriteError> {
+        save_profile(tx, plan.user.id, &plan.profile)?;
+        sync_agent(state, tx, &plan.user, plan.at, events)?;
+        Ok(plan.profile)
     }
 }
+
+#[cfg(test)]
+mod tests;

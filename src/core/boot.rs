@@ -3,7 +3,7 @@
 
 use redb::WriteTransaction;
 
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::store::BootRecord;
 use crate::store::tables::BOOT_SEQ_TO_RECORD;
 
@@ -20,39 +20,33 @@ pub struct StartReport {
     pub previous: Option<BootRecord>,
 }
 
+/// The next start's number and record, and the start before it.
+pub struct StartPlan {
+    report: StartReport,
+    record: BootRecord,
+}
+
 impl Command<Runtime, Event> for RecordStart {
     type Output = StartReport;
-    type Plan = Self;
+    type Plan = StartPlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<StartPlan, ApplyError> {
+        let previous = BOOT_SEQ_TO_RECORD.get(&read.table(BOOT_SEQ_TO_RECORD.definition())?, state.last_boot)?;
+        let report = StartReport { seq: state.last_boot + 1, previous };
+        Ok(StartPlan { report, record: BootRecord { version: self.version, started_at: self.at, stopped_at: None } })
     }
 
     fn write(
-        plan: Self,
+        plan: StartPlan,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl RecordStart {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<StartReport, ApplyError> {
-        let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
-        let previous = BOOT_SEQ_TO_RECORD.get(&table, state.last_boot)?;
-        let seq = state.last_boot + 1;
-        let record = BootRecord { version: self.version, started_at: self.at, stopped_at: None };
-        BOOT_SEQ_TO_RECORD.insert(&mut table, seq, &record)?;
+    ) -> Result<StartReport, WriteError> {
+        let seq = plan.report.seq;
+        BOOT_SEQ_TO_RECORD.insert(&mut tx.open_table(BOOT_SEQ_TO_RECORD.definition())?, seq, &plan.record)?;
         state.last_boot = seq;
         events.push(Event::ServerStarted { seq });
-        Ok(StartReport { seq, previous })
+        Ok(plan.report)
     }
 }
 
@@ -64,30 +58,24 @@ pub struct RecordStop {
 
 impl Command<Runtime, Event> for RecordStop {
     type Output = ();
-    type Plan = Self;
+    /// The start's number and its record, stopped.
+    type Plan = (u64, BootRecord);
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<(u64, BootRecord), ApplyError> {
+        let record = BOOT_SEQ_TO_RECORD
+            .get(&read.table(BOOT_SEQ_TO_RECORD.definition())?, self.seq)?
+            .ok_or_else(|| Rejection::not_found("start_not_found", "no such start record"))?;
+        Ok((self.seq, BootRecord { stopped_at: Some(self.at), ..record }))
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: (u64, BootRecord),
+        _: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl RecordStop {
-    fn apply(self, _state: &mut Runtime, tx: &WriteTransaction, _events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(BOOT_SEQ_TO_RECORD.definition())?;
-        let mut record = BOOT_SEQ_TO_RECORD
-            .get(&table, self.seq)?
-            .ok_or_else(|| Rejection::not_found("start_not_found", "no such start record"))?;
-        record.stopped_at = Some(self.at);
-        BOOT_SEQ_TO_RECORD.insert(&mut table, self.seq, &record)?;
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        let (seq, record) = plan;
+        BOOT_SEQ_TO_RECORD.insert(&mut tx.open_table(BOOT_SEQ_TO_RECORD.definition())?, seq, &record)?;
         Ok(())
     }
 }

@@ -3,12 +3,12 @@
 use redb::WriteTransaction;
 
 use super::records::audit;
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::clean_name;
 use crate::domain::audit::Actor;
 use crate::domain::conversation::{Channel, ChannelKind, Contact, ContactPatch};
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
-use crate::store::tables::{CHANNEL_ID_TO_CHANNEL, CONTACT_ID_TO_CONTACT};
+use crate::store::tables::{CHANNEL_ID_TO_CHANNEL, CONTACT_ID_TO_CONTACT, VISITOR_HASH_TO_VISITOR};
 
 pub struct CreateChannel {
     pub kind: ChannelKind,
@@ -23,33 +23,25 @@ pub struct CreateChannel {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for CreateChannel {
-    type Output = Channel;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// A channel as it is to be stored, checked, with the audit line's action.
+pub struct ChannelPlan {
+    channel: Channel,
+    action: &'static str,
+    actor: Actor,
+    at: u64,
 }
 
-impl CreateChannel {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Channel, ApplyError> {
+impl Command<Runtime, Event> for CreateChannel {
+    type Output = Channel;
+    type Plan = ChannelPlan;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ChannelPlan, ApplyError> {
         let name = clean_name("name", &self.name).map_err(Rejection::from)?;
         if let Some(group) = self.group {
-            super::groups::check_group_exists(tx, group)?;
+            super::groups::check_group_exists(read, group)?;
         }
         check_webhook_url(self.webhook_url.as_deref())?;
-        let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
-        let id = ChannelId(CHANNEL_ID_TO_CHANNEL.next_key(&table)?);
+        let id = ChannelId(CHANNEL_ID_TO_CHANNEL.next_key(&read.table(CHANNEL_ID_TO_CHANNEL.definition())?)?);
         let channel = Channel {
             id,
             kind: self.kind,
@@ -63,10 +55,16 @@ impl CreateChannel {
             created_at: self.at,
             disabled_at: None,
         };
-        CHANNEL_ID_TO_CHANNEL.insert(&mut table, id.0, &channel)?;
-        drop(table);
-        audit(tx, &self.actor, "channel.create", format!("channel:{id}"), channel.name.clone(), self.at)?;
-        Ok(channel)
+        Ok(ChannelPlan { channel, action: "channel.create", actor: self.actor, at: self.at })
+    }
+
+    fn write(
+        plan: ChannelPlan,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<Channel, WriteError> {
+        save_channel(tx, plan)
     }
 }
 
@@ -86,27 +84,11 @@ pub struct UpdateChannel {
 
 impl Command<Runtime, Event> for UpdateChannel {
     type Output = Channel;
-    type Plan = Self;
+    type Plan = ChannelPlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl UpdateChannel {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Channel, ApplyError> {
-        let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ChannelPlan, ApplyError> {
         let mut channel = CHANNEL_ID_TO_CHANNEL
-            .get(&table, self.id.0)?
+            .get(&read.table(CHANNEL_ID_TO_CHANNEL.definition())?, self.id.0)?
             .filter(|channel| channel.disabled_at.is_none())
             .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel."))?;
         if let Some(name) = &self.name {
@@ -114,7 +96,7 @@ impl UpdateChannel {
         }
         if let Some(group) = self.group {
             if let Some(group) = group {
-                super::groups::check_group_exists(tx, group)?;
+                super::groups::check_group_exists(read, group)?;
             }
             channel.group = group;
         }
@@ -134,12 +116,27 @@ impl UpdateChannel {
         if self.disable {
             channel.disabled_at = Some(self.at);
         }
-        CHANNEL_ID_TO_CHANNEL.insert(&mut table, self.id.0, &channel)?;
-        drop(table);
         let action = if self.disable { "channel.disable" } else { "channel.update" };
-        audit(tx, &self.actor, action, format!("channel:{}", self.id), channel.name.clone(), self.at)?;
-        Ok(channel)
+        Ok(ChannelPlan { channel, action, actor: self.actor, at: self.at })
     }
+
+    fn write(
+        plan: ChannelPlan,
+        _: &mut Runtime,
+        tx: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<Channel, WriteError> {
+        save_channel(tx, plan)
+    }
+}
+
+fn save_channel(tx: &WriteTransaction, plan: ChannelPlan) -> Result<Channel, WriteError> {
+    let ChannelPlan { channel, action, actor, at } = plan;
+    let mut table = tx.open_table(CHANNEL_ID_TO_CHANNEL.definition())?;
+    CHANNEL_ID_TO_CHANNEL.insert(&mut table, channel.id.0, &channel)?;
+    drop(table);
+    audit(tx, &actor, action, format!("channel:{}", channel.id), channel.name.clone(), at)?;
+    Ok(channel)
 }
 
 /// A webhook address must be http(s) with a host.
@@ -163,35 +160,38 @@ pub struct UpdateContact {
     pub at: u64,
 }
 
+/// The contact as the patch leaves it (checked), and who asked.
+pub struct ContactPlan {
+    id: ContactId,
+    contact: Contact,
+    actor: Actor,
+    at: u64,
+}
+
 impl Command<Runtime, Event> for UpdateContact {
     type Output = Contact;
-    type Plan = Self;
+    type Plan = ContactPlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ContactPlan, ApplyError> {
+        let contact = CONTACT_ID_TO_CONTACT
+            .get(&read.table(CONTACT_ID_TO_CONTACT.definition())?, self.id.0)?
+            .ok_or_else(|| Rejection::not_found("contact_not_found", "There is no such contact."))?;
+        let contact = self.patch.apply(&contact).map_err(Rejection::from)?;
+        Ok(ContactPlan { id: self.id, contact, actor: self.actor, at: self.at })
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: ContactPlan,
+        _: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl UpdateContact {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<Contact, ApplyError> {
+        _: &mut Vec<Event>,
+    ) -> Result<Contact, WriteError> {
+        let ContactPlan { id, contact, actor, at } = plan;
         let mut table = tx.open_table(CONTACT_ID_TO_CONTACT.definition())?;
-        let contact = CONTACT_ID_TO_CONTACT
-            .get(&table, self.id.0)?
-            .ok_or_else(|| Rejection::not_found("contact_not_found", "There is no such contact."))?;
-        let next = self.patch.apply(&contact).map_err(Rejection::from)?;
-        CONTACT_ID_TO_CONTACT.insert(&mut table, self.id.0, &next)?;
+        CONTACT_ID_TO_CONTACT.insert(&mut table, id.0, &contact)?;
         drop(table);
-        audit(tx, &self.actor, "contact.update", format!("contact:{}", self.id), String::new(), self.at)?;
-        Ok(next)
+        audit(tx, &actor, "contact.update", format!("contact:{id}"), String::new(), at)?;
+        Ok(contact)
     }
 }
 
@@ -203,26 +203,21 @@ pub struct CreateVisitor {
 
 impl Command<Runtime, Event> for CreateVisitor {
     type Output = ();
-    type Plan = Self;
+    /// Nothing to check: the visitor as given is stored.
+    type Plan = CreateVisitor;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<CreateVisitor, ApplyError> {
+        Ok(self)
     }
 
     fn write(
-        plan: Self,
-        state: &mut Runtime,
+        plan: CreateVisitor,
+        _: &mut Runtime,
         tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl CreateVisitor {
-    fn apply(self, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(crate::store::tables::VISITOR_HASH_TO_VISITOR.definition())?;
-        crate::store::tables::VISITOR_HASH_TO_VISITOR.insert(&mut table, self.hash, &self.visitor)?;
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
+        let mut table = tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
+        VISITOR_HASH_TO_VISITOR.insert(&mut table, plan.hash, &plan.visitor)?;
         Ok(())
     }
 }

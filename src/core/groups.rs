@@ -10,6 +10,7 @@ use super::records::{all_users, audit};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
+use crate::domain::conversation::Conversation;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::GroupRules;
 use crate::store::tables::GROUP_ID_TO_GROUP;
@@ -22,40 +23,41 @@ pub struct CreateGroup {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for CreateGroup {
-    type Output = Group;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// A group as it is to be stored, checked, and who asked.
+pub struct GroupPlan {
+    group: Group,
+    actor: Actor,
 }
 
-impl CreateGroup {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
+impl Command<Runtime, Event> for CreateGroup {
+    type Output = Group;
+    type Plan = GroupPlan;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<GroupPlan, ApplyError> {
         let name = clean_group_name(&self.name).map_err(Rejection::from)?;
-        let members = check_members(tx, &self.members)?;
-        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+        let members = check_members(read, &self.members)?;
+        let table = read.table(GROUP_ID_TO_GROUP.definition())?;
         check_name_free(&GROUP_ID_TO_GROUP.all(&table)?, &name, None)?;
         let id = GroupId(GROUP_ID_TO_GROUP.next_key(&table)?);
         let group = Group { id, name, members, created_at: self.at, deleted_at: None, rules: self.rules };
-        GROUP_ID_TO_GROUP.insert(&mut table, id.0, &group)?;
-        drop(table);
-        audit(tx, &self.actor, "group.create", format!("group:{id}"), group.name.clone(), self.at)?;
+        Ok(GroupPlan { group, actor: self.actor })
+    }
+
+    fn write(
+        plan: GroupPlan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Group, WriteError> {
+        let GroupPlan { group, actor } = plan;
+        let at = group.created_at;
+        save_group(tx, &group)?;
+        audit(tx, &actor, "group.create", format!("group:{}", group.id), group.name.clone(), at)?;
         // Sockets re-check who may see what before the events this change causes.
-        events.push(Event::GroupChanged { id });
-        let assignments = state.routing.set_group(id, group.rules, self.at);
-        write_assignments(tx, &assignments, self.at, events)?;
-        sync_all_agents(state, tx, self.at, events)?;
+        events.push(Event::GroupChanged { id: group.id });
+        let assignments = state.routing.set_group(group.id, group.rules, at);
+        write_assignments(tx, &assignments, at, events)?;
+        sync_all_agents(state, tx, at, events)?;
         Ok(group)
     }
 }
@@ -69,29 +71,20 @@ pub struct UpdateGroup {
     pub at: u64,
 }
 
-impl Command<Runtime, Event> for UpdateGroup {
-    type Output = Group;
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
+/// A group's change, checked: the group as it is to be stored, and when.
+pub struct GroupChange {
+    group: Group,
+    actor: Actor,
+    at: u64,
 }
 
-impl UpdateGroup {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<Group, ApplyError> {
-        let members = self.members.as_deref().map(|members| check_members(tx, members)).transpose()?;
-        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
-        let all = GROUP_ID_TO_GROUP.all(&table)?;
+impl Command<Runtime, Event> for UpdateGroup {
+    type Output = Group;
+    type Plan = GroupChange;
+
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<GroupChange, ApplyError> {
+        let members = self.members.as_deref().map(|members| check_members(read, members)).transpose()?;
+        let all = GROUP_ID_TO_GROUP.all(&read.table(GROUP_ID_TO_GROUP.definition())?)?;
         let mut group = live_group(&all, self.id)?;
         if let Some(name) = &self.name {
             group.name = clean_group_name(name).map_err(Rejection::from)?;
@@ -103,15 +96,24 @@ impl UpdateGroup {
         if let Some(rules) = self.rules {
             group.rules = rules;
         }
-        GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
-        drop(table);
-        audit(tx, &self.actor, "group.update", format!("group:{}", self.id), group.name.clone(), self.at)?;
+        Ok(GroupChange { group, actor: self.actor, at: self.at })
+    }
+
+    fn write(
+        plan: GroupChange,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Group, WriteError> {
+        let GroupChange { group, actor, at } = plan;
+        save_group(tx, &group)?;
+        audit(tx, &actor, "group.update", format!("group:{}", group.id), group.name.clone(), at)?;
         // Sockets re-check who may see what before the events this change causes (a member just
         // removed sees none of them).
-        events.push(Event::GroupChanged { id: self.id });
-        let assignments = state.routing.set_group(self.id, group.rules, self.at);
-        write_assignments(tx, &assignments, self.at, events)?;
-        sync_all_agents(state, tx, self.at, events)?;
+        events.push(Event::GroupChanged { id: group.id });
+        let assignments = state.routing.set_group(group.id, group.rules, at);
+        write_assignments(tx, &assignments, at, events)?;
+        sync_all_agents(state, tx, at, events)?;
         Ok(group)
     }
 }
@@ -123,43 +125,49 @@ pub struct DeleteGroup {
     pub at: u64,
 }
 
+/// The group marked deleted, and its open conversations, bound for the general queue.
+pub struct GroupDeletion {
+    change: GroupChange,
+    open: Vec<Conversation>,
+}
+
 impl Command<Runtime, Event> for DeleteGroup {
     type Output = ();
-    type Plan = Self;
+    type Plan = GroupDeletion;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<GroupDeletion, ApplyError> {
+        let all = GROUP_ID_TO_GROUP.all(&read.table(GROUP_ID_TO_GROUP.definition())?)?;
+        let group = Group { deleted_at: Some(self.at), ..live_group(&all, self.id)? };
+        let open = open_conversations(read)?.into_iter().filter(|c| c.group == Some(self.id)).collect();
+        Ok(GroupDeletion { change: GroupChange { group, actor: self.actor, at: self.at }, open })
     }
 
     fn write(
-        plan: Self,
+        plan: GroupDeletion,
         state: &mut Runtime,
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl DeleteGroup {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
-        let mut group = live_group(&GROUP_ID_TO_GROUP.all(&table)?, self.id)?;
-        group.deleted_at = Some(self.at);
-        GROUP_ID_TO_GROUP.insert(&mut table, self.id.0, &group)?;
-        drop(table);
-        audit(tx, &self.actor, "group.delete", format!("group:{}", self.id), group.name, self.at)?;
+    ) -> Result<(), WriteError> {
+        let GroupDeletion { change: GroupChange { group, actor, at }, open } = plan;
+        save_group(tx, &group)?;
+        audit(tx, &actor, "group.delete", format!("group:{}", group.id), group.name, at)?;
         // R-GRP-2: its open conversations go to the general queue; finalized ones keep their history.
-        for mut conversation in open_conversations(tx)?.into_iter().filter(|c| c.group == Some(self.id)) {
+        for mut conversation in open {
             conversation.group = None;
             save_conversation(tx, &conversation)?;
         }
-        events.push(Event::GroupChanged { id: self.id });
-        let assignments = state.routing.remove_group(self.id, self.at);
-        write_assignments(tx, &assignments, self.at, events)?;
-        sync_all_agents(state, tx, self.at, events)?;
+        events.push(Event::GroupChanged { id: group.id });
+        let assignments = state.routing.remove_group(group.id, at);
+        write_assignments(tx, &assignments, at, events)?;
+        sync_all_agents(state, tx, at, events)?;
         Ok(())
     }
+}
+
+fn save_group(tx: &WriteTransaction, group: &Group) -> Result<(), WriteError> {
+    let mut table = tx.open_table(GROUP_ID_TO_GROUP.definition())?;
+    GROUP_ID_TO_GROUP.insert(&mut table, group.id.0, group)?;
+    Ok(())
 }
 
 fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use redb::WriteTransaction;
 
 use super::activity::group_party;
-use super::conversations::{finish, load_conversation, requeue, save_conversation, system_message};
-use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
+use super::conversations::{finish, load_conversation, requeue, routing_rejection, save_conversation, system_message};
+use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::Group;
 use crate::domain::conversation::{
     ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
 };
 use crate::domain::ids::{ConversationId, GroupId, UserId};
-use crate::domain::routing::{Candidate, Choice, Chooser, Ticket};
+use crate::domain::routing::{Candidate, Choice, Chooser, RoutingError, Ticket};
 use crate::rules::Rules;
 use crate::rules::actions::{Action, Pick};
 use crate::rules::data::{self, ConversationFacts};
@@ -30,25 +30,19 @@ pub struct InstallRules {
 
 impl Command<Runtime, Event> for InstallRules {
     type Output = ();
-    type Plan = Self;
+    /// The router's new outside policy.
+    type Plan = Arc<RuleChooser>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
+    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Arc<RuleChooser>, ApplyError> {
+        Ok(Arc::new(RuleChooser { rules: self.rules, store: self.store, fresh: Mutex::default() }))
     }
 
     fn write(
-        plan: Self,
+        chooser: Arc<RuleChooser>,
         state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl InstallRules {
-    fn apply(self, state: &mut Runtime, _: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), ApplyError> {
-        let chooser = Arc::new(RuleChooser { rules: self.rules, store: self.store, fresh: Mutex::default() });
+        _: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<(), WriteError> {
         state.routing.set_chooser(Some(Arc::clone(&chooser) as Arc<dyn Chooser>));
         state.rule_chooser = Some(chooser);
         Ok(())
@@ -160,71 +154,53 @@ pub struct ApplyRuleActions {
 
 impl Command<Runtime, Event> for ApplyRuleActions {
     type Output = Conversation;
-    type Plan = Self;
+    type Plan = RulePlan;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl ApplyRuleActions {
-    fn apply(
-        self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Conversation, ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
+    fn check(self, state: &Runtime, read: &Read<'_>) -> Result<RulePlan, ApplyError> {
+        let conversation = load_conversation(read, self.conversation)?;
         if conversation.status == Status::Finalized {
             return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
         }
-        let groups: Vec<Group> = GROUP_ID_TO_GROUP
-            .all(&tx.open_table(GROUP_ID_TO_GROUP.definition())?)?
-            .into_iter()
-            .map(|(_, group)| group)
-            .collect();
+        let groups: Vec<Group> =
+            GROUP_ID_TO_GROUP.all(&read.table(GROUP_ID_TO_GROUP.definition())?)?.into_iter().map(|(_, g)| g).collect();
         // A full group takes a rule's move beyond its limit (overflow), as it takes a new customer:
         // refusing it would lose the rule's reply and labels with it (issue 12, point 9).
         let mut checked = self.actions.iter().map(|action| check(action, &groups)).collect::<Result<Vec<_>, _>>()?;
         // Finalizing ends what a conversation can take, so it comes last.
         checked.sort_by_key(|action| matches!(action, Checked::Finalize(_)));
-        let mut changed = false;
-        for action in checked {
-            match action {
-                Checked::Message(text, private) => {
-                    system_message(tx, events, &mut conversation, text, private, &self.rule, self.at)?;
+        let steps = plan_steps(checked, &conversation, read)?;
+        check_movable(state, conversation.id, &steps)?;
+        Ok(RulePlan { conversation, steps, rule: self.rule, at: self.at })
+    }
+
+    fn write(
+        plan: RulePlan,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<Conversation, WriteError> {
+        let RulePlan { mut conversation, steps, rule, at } = plan;
+        let changed = steps.iter().any(|step| matches!(step, Step::Label(_) | Step::Move(..)));
+        for step in steps {
+            match step {
+                Step::Message(text, private) => {
+                    system_message(tx, events, &mut conversation, text, private, &rule, at)?;
                 }
-                Checked::Label(label) => {
-                    if !conversation.labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
-                        conversation.labels.push(label);
-                        changed = true;
-                    }
-                }
-                Checked::Group(group) if conversation.group != Some(group) => {
-                    let made = requeue(state, tx, &mut conversation, group, self.at)?;
-                    let (actor, target) = (Party::rule(rule_name(&self.rule)), group_party(tx, group)?);
+                Step::Label(label) => conversation.labels.push(label),
+                Step::Move(group, target) => {
+                    let made = requeue(state, tx, &mut conversation, group, at)?;
+                    let actor = Party::rule(rule_name(&rule));
                     let kind = ActivityKind::Transferred;
-                    super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), self.at)?;
+                    super::activity::write(tx, events, &conversation, kind, Some(actor), Some(target), at)?;
                     events.push(Event::QueueChanged);
-                    super::conversations::write_assignments(tx, &made, self.at, events)?;
+                    super::conversations::write_assignments(tx, &made, at, events)?;
                     conversation = load_conversation(tx, conversation.id)?;
-                    super::notify::entered_queue(tx, &conversation, None, self.at, events)?;
-                    changed = true;
+                    super::notify::entered_queue(tx, &conversation, None, at, events)?;
                 }
-                Checked::Group(_) => {}
-                Checked::Finalize(reason) => {
+                Step::Finalize(reason) => {
                     save_conversation(tx, &conversation)?;
-                    finalized_by_rule(tx, events, &conversation, &self.rule, self.at)?;
-                    finish(state, tx, events, &mut conversation, reason, self.at)?;
+                    finalized_by_rule(tx, events, &conversation, &rule, at)?;
+                    finish(state, tx, events, &mut conversation, reason, at)?;
                     return Ok(conversation);
                 }
             }
@@ -237,6 +213,62 @@ impl ApplyRuleActions {
     }
 }
 
+/// What a rule's actions come to, in order, every one of them decided: the conversation (as
+/// loaded) and the steps to write.
+pub struct RulePlan {
+    conversation: Conversation,
+    steps: Vec<Step>,
+    rule: String,
+    at: u64,
+}
+
+/// One decided action: a message, a label it lacks, a move to a group it is not in (named as the
+/// activity line names it), finalizing.
+enum Step {
+    Message(String, bool),
+    Label(String),
+    Move(GroupId, Party),
+    Finalize(Option<String>),
+}
+
+/// Drops what would change nothing (a label it has, a move to the group it is in by then) and
+/// what follows a finalize.
+fn plan_steps(checked: Vec<Checked>, conversation: &Conversation, read: &Read<'_>) -> Result<Vec<Step>, ApplyError> {
+    let mut labels = conversation.labels.clone();
+    let mut group = conversation.group;
+    let mut steps = Vec::new();
+    for action in checked {
+        match action {
+            Checked::Message(text, private) => steps.push(Step::Message(text, private)),
+            Checked::Label(label) if labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) => {}
+            Checked::Label(label) => {
+                labels.push(label.clone());
+                steps.push(Step::Label(label));
+            }
+            Checked::Group(id) if group == Some(id) => {}
+            Checked::Group(id) => {
+                group = Some(id);
+                steps.push(Step::Move(id, group_party(read, id)?));
+            }
+            Checked::Finalize(reason) => {
+                steps.push(Step::Finalize(reason));
+                break;
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// A move takes the conversation out of routing first (and back in): routing must hold it.
+fn check_movable(state: &Runtime, id: ConversationId, steps: &[Step]) -> Result<(), ApplyError> {
+    let routed = state.routing.ticket(id).is_some() || state.routing.assignee(id).is_some();
+    if !routed && steps.iter().any(|step| matches!(step, Step::Move(..))) {
+        return Err(routing_rejection(RoutingError::UnknownConversation));
+    }
+    Ok(())
+}
+
+/// An action checked: what it asks, valid.
 enum Checked {
     Message(String, bool),
     Label(String),
@@ -274,38 +306,45 @@ pub struct CloseIdle {
 
 impl Command<Runtime, Event> for CloseIdle {
     type Output = bool;
-    type Plan = Self;
+    /// `None`: finalized already, or someone wrote since the sweep looked.
+    type Plan = Option<ClosePlan>;
 
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self) // not split yet: everything happens in `write`
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<Self::Output, WriteError> {
-        Ok(plan.apply(state, tx, events)?)
-    }
-}
-
-impl CloseIdle {
-    fn apply(self, state: &mut Runtime, tx: &WriteTransaction, events: &mut Vec<Event>) -> Result<bool, ApplyError> {
-        let mut conversation = load_conversation(tx, self.conversation)?;
+    fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Option<ClosePlan>, ApplyError> {
+        let conversation = load_conversation(read, self.conversation)?;
         if conversation.status == Status::Finalized || conversation.last_message_at != self.seen {
-            return Ok(false);
+            return Ok(None);
         }
         let message = self.message.as_deref().map(check_text).transpose().map_err(Rejection::from)?;
         let reason = clean_label(&format!("closed by rule {}", rule_name(&self.rule)))
             .unwrap_or_else(|_| "closed by a rule".to_owned());
+        Ok(Some(ClosePlan { conversation, message, reason, rule: self.rule, at: self.at }))
+    }
+
+    fn write(
+        plan: Option<ClosePlan>,
+        state: &mut Runtime,
+        tx: &WriteTransaction,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, WriteError> {
+        let Some(ClosePlan { mut conversation, message, reason, rule, at }) = plan else {
+            return Ok(false);
+        };
         if let Some(text) = message {
-            system_message(tx, events, &mut conversation, text, false, &self.rule, self.at)?;
+            system_message(tx, events, &mut conversation, text, false, &rule, at)?;
         }
-        finalized_by_rule(tx, events, &conversation, &self.rule, self.at)?;
-        finish(state, tx, events, &mut conversation, Some(reason), self.at)?;
+        finalized_by_rule(tx, events, &conversation, &rule, at)?;
+        finish(state, tx, events, &mut conversation, Some(reason), at)?;
         Ok(true)
     }
+}
+
+/// An idle conversation to close, with the rule's last words (checked) and the reason it gives.
+pub struct ClosePlan {
+    conversation: Conversation,
+    message: Option<String>,
+    reason: String,
+    rule: String,
+    at: u64,
 }
 
 /// A rule as staff and customers read its name: its file name without `.rhai`.
@@ -362,3 +401,6 @@ impl RuleView {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

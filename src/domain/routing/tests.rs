@@ -355,13 +355,18 @@ proptest! {
                 Step::ReturnWork { agent } => routing.return_conversations(UserId(agent), now),
                 Step::TakeNext { agent } => {
                     // The dispenser may serve an unavailable agent by hand; check only the rest.
-                    let _ = routing.take_next(UserId(agent), now);
+                    let would = routing.next_for(UserId(agent));
+                    let took = routing.take_next(UserId(agent), now);
+                    assert_eq!(took.map(|t| t.map(|a| a.conversation)), would, "next_for answers as take_next");
                     Vec::new()
                 }
                 Step::Take { agent, pick } if !alive.is_empty() => {
                     let conversation = *alive.iter().nth(pick % alive.len()).unwrap();
                     let waiting = before.ticket(conversation);
-                    if routing.take(conversation, UserId(agent), now).is_ok() {
+                    let would = routing.may_take(conversation, UserId(agent)).map(|ticket| ticket.enqueued_at);
+                    let took = routing.take(conversation, UserId(agent), now);
+                    assert_eq!(took.map(|_| waiting.map_or(0, |t| t.enqueued_at)), would, "may_take answers as take");
+                    if took.is_ok() {
                         let this = routing.agent(UserId(agent)).unwrap();
                         assert!(this.open.len() as u32 <= routing.capacity(this), "taken past the cap");
                         let queue = waiting.expect("only a waiting conversation is taken").queue;
