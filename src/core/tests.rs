@@ -200,25 +200,24 @@ type Sender = Box<dyn FnOnce(Writer<Counter, u64>) -> tokio::task::JoinHandle<()
 
 /// Runs `commands` as one batch (queued behind a gate) on a fresh database; returns its bytes.
 async fn batch_file(commands: Vec<Sender>) -> Vec<u8> {
-    let (dir, store, writer, _) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let (writer, thread) = Writer::spawn(store.clone(), Arc::clone(&Metrics::new().core)).unwrap();
     let (release, gate) = hold(&writer).await;
-    let count = commands.len();
-    let calls: Vec<_> = commands
-        .into_iter()
-        .enumerate()
-        .map(|(at, command)| {
-            let call = command(writer.clone());
-            (at, call)
-        })
-        .collect();
-    wait_queued(&writer, count).await;
+    // One at a time into the queue, so the batch holds them in this order.
+    let mut calls = Vec::new();
+    for (at, command) in commands.into_iter().enumerate() {
+        calls.push(command(writer.clone()));
+        wait_queued(&writer, at + 1).await;
+    }
     release.send(()).unwrap();
     gate.await.unwrap();
-    for (_, call) in calls {
+    for call in calls {
         call.await.unwrap();
     }
+    // The file is read once closed: the writer thread holds the store to its end.
     drop((writer, store));
-    tokio::time::sleep(Duration::from_millis(100)).await; // the writer thread lets the file go
+    tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap();
     std::fs::read(dir.path().join("centralita.redb")).unwrap()
 }
 

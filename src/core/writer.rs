@@ -91,13 +91,10 @@ impl Tables for Read<'_> {
     }
 }
 
-/// How `write` failed.
+/// How `write` failed: only on storage (a broken invariant counts as that: its batch is dropped).
 #[derive(Debug)]
 pub enum WriteError {
     Store(StoreError),
-    /// Transitional, for commands not yet split into check and write: a refusal met while
-    /// writing. Their batch commits as before (what they wrote stands); split them.
-    Late(Rejection),
 }
 
 impl From<StoreError> for WriteError {
@@ -107,11 +104,13 @@ impl From<StoreError> for WriteError {
 }
 
 /// A helper shared with `check` may refuse; in `write`, after the check, that is a broken
-/// invariant (while commands are being split it still counts as a late refusal).
+/// invariant: the batch is dropped rather than committed half-done.
 impl From<ApplyError> for WriteError {
     fn from(err: ApplyError) -> Self {
         match err {
-            ApplyError::Rejected(why) => WriteError::Late(why),
+            ApplyError::Rejected(why) => {
+                WriteError::Store(StoreError::Invariant(format!("refused after its check: {}", why.message)))
+            }
             ApplyError::Store(err) => WriteError::Store(err),
             ApplyError::Panicked(message) => WriteError::Store(StoreError::Invariant(message.to_string())),
         }
@@ -122,7 +121,6 @@ impl From<WriteError> for ApplyError {
     fn from(err: WriteError) -> Self {
         match err {
             WriteError::Store(err) => ApplyError::Store(err),
-            WriteError::Late(why) => ApplyError::Rejected(why),
         }
     }
 }
@@ -136,12 +134,6 @@ impl From<redb::TableError> for WriteError {
 impl From<redb::StorageError> for WriteError {
     fn from(err: redb::StorageError) -> Self {
         WriteError::Store(redb::Error::from(err).into())
-    }
-}
-
-impl From<Rejection> for WriteError {
-    fn from(why: Rejection) -> Self {
-        WriteError::Late(why)
     }
 }
 
@@ -211,9 +203,8 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
             }
             Ok(plan) => match caught::<C, _>(|| C::write(plan, state, tx, &mut events).map_err(ApplyError::from)) {
                 Ok(output) => (Ok(output), false),
-                // A refusal from a command not yet split stands as it did (its writes commit).
-                Err(ApplyError::Rejected(why)) => (Err(ApplyError::Rejected(why)), false),
-                // A storage failure or a panic may have left partial writes and a half-changed state.
+                // A storage failure, a broken invariant or a panic may have left partial writes
+                // and a half-changed state.
                 Err(err) => (Err(err), true),
             },
         };

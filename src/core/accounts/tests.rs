@@ -131,11 +131,13 @@ async fn file_after(last: impl FnOnce(UserId, UserId) -> Vec<Step>) -> Vec<u8> {
         async move { core.call(Gate { entered: entered_tx, release: release_rx }).await.unwrap() }
     });
     tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(10)).unwrap()).await.unwrap();
-    let steps = last(ana, bea);
-    let count = steps.len();
-    let calls: Vec<_> = steps.into_iter().map(|(send, refused)| (send(core.clone()), refused)).collect();
-    while core.queued() < count {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // One at a time into the queue, so the batch holds them in this order.
+    let mut calls = Vec::new();
+    for (send, refused) in last(ana, bea) {
+        calls.push((send(core.clone()), refused));
+        while core.queued() < calls.len() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     release_tx.send(()).unwrap();
     gate.await.unwrap();

@@ -41,8 +41,14 @@ async fn availability_the_router_would_refuse_saves_no_profile() {
     let ana = user(&core, "ana@example.com", Role::Agent).await;
     let off = UserPatch { active: Some(false), ..UserPatch::default() };
     core.call(UpdateUser { id: ana.id, patch: off, actor: Actor::system("test"), at: 2 }).await.unwrap();
-    let reset = SetPassword { email: ana.email.clone(), password_hash: "x".into(), actor: Actor::system("cli"), at: 3 };
-    assert!(core.call(reset).await.unwrap().active);
+    let reset = SetPassword {
+        email: ana.email.clone(),
+        password_hash: "x".into(),
+        keep_tokens: false,
+        actor: Actor::system("cli"),
+        at: 3,
+    };
+    assert!(core.call(reset).await.unwrap().0.active);
     let profile_before = store.read().unwrap().agent_profile(ana.id).unwrap();
 
     let refused = core.call(SetAvailability { agent: ana.id, available: true, at: 4 }).await;
