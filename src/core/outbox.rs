@@ -16,7 +16,7 @@ use crate::domain::account::{Language, User};
 use crate::domain::audit::Actor;
 use crate::domain::ids::UserId;
 use crate::domain::mail::{self, Mail, MailLink, Removal};
-use crate::domain::secret::{self, LinkKind};
+use crate::domain::secret::{self, Link, LinkKind, LinkState};
 use crate::store::StoreError;
 use crate::store::tables::{LINK_HASH_TO_LINK, LINK_HASH_TO_MAIL_ID, MAIL_ID_TO_MAIL, META};
 
@@ -300,6 +300,9 @@ pub struct AdoptLegacyMail {
 pub struct Adopted {
     mail: Mail,
     keeps: Option<NewLink>,
+    /// A link that still worked but was mailed already: its token sat in clear in the file (and
+    /// may still, in freed pages or a backup), so it is revoked.
+    revokes: Option<([u8; 32], Link)>,
 }
 
 impl Command<Runtime, Event> for AdoptLegacyMail {
@@ -331,10 +334,14 @@ impl Command<Runtime, Event> for AdoptLegacyMail {
             return Ok(0);
         };
         let count = adopted.len();
-        for Adopted { mut mail, keeps } in adopted {
+        for Adopted { mut mail, keeps, revokes } in adopted {
             if let (Some(new), Some(link)) = (keeps, &mut mail.link) {
                 link.url = keep(state, &new);
                 tx.open_table(LINK_HASH_TO_MAIL_ID)?.insert(new.hash, mail.id)?;
+            }
+            if let Some((hash, link)) = revokes {
+                let revoked = Link { state: LinkState::Revoked, ..link };
+                LINK_HASH_TO_LINK.insert(&mut tx.open_table(LINK_HASH_TO_LINK.definition())?, hash, &revoked)?;
             }
             save_mail(tx, &mail)?;
         }
@@ -356,18 +363,20 @@ fn adopt(read: &impl Tables, mut mail: Mail, at: u64) -> Result<Option<Adopted>,
     mail.body.replace_range(start..end, "");
     let Some(record) = record else {
         mail.body.insert_str(start, mail::removal_text(Removal::Replaced, language));
-        return Ok(Some(Adopted { mail, keeps: None }));
+        return Ok(Some(Adopted { mail, keeps: None, revokes: None }));
     };
     let mut link =
         MailLink { hash, kind: record.kind, user: record.user, at: start, language, url: None, removed: None };
-    let mut keeps = None;
+    let (mut keeps, mut revokes) = (None, None);
+    let works = record.check(record.kind, at).is_ok();
     if mail.sent_at.is_some() {
         link.removed = Some(Removal::Sent);
-    } else if record.check(record.kind, at).is_ok() {
+        revokes = works.then(|| (hash, record.clone()));
+    } else if works {
         keeps = Some(NewLink { hash, url });
     }
     mail.link = Some(link);
-    Ok(Some(Adopted { mail, keeps }))
+    Ok(Some(Adopted { mail, keeps, revokes }))
 }
 
 fn save_mail(tx: &WriteTransaction, mail: &Mail) -> Result<(), StoreError> {
@@ -388,7 +397,7 @@ fn written_link(body: &str) -> Option<(usize, usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::secret::{Link, LinkState};
+
     use crate::store::Store;
 
     fn adopt_legacy(state: &mut Runtime, tx: &WriteTransaction) -> usize {
@@ -447,6 +456,12 @@ mod tests {
             (LinkKind::Reset, UserId(2), None, Some(Removal::Sent))
         );
         assert!(removed(&sent).contains("link:\n\n[link removed after sending]\n\nThe link"), "{}", removed(&sent));
+        let links = tx.open_table(LINK_HASH_TO_LINK.definition()).unwrap();
+        let sent_link = LINK_HASH_TO_LINK.get(&links, secret::hash(sent_token)).unwrap().unwrap();
+        assert_eq!(sent_link.state, LinkState::Revoked, "its token sat in clear in the file: it no longer opens");
+        let waiting_link = LINK_HASH_TO_LINK.get(&links, secret::hash(waiting_token)).unwrap().unwrap();
+        assert_eq!(waiting_link.state, LinkState::Open, "a waiting mail's link still works");
+        drop(links);
 
         let waiting = mail(2);
         let link = waiting.link.clone().unwrap();
