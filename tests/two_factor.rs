@@ -231,3 +231,20 @@ async fn the_command_line_removes_two_factor_login_on_a_stopped_server() {
     assert!(audit.to_string().contains("user.totp_cleared"), "{audit}");
     server.stop().await;
 }
+
+/// A typo of the code from the app being set up guesses at nothing: five of them do not lock the
+/// user's sign-in (review of issue 13).
+#[tokio::test]
+async fn typos_of_the_new_apps_code_during_setup_do_not_lock_sign_in() {
+    let server = TestServer::start().await;
+    let admin = server.admin().await;
+    let ana = server.user(&admin, "ana@example.com", &["agent"], &[]).await;
+    let setup: Value = ana.post("/api/v1/me/totp/setup", json!({})).await.json().await.unwrap();
+    let secret = base32_decode(setup["secret"].as_str().unwrap());
+    for _ in 0..6 {
+        let typo = json!({ "code": wrong_code(&server, &secret), "password": PASSWORD });
+        assert_eq!(code(ana.post("/api/v1/me/totp/enable", typo).await).await.1, "totp_invalid");
+    }
+    assert_eq!(server.login("ana@example.com", PASSWORD).await.status(), StatusCode::OK, "not locked");
+    server.stop().await;
+}

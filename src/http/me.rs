@@ -161,12 +161,13 @@ async fn prove_person(state: &AppState, caller: &Principal, password: String) ->
     verify_password(state, caller, password, "password").await
 }
 
-/// Closes the sign-in attempt `prove_person` began: a wrong code stays counted, as at sign-in (the
-/// password alone must not buy unlimited guesses at the code); anything else gives it back.
+/// Closes the sign-in attempt `prove_person` began: a wrong current code stays counted, as at
+/// sign-in (the password alone must not buy unlimited guesses at the code); anything else gives
+/// it back — a typo of the code from the app being set up (`code`) guesses at nothing.
 fn settle<T>(state: &AppState, caller: &Principal, result: Result<T, CoreError>) -> Result<T, ApiError> {
     match &result {
         Ok(_) => state.guard.signed_in(&caller.user.email, caller.address),
-        Err(CoreError::Rejected(rejection)) if rejection.code == "totp_invalid" => {}
+        Err(CoreError::Rejected(rejection)) if rejection.code == "totp_invalid" && rejection.field != Some("code") => {}
         Err(_) => state.guard.refund_sign_in(&caller.user.email, caller.address),
     }
     Ok(result?)
