@@ -94,8 +94,8 @@ impl Mailer {
     }
 
     async fn sweep(&self, transport: Option<&AsyncSmtpTransport<Tokio1Executor>>, reported: &mut HashSet<u64>) {
-        let store = self.store.clone();
-        let unsent = match tokio::task::spawn_blocking(move || unsent_with_links(&store)).await {
+        let (store, now) = (self.store.clone(), self.clock.now());
+        let unsent = match tokio::task::spawn_blocking(move || unsent_with_links(&store, now)).await {
             Ok(Ok(unsent)) => unsent,
             Ok(Err(err)) => return tracing::error!(error = %err, "cannot read the outbox"),
             Err(err) => return tracing::error!(error = %err, "cannot read the outbox"),
@@ -176,11 +176,18 @@ impl Mailer {
     }
 }
 
-/// Mails not sent yet, oldest first, each with the stored link it carries.
-fn unsent_with_links(store: &Store) -> Result<Vec<(Mail, Option<Link>)>, StoreError> {
+/// The unsent mails to try now: those due, oldest first, at most `BATCH`.
+fn pick_due(unsent: Vec<Mail>, now: u64) -> Vec<Mail> {
+    unsent.into_iter().filter(|mail| due(mail, now)).take(BATCH).collect()
+}
+
+/// Mails not sent yet whose retry is due, oldest first (at most `BATCH`), each with the stored
+/// link it carries. Only due ones count toward the batch: 50 mails failing for good must not
+/// keep newer invites and resets from ever being read.
+fn unsent_with_links(store: &Store, now: u64) -> Result<Vec<(Mail, Option<Link>)>, StoreError> {
     let read = store.read()?;
     let mut unsent = Vec::new();
-    for mail in read.unsent_mails(BATCH)? {
+    for mail in pick_due(read.unsent_mails(usize::MAX)?, now) {
         let record = mail.link.as_ref().map(|link| read.link(link.hash)).transpose()?.flatten();
         unsent.push((mail, record));
     }
@@ -190,6 +197,27 @@ fn unsent_with_links(store: &Store) -> Result<Vec<(Mail, Option<Link>)>, StoreEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_failing_for_good_does_not_keep_newer_mail_from_being_tried() {
+        let mail = |id: u64, last_attempt_at: Option<u64>| Mail {
+            id,
+            to: format!("u{id}@example.com"),
+            subject: String::new(),
+            body: String::new(),
+            created_at: id,
+            sent_at: None,
+            attempts: u32::from(last_attempt_at.is_some()) * 6,
+            last_error: None,
+            last_attempt_at,
+            link: None,
+        };
+        let now = 10_000_000;
+        let mut unsent: Vec<Mail> = (1..=60).map(|id| mail(id, Some(now - 1000))).collect();
+        unsent.push(mail(61, None));
+        let picked = pick_due(unsent, now);
+        assert_eq!(picked.iter().map(|m| m.id).collect::<Vec<_>>(), vec![61], "the new invite is tried");
+    }
 
     #[test]
     fn retries_wait_longer_each_time_up_to_an_hour() {
