@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 
+use super::AppState;
 use crate::domain::ids::{ChannelId, UserId};
 use crate::domain::throttle::client_network;
+use crate::server::ConnectionSlot;
 
 /// Close code of a socket refused because its owner already holds the most they may.
 pub const CLOSE_TOO_MANY_SOCKETS: u16 = 4008;
@@ -24,6 +26,36 @@ pub fn refuse<T: Send + 'static>(upgrade: WebSocketUpgrade, held: T) -> Response
         .on_upgrade(move |mut socket| async move {
             let _held = held;
             super::live_socket::close(&mut socket, (CLOSE_TOO_MANY_SOCKETS, "too_many_sockets")).await;
+        })
+        .into_response()
+}
+
+/// Counts a new socket against its owner (capped at `most`) and its client address, then
+/// upgrades it (bounded to what a client may send) and runs `session` on it; over a cap it is
+/// accepted only to be closed with 4008. The socket keeps its connection's place under
+/// `http.max_connections` (`slot`) and its count until it closes.
+pub fn accept<F, Fut>(
+    state: &AppState,
+    upgrade: WebSocketUpgrade,
+    slot: Option<ConnectionSlot>,
+    (owner, most): (Owner, usize),
+    address: IpAddr,
+    session: F,
+) -> Response
+where
+    F: FnOnce(WebSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let upgrade = super::live_socket::bounded(upgrade);
+    let claims = [(owner, most), (Owner::address(address), state.settings.http.max_sockets_per_address)];
+    let Some(ticket) = state.sockets.open(&claims) else {
+        return refuse(upgrade, slot);
+    };
+    let held = (ticket, slot);
+    upgrade
+        .on_upgrade(move |socket| async move {
+            let _held = held;
+            session(socket).await;
         })
         .into_response()
 }

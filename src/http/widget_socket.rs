@@ -12,11 +12,11 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::guard::ClientIp;
-use super::live_socket::{self, End, LiveSocket};
+use super::live_socket::{End, LiveSocket};
 use super::sockets::{self, Owner};
 use super::visitor_hub::{Delivery, Subscription};
 use super::widget::{current, limit, place, public_message, status_json, visitor};
@@ -40,23 +40,10 @@ pub async fn socket(
     let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
     let visitor = visitor(&state, &token).await?;
     let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = live_socket::bounded(upgrade);
-    let http = &state.settings.http;
-    let claims = [
-        (Owner::Visitor(visitor.channel, visitor.identifier.clone()), http.max_sockets_per_visitor),
-        (Owner::address(address), http.max_sockets_per_address),
-    ];
-    let Some(ticket) = state.sockets.open(&claims) else {
-        return Ok(sockets::refuse(upgrade, slot));
-    };
-    // The socket keeps its connection's place under http.max_connections until it closes.
-    let held = (ticket, slot);
-    Ok(upgrade
-        .on_upgrade(move |socket| async move {
-            let _held = held;
-            session(state, visitor, socket).await;
-        })
-        .into_response())
+    let owner = Owner::Visitor(visitor.channel, visitor.identifier.clone());
+    let most = state.settings.http.max_sockets_per_visitor;
+    let live = state.clone();
+    Ok(sockets::accept(&state, upgrade, slot, (owner, most), address, move |socket| session(live, visitor, socket)))
 }
 
 /// What a socket knows of its visitor.

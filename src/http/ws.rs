@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -66,23 +66,9 @@ pub async fn upgrade(
         }
     }
     let slot = slot.map(|Extension(slot)| slot);
-    let upgrade = live_socket::bounded(socket);
-    let http = &state.settings.http;
-    let claims = [
-        (Owner::User(caller.user.id), http.max_sockets_per_user),
-        (Owner::address(address), http.max_sockets_per_address),
-    ];
-    let Some(ticket) = state.sockets.open(&claims) else {
-        return Ok(sockets::refuse(upgrade, slot));
-    };
-    // The socket keeps its connection's place under http.max_connections until it closes.
-    let held = (ticket, slot);
-    Ok(upgrade
-        .on_upgrade(move |socket| async move {
-            let _held = held;
-            session(state, caller, socket).await;
-        })
-        .into_response())
+    let owner = (Owner::User(caller.user.id), state.settings.http.max_sockets_per_user);
+    let live = state.clone();
+    Ok(sockets::accept(&state, socket, slot, owner, address, move |socket| session(live, caller, socket)))
 }
 
 /// What a socket knows of its recipient; swapped when their roles change.
