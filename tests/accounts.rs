@@ -291,20 +291,6 @@ async fn api_tokens_are_shown_once_work_as_bearer_and_can_be_revoked() {
     server.stop().await;
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        buffer = (buffer << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u32;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 fn current_code(secret: &[u8], now_ms: u64) -> String {
     format!("{:06}", totp::code_at(secret, now_ms / 1000 / totp::STEP_SECS))
 }

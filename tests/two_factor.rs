@@ -17,20 +17,6 @@ async fn code(response: reqwest::Response) -> (StatusCode, String) {
     (status, error_code(response).await)
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.bytes() {
-        buffer = (buffer << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u32;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 /// The code an authenticator app shows half a minute later (each code works once).
 fn fresh_code(server: &TestServer, secret: &[u8]) -> String {
     server.running.clock.advance(totp::STEP_SECS * 1000);

@@ -355,3 +355,18 @@ pub async fn heard_within(socket: &mut Socket, millis: u64) -> Vec<Value> {
     }
     events
 }
+
+/// The bytes of a base32 secret, as an authenticator app reads the setup screen.
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0u32, Vec::new());
+    for c in text.bytes() {
+        buffer = (buffer << 5) | alphabet.iter().position(|a| *a == c).unwrap() as u32;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
