@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -69,7 +69,7 @@ pub struct RunningServer {
     mailer: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     rule_jobs: JoinHandle<()>,
-    stop: watch::Sender<bool>,
+    stop: crate::shutdown::StopSender,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
     slots: Arc<Semaphore>,
@@ -119,7 +119,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     let http = settings.http.clone();
     let routing = settings.routing.clone();
     let mail_queued = Arc::new(Notify::new());
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = crate::shutdown::channel();
     let mailer = Mailer {
         store: store.clone(),
         core: core.clone(),
@@ -235,13 +235,6 @@ impl RunningServer {
         tracing::info!("centralita stopped");
         Ok(())
     }
-}
-
-/// Resolves once shutdown is asked for (or the server is gone). A named future, so that the
-/// watch guard is dropped before any await and tasks stay `Send`.
-pub async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone, which is a stop too.
-    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// On an empty database, creates the first administrator and prints the one-time setup link to the
