@@ -20,13 +20,16 @@ use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::{
-    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, InstallRules, MailLinks, MailVault, NewLink, RecordStart,
-    RecordStop, SetMailLinks, SetPublicUrl, StartReport,
+    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexForRetention, InstallRules, MailLinks, MailVault, NewLink,
+    RecordStart, RecordStop, SetMailLinks, SetPublicUrl, StartReport,
 };
+use crate::domain::retention::Retention;
 use crate::domain::secret;
+use crate::domain::session::SessionLimits;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
 use crate::jobs::presence::Presence;
+use crate::jobs::retention::RetentionJob;
 use crate::jobs::rules::RuleJobs;
 use crate::jobs::webhooks::Webhooks;
 use crate::metrics::Metrics;
@@ -69,6 +72,9 @@ pub struct RunningServer {
     mailer: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     rule_jobs: JoinHandle<()>,
+    /// Runs the retention job now (tests, after moving the clock).
+    pub retention: crate::jobs::retention::Trigger,
+    retention_job: JoinHandle<()>,
     stop: crate::shutdown::StopSender,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
@@ -105,6 +111,10 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     if adopted > 0 {
         tracing::info!(mails = adopted, "invite and reset links were taken out of the text of older mail");
     }
+    let indexed = core.call(IndexForRetention).await?;
+    if indexed > 0 {
+        tracing::info!(entries = indexed, "indexes of pending mail and of old records were built for this database");
+    }
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);
     core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;
@@ -140,6 +150,14 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         sweep: settings.rules.sweep,
     };
     let rule_jobs = tokio::spawn(rule_jobs.run(stopped.clone()));
+    let retention = crate::jobs::retention::Trigger::default();
+    let retention_job = RetentionJob {
+        core: core.clone(),
+        clock: clock.clone(),
+        retention: retention_of(&settings),
+        trigger: retention.clone(),
+    };
+    let retention_job = tokio::spawn(retention_job.run(stopped.clone()));
     let state = AppState {
         guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
@@ -193,6 +211,8 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         mailer,
         webhooks,
         rule_jobs,
+        retention,
+        retention_job,
         stop,
         accept,
         tls_watch,
@@ -224,6 +244,7 @@ impl RunningServer {
         let _ = self.mailer.await;
         let _ = self.webhooks.await;
         let _ = self.rule_jobs.await;
+        let _ = self.retention_job.await;
         self.core.call(RecordStop { seq: self.boot.seq, at: self.clock.now() }).await?;
         let RunningServer { core, store, writer, .. } = self;
         drop((core, store));
@@ -235,6 +256,14 @@ impl RunningServer {
         tracing::info!("centralita stopped");
         Ok(())
     }
+}
+
+/// The retention job's settings: the `retention.*` days and the session limits.
+fn retention_of(settings: &Settings) -> Retention {
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let sessions =
+        SessionLimits { idle_ms: millis(settings.auth.session_idle), max_ms: millis(settings.auth.session_max) };
+    Retention::from_days(settings.retention.webhook_deliveries_days, settings.retention.mail_days, sessions)
 }
 
 /// On an empty database, creates the first administrator and prints the one-time setup link to the

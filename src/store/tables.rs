@@ -81,6 +81,23 @@ pub const DELIVERY_ID_TO_DELIVERY: Typed<u64, crate::domain::webhook::Delivery> 
 /// Ids of deliveries not yet delivered, so the sender never reads the delivered history.
 pub const PENDING_DELIVERY_IDS: TableDefinition<u64, ()> = TableDefinition::new("pending_delivery_ids");
 
+/// (when it was delivered, delivery id): delivered deliveries in time order, for the retention job.
+pub const DELIVERED_AT_DELIVERY_IDS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("delivered_at_delivery_ids");
+
+/// Ids of mail not sent yet, so the mailer never reads the sent history.
+pub const PENDING_MAIL_IDS: TableDefinition<u64, ()> = TableDefinition::new("pending_mail_ids");
+
+/// (when it was sent, mail id): sent mail in time order, for the retention job.
+pub const SENT_AT_MAIL_IDS: TableDefinition<(u64, u64), ()> = TableDefinition::new("sent_at_mail_ids");
+
+/// (when it expires, hash): every invite and reset link in expiry order, for the retention job.
+pub const EXPIRES_AT_LINK_HASHES: TableDefinition<(u64, [u8; 32]), ()> = TableDefinition::new("expires_at_link_hashes");
+
+/// (last request, hash): browser sessions in the order they go idle, for the retention job. A
+/// session touched again moves; an entry whose session is gone or moved is dropped when met.
+pub const SEEN_AT_SESSION_HASHES: TableDefinition<(u64, [u8; 32]), ()> = TableDefinition::new("seen_at_session_hashes");
+
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
 
@@ -117,6 +134,11 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
     tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
     tx.open_table(PENDING_DELIVERY_IDS)?;
+    tx.open_table(DELIVERED_AT_DELIVERY_IDS)?;
+    tx.open_table(PENDING_MAIL_IDS)?;
+    tx.open_table(SENT_AT_MAIL_IDS)?;
+    tx.open_table(EXPIRES_AT_LINK_HASHES)?;
+    tx.open_table(SEEN_AT_SESSION_HASHES)?;
     tx.open_table(SETTING_TO_TEXT)?;
     tx.open_table(USER_CONVERSATION_TO_NOTICE_AT)?;
     Ok(())
