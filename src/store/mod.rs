@@ -450,6 +450,11 @@ impl Reader {
         Ok(unsent)
     }
 
+    pub fn delivery(&self, id: u64) -> Result<Option<crate::domain::webhook::Delivery>, StoreError> {
+        let table = self.0.open_table(tables::DELIVERY_ID_TO_DELIVERY.definition())?;
+        tables::DELIVERY_ID_TO_DELIVERY.get(&table, id)
+    }
+
     /// Audit entries newest first, before the id `before` when given.
     pub fn audit(&self, before: Option<u64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let table = self.0.open_table(AUDIT_ID_TO_ENTRY.definition())?;
