@@ -285,3 +285,97 @@ impl Command<Runtime, Event> for IndexForRetention {
         Ok(entries.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::ReadableTableMetadata;
+
+    use crate::domain::ids::UserId;
+    use crate::domain::mail::Mail;
+    use crate::domain::retention::DAY_MS;
+    use crate::domain::session::{Session, SessionLimits};
+    use crate::store::{Store, indexes};
+
+    const NOW: u64 = 100 * DAY_MS;
+
+    fn purge(state: &mut Runtime, tx: &WriteTransaction, what: Purgeable) -> Purged {
+        let limits = SessionLimits { idle_ms: DAY_MS, max_ms: 30 * DAY_MS };
+        let command = Purge { what, retention: Retention::from_days(30, 30, limits), now: NOW };
+        let plan = command.check(state, &Read::new(tx)).unwrap();
+        Purge::write(plan, state, tx, &mut Vec::new()).unwrap()
+    }
+
+    fn mail(id: u64, sent_at: Option<u64>) -> Mail {
+        Mail {
+            id,
+            to: "a@example.com".into(),
+            subject: String::new(),
+            body: String::new(),
+            created_at: 0,
+            sent_at,
+            attempts: 0,
+            last_error: None,
+            last_attempt_at: None,
+            link: None,
+        }
+    }
+
+    fn put_mail(tx: &WriteTransaction, mail: &Mail) {
+        MAIL_ID_TO_MAIL.insert(&mut tx.open_table(MAIL_ID_TO_MAIL.definition()).unwrap(), mail.id, mail).unwrap();
+        match mail.sent_at {
+            Some(at) => indexes::mail_sent(tx, mail.id, at).unwrap(),
+            None => indexes::mail_queued(tx, mail.id).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_purge_deletes_at_most_a_batch_and_never_unsent_or_recent_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        let old = NOW - 31 * DAY_MS;
+        for id in 1..=600 {
+            put_mail(&tx, &mail(id, Some(old + id)));
+        }
+        put_mail(&tx, &mail(601, None));
+        put_mail(&tx, &mail(602, Some(NOW - DAY_MS)));
+        let mut state = Runtime::default();
+        assert_eq!(purge(&mut state, &tx, Purgeable::Mail), Purged { met: BATCH, deleted: BATCH });
+        assert_eq!(purge(&mut state, &tx, Purgeable::Mail), Purged { met: 100, deleted: 100 });
+        assert_eq!(purge(&mut state, &tx, Purgeable::Mail), Purged::default(), "nothing more is due");
+        let table = tx.open_table(MAIL_ID_TO_MAIL.definition()).unwrap();
+        let left: Vec<u64> = MAIL_ID_TO_MAIL.all(&table).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(left, [601, 602], "the unsent and the recent mail stay");
+        assert_eq!(tx.open_table(PENDING_MAIL_IDS).unwrap().len().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_session_touched_since_it_was_indexed_stays_and_its_old_entry_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        let session = |seen| Session {
+            user: UserId(1),
+            created_at: NOW - 3 * DAY_MS,
+            last_seen_at: seen,
+            csrf: String::new(),
+            address: String::new(),
+        };
+        let (idle, live) = ([1u8; 32], [2u8; 32]);
+        {
+            let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition()).unwrap();
+            SESSION_HASH_TO_SESSION.insert(&mut table, idle, &session(NOW - 2 * DAY_MS)).unwrap();
+            SESSION_HASH_TO_SESSION.insert(&mut table, live, &session(NOW - 10)).unwrap();
+        }
+        indexes::session_seen(&tx, idle, None, NOW - 2 * DAY_MS).unwrap();
+        // An entry left from before a touch (the live session was seen since).
+        indexes::session_seen(&tx, live, None, NOW - 2 * DAY_MS).unwrap();
+        let mut state = Runtime::default();
+        assert_eq!(purge(&mut state, &tx, Purgeable::Sessions), Purged { met: 2, deleted: 1 });
+        let table = tx.open_table(SESSION_HASH_TO_SESSION.definition()).unwrap();
+        assert!(SESSION_HASH_TO_SESSION.get(&table, idle).unwrap().is_none());
+        assert!(SESSION_HASH_TO_SESSION.get(&table, live).unwrap().is_some(), "a live session is never deleted");
+        assert_eq!(tx.open_table(SEEN_AT_SESSION_HASHES).unwrap().len().unwrap(), 0);
+    }
+}
