@@ -52,7 +52,8 @@ type HashKey = (u64, [u8; 32]);
 pub enum PurgePlan {
     Deliveries(Vec<(IdKey, bool)>),
     Mail(Vec<(IdKey, bool)>),
-    Links(Vec<(HashKey, bool)>),
+    /// And the entries of links not expired after all, under their real expiry.
+    Links(Vec<(HashKey, bool)>, Vec<HashKey>),
     Sessions(Vec<(HashKey, bool)>),
 }
 
@@ -85,13 +86,15 @@ impl Command<Runtime, Event> for Purge {
             }
             Purgeable::Links => {
                 let table = read.table(LINK_HASH_TO_LINK.definition())?;
-                let mut plan = Vec::new();
+                let (mut plan, mut moved) = (Vec::new(), Vec::new());
                 for (at, hash) in hashes_before(read, EXPIRES_AT_LINK_HASHES, retention::links_expired_before(now))? {
                     let found = LINK_HASH_TO_LINK.get(&table, hash)?;
-                    let due = found.is_some_and(|l| l.expires_at() == at && retention::link_due(&l, now));
+                    let due = found.as_ref().is_some_and(|l| retention::link_due(l, now));
+                    // Indexed under an older lifetime and not expired yet: it moves to its own.
+                    moved.extend(found.filter(|_| !due).map(|l| (l.expires_at(), hash)));
                     plan.push(((at, hash), due));
                 }
-                PurgePlan::Links(plan)
+                PurgePlan::Links(plan, moved)
             }
             Purgeable::Sessions => {
                 let table = read.table(SESSION_HASH_TO_SESSION.definition())?;
@@ -136,7 +139,7 @@ impl Command<Runtime, Event> for Purge {
                     purged.count(due);
                 }
             }
-            PurgePlan::Links(entries) => {
+            PurgePlan::Links(entries, moved) => {
                 let (mut index, mut table) =
                     (tx.open_table(EXPIRES_AT_LINK_HASHES)?, tx.open_table(LINK_HASH_TO_LINK.definition())?);
                 for ((at, hash), due) in entries {
@@ -148,6 +151,9 @@ impl Command<Runtime, Event> for Purge {
                         state.mail_links.vault.forget(&hash);
                     }
                     purged.count(due);
+                }
+                for key in moved {
+                    index.insert(key, ())?;
                 }
             }
             PurgePlan::Sessions(entries) => {
@@ -377,5 +383,33 @@ mod tests {
         assert!(SESSION_HASH_TO_SESSION.get(&table, idle).unwrap().is_none());
         assert!(SESSION_HASH_TO_SESSION.get(&table, live).unwrap().is_some(), "a live session is never deleted");
         assert_eq!(tx.open_table(SEEN_AT_SESSION_HASHES).unwrap().len().unwrap(), 0);
+    }
+
+    #[test]
+    fn expired_links_go_and_a_live_one_under_a_stale_entry_is_kept_and_moved() {
+        use crate::domain::secret::{LINK_TTL_MS, Link, LinkKind, LinkState};
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let tx = store.begin_write().unwrap();
+        let link = |created_at| Link { kind: LinkKind::Reset, user: UserId(1), created_at, state: LinkState::Used };
+        let (expired, live) = ([1u8; 32], [2u8; 32]);
+        {
+            let mut table = tx.open_table(LINK_HASH_TO_LINK.definition()).unwrap();
+            LINK_HASH_TO_LINK.insert(&mut table, expired, &link(NOW - LINK_TTL_MS - 1)).unwrap();
+            LINK_HASH_TO_LINK.insert(&mut table, live, &link(NOW - 10)).unwrap();
+        }
+        indexes::link_opened(&tx, expired, NOW - 1).unwrap();
+        // As if indexed by a version whose links lasted a day.
+        indexes::link_opened(&tx, live, NOW - 10).unwrap();
+        let mut state = Runtime::default();
+        assert_eq!(purge(&mut state, &tx, Purgeable::Links), Purged { met: 2, deleted: 1 });
+        let table = tx.open_table(LINK_HASH_TO_LINK.definition()).unwrap();
+        assert!(LINK_HASH_TO_LINK.get(&table, expired).unwrap().is_none());
+        assert!(LINK_HASH_TO_LINK.get(&table, live).unwrap().is_some(), "a live link is never deleted");
+        let index = tx.open_table(EXPIRES_AT_LINK_HASHES).unwrap();
+        let keys: Vec<HashKey> = index.iter().unwrap().map(|row| row.unwrap().0.value()).collect();
+        assert_eq!(keys, [(NOW - 10 + LINK_TTL_MS, live)]);
+        drop((table, index));
+        assert_eq!(purge(&mut state, &tx, Purgeable::Links), Purged::default());
     }
 }
