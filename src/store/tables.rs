@@ -37,10 +37,10 @@ pub const SESSION_HASH_TO_SESSION: Typed<[u8; 32], Session> = Typed::new("sessio
 /// Personal API tokens by the SHA-256 of the token.
 pub const API_TOKEN_HASH_TO_TOKEN: Typed<[u8; 32], ApiToken> = Typed::new("api_token_hash_to_token");
 
-/// Invite and reset links by the SHA-256 of their token.
+/// Invite and reset links by the SHA-256 of their token, until they expire.
 pub const LINK_HASH_TO_LINK: Typed<[u8; 32], Link> = Typed::new("link_hash_to_link");
 
-/// Every mail, sent or waiting (the outbox).
+/// Every mail, sent or waiting (the outbox); sent mail is deleted after `retention.mail_days`.
 pub const MAIL_ID_TO_MAIL: Typed<u64, Mail> = Typed::new("mail_id_to_mail");
 
 /// The SHA-256 of a link's token to the mail that carries it, while the mail may still show it:
@@ -75,7 +75,8 @@ pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("messa
 /// Web-widget visitors by the SHA-256 of their token.
 pub const VISITOR_HASH_TO_VISITOR: Typed<[u8; 32], Visitor> = Typed::new("visitor_hash_to_visitor");
 
-/// Outgoing webhook deliveries, kept until delivered (they survive restarts).
+/// Outgoing webhook deliveries (they survive restarts); delivered ones are deleted after
+/// `retention.webhook_deliveries_days`.
 pub const DELIVERY_ID_TO_DELIVERY: Typed<u64, crate::domain::webhook::Delivery> = Typed::new("delivery_id_to_delivery");
 
 /// Ids of deliveries not yet delivered, so the sender never reads the delivered history.
