@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod panics;
 pub mod rules;
 pub mod server;
+pub mod shutdown;
 pub mod store;
 pub mod tls;

@@ -156,6 +156,20 @@ pub const KEYS: &[Key] = &[
         example: None,
     },
     Key {
+        name: "retention.webhook_deliveries_days",
+        kind: Kind::Number { min: 1, max: 3650 },
+        default: Some("30"),
+        doc: "Delivered webhook deliveries are deleted this many days after delivery; pending ones are kept until delivered.",
+        example: None,
+    },
+    Key {
+        name: "retention.mail_days",
+        kind: Kind::Number { min: 1, max: 3650 },
+        default: Some("30"),
+        doc: "Sent mail is deleted from the outbox this many days after it was sent; unsent mail is kept until sent.",
+        example: None,
+    },
+    Key {
         name: "http.max_connections",
         kind: Kind::Number { min: 1, max: 1_000_000 },
         default: Some("4096"),

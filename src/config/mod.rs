@@ -27,6 +27,14 @@ pub struct Settings {
     pub smtp: SmtpSettings,
     pub metrics_token: Option<String>,
     pub rules: RulesSettings,
+    pub retention: RetentionSettings,
+}
+
+/// How long finished records are kept before the retention job deletes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    pub webhook_deliveries_days: u64,
+    pub mail_days: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,6 +360,10 @@ impl Settings {
                 dir: read.optional_text("rules.dir").map(PathBuf::from).unwrap_or_default(),
                 sweep: read.seconds("rules.sweep_secs")?,
             },
+            retention: RetentionSettings {
+                webhook_deliveries_days: read.number("retention.webhook_deliveries_days")?,
+                mail_days: read.number("retention.mail_days")?,
+            },
         })
     }
 
@@ -395,6 +407,8 @@ impl Settings {
             ("routing.offline_return_secs", self.routing.offline_return.as_secs().to_string()),
             ("rules.dir", path(&self.rules.dir)),
             ("rules.sweep_secs", self.rules.sweep.as_secs().to_string()),
+            ("retention.webhook_deliveries_days", self.retention.webhook_deliveries_days.to_string()),
+            ("retention.mail_days", self.retention.mail_days.to_string()),
             ("smtp.url", if self.smtp.url.is_some() { "(set)" } else { "(unset)" }.to_owned()),
             ("smtp.from", text(&self.smtp.from)),
             ("metrics.token", if self.metrics_token.is_some() { "(set)" } else { "(unset)" }.to_owned()),
@@ -600,6 +614,18 @@ mod tests {
         assert!(err.message.contains("smtp.from"), "{err}");
         let err = resolve(None, &env(&[("CENTRALITA_ADMIN_EMAIL", "nobody")]), &[]).unwrap_err();
         assert!(err.message.contains("admin_email"), "{err}");
+    }
+
+    #[test]
+    fn retention_days_default_to_30_and_zero_is_refused() {
+        let defaults = Settings::defaults();
+        assert_eq!(defaults.retention, RetentionSettings { webhook_deliveries_days: 30, mail_days: 30 });
+        let set = resolve(Some(file("[retention]\nmail_days = 7\nwebhook_deliveries_days = 90")), &[], &[]).unwrap();
+        assert_eq!(set.retention, RetentionSettings { webhook_deliveries_days: 90, mail_days: 7 });
+        let err = resolve(Some(file("[retention]\nmail_days = 0")), &[], &[]).unwrap_err();
+        assert!(err.message.contains("\"retention.mail_days\": expected a whole number from 1 to 3650"), "{err}");
+        let err = resolve(None, &env(&[("CENTRALITA_RETENTION_WEBHOOK_DELIVERIES_DAYS", "0")]), &[]).unwrap_err();
+        assert!(err.message.contains("retention.webhook_deliveries_days"), "{err}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod groups;
 mod notify;
 mod outbox;
 mod records;
+mod retention;
 mod rules;
 mod runtime;
 mod sessions;
@@ -35,6 +36,7 @@ pub use notify::SetPublicUrl;
 pub use outbox::{
     AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
 };
+pub use retention::{IndexForRetention, Purge, Purgeable, Purged};
 pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{

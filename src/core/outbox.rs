@@ -185,6 +185,9 @@ impl Command<Runtime, Event> for MailAttempted {
         if let Some(hash) = sent_link {
             tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?;
         }
+        if let Some(at) = mail.sent_at {
+            crate::store::indexes::mail_sent(tx, mail.id, at)?;
+        }
         Ok(save_mail(tx, &mail)?)
     }
 }

@@ -12,11 +12,11 @@ use crate::domain::ids::UserId;
 use crate::domain::mail::{Letter, Mail, MailLink, Removal};
 use crate::domain::secret::{Link, LinkKind, LinkState};
 use crate::domain::session::Session;
-use crate::store::StoreError;
 use crate::store::tables::{
     API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL,
     SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
 };
+use crate::store::{StoreError, indexes};
 
 pub fn audit(
     tx: &WriteTransaction,
@@ -57,6 +57,7 @@ pub fn queue_mail(
         link,
     };
     MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
+    indexes::mail_queued(tx, id)?;
     Ok(id)
 }
 
@@ -78,8 +79,10 @@ pub fn open_link(
     for (old_hash, old) in &open {
         LINK_HASH_TO_LINK.insert(&mut table, *old_hash, &Link { state: LinkState::Replaced, ..old.clone() })?;
     }
-    LINK_HASH_TO_LINK.insert(&mut table, hash, &Link { kind, user, created_at: at, state: LinkState::Open })?;
+    let link = Link { kind, user, created_at: at, state: LinkState::Open };
+    LINK_HASH_TO_LINK.insert(&mut table, hash, &link)?;
     drop(table);
+    indexes::link_opened(tx, hash, link.expires_at())?;
     for (old_hash, _) in open {
         end_mail_link(tx, old_hash, Removal::Replaced)?;
     }
@@ -89,20 +92,22 @@ pub fn open_link(
 pub fn insert_session(tx: &WriteTransaction, hash: [u8; 32], session: &Session) -> Result<(), StoreError> {
     let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
     SESSION_HASH_TO_SESSION.insert(&mut table, hash, session)?;
+    indexes::session_seen(tx, hash, None, session.last_seen_at)?;
     Ok(())
 }
 
 /// Ends every session of `user` but `keep`; returns how many ended.
 pub fn end_sessions(tx: &WriteTransaction, user: UserId, keep: Option<[u8; 32]>) -> Result<usize, StoreError> {
     let mut table = tx.open_table(SESSION_HASH_TO_SESSION.definition())?;
-    let doomed: Vec<[u8; 32]> = SESSION_HASH_TO_SESSION
+    let doomed: Vec<([u8; 32], u64)> = SESSION_HASH_TO_SESSION
         .all(&table)?
         .into_iter()
         .filter(|(hash, session)| session.user == user && Some(*hash) != keep)
-        .map(|(hash, _)| hash)
+        .map(|(hash, session)| (hash, session.last_seen_at))
         .collect();
-    for hash in &doomed {
+    for (hash, seen_at) in &doomed {
         SESSION_HASH_TO_SESSION.remove(&mut table, *hash)?;
+        indexes::session_ended(tx, *hash, *seen_at)?;
     }
     Ok(doomed.len())
 }

@@ -11,6 +11,7 @@ use crate::domain::audit::Actor;
 use crate::domain::ids::{TokenId, UserId};
 use crate::domain::session::{ApiToken, Session};
 use crate::domain::{secret, totp};
+use crate::store::indexes;
 use crate::store::tables::{API_TOKEN_HASH_TO_TOKEN, SESSION_HASH_TO_SESSION};
 
 /// Signs a user in after their password was checked: checks the second factor if they enrolled
@@ -112,10 +113,10 @@ pub struct EndSession {
 impl Command<Runtime, Event> for EndSession {
     type Output = ();
     /// The session's hash and its user; `None`: it had ended already.
-    type Plan = Option<([u8; 32], UserId)>;
+    type Plan = Option<([u8; 32], Session)>;
 
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
-        Ok(find_session(read, self.hash)?.map(|session| (self.hash, session.user)))
+        Ok(find_session(read, self.hash)?.map(|session| (self.hash, session)))
     }
 
     fn write(
@@ -124,9 +125,10 @@ impl Command<Runtime, Event> for EndSession {
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
     ) -> Result<(), WriteError> {
-        if let Some((hash, user)) = plan {
+        if let Some((hash, session)) = plan {
             SESSION_HASH_TO_SESSION.remove(&mut tx.open_table(SESSION_HASH_TO_SESSION.definition())?, hash)?;
-            events.push(Event::SessionsEnded { user });
+            indexes::session_ended(tx, hash, session.last_seen_at)?;
+            events.push(Event::SessionsEnded { user: session.user });
         }
         Ok(())
     }
@@ -145,21 +147,23 @@ pub struct TouchSession {
 
 impl Command<Runtime, Event> for TouchSession {
     type Output = ();
-    /// The session as it will be saved; `None`: it had ended, nothing to write.
-    type Plan = Option<([u8; 32], Session)>;
+    /// The session as it will be saved and when it was seen before; `None`: it had ended,
+    /// nothing to write.
+    type Plan = Option<([u8; 32], Session, u64)>;
 
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
-        let touched = find_session(read, self.hash)?.map(|session| Session { last_seen_at: self.at, ..session });
-        Ok(touched.map(|session| (self.hash, session)))
+        let found = find_session(read, self.hash)?;
+        Ok(found.map(|session| (self.hash, Session { last_seen_at: self.at, ..session.clone() }, session.last_seen_at)))
     }
 
     fn write(plan: Self::Plan, _: &mut Runtime, tx: &WriteTransaction, _: &mut Vec<Event>) -> Result<(), WriteError> {
-        if let Some((hash, session)) = plan {
+        if let Some((hash, session, before)) = plan {
             SESSION_HASH_TO_SESSION.insert(
                 &mut tx.open_table(SESSION_HASH_TO_SESSION.definition())?,
                 hash,
                 &session,
             )?;
+            indexes::session_seen(tx, hash, Some(before), session.last_seen_at)?;
         }
         Ok(())
     }

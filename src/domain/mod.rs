@@ -10,6 +10,7 @@ pub mod ids;
 pub mod mail;
 pub mod policy;
 pub mod presence;
+pub mod retention;
 pub mod routing;
 pub mod secret;
 pub mod session;

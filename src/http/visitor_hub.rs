@@ -79,7 +79,7 @@ impl VisitorHub {
                         Err(broadcast::error::RecvError::Lagged(_)) => *task.lock() = Lists::default(),
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
-                    _ = crate::server::stop_requested(&mut stopping) => break,
+                    _ = crate::shutdown::stop_requested(&mut stopping) => break,
                 }
             }
             *task.lock() = Lists::default();

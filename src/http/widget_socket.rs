@@ -100,7 +100,7 @@ async fn session(state: AppState, visitor: Visitor, socket: WebSocket) {
     };
     loop {
         let payload = tokio::select! {
-            _ = crate::server::stop_requested(&mut stopping) => break,
+            _ = crate::shutdown::stop_requested(&mut stopping) => break,
             delivery = mine.events.next() => match delivery {
                 Some(Delivery::Event(event)) => payload(&state, &visitor, &mut mine, &event).await,
                 // Their first message (whose events went by before this socket knew they were

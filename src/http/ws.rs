@@ -199,7 +199,7 @@ async fn session(state: AppState, caller: Principal, socket: WebSocket) {
                 }
             }
             end = socket.ended() => return socket.finish(end).await,
-            _ = crate::server::stop_requested(&mut stopping) => break,
+            _ = crate::shutdown::stop_requested(&mut stopping) => break,
             // The session would expire now: unless a request has touched it since, close.
             _ = &mut expiry, if me.recheck_at.is_some() => {
                 if let Some((code, reason)) = me.recheck(&state).await {

@@ -2,5 +2,6 @@
 
 pub mod mailer;
 pub mod presence;
+pub mod retention;
 pub mod rules;
 pub mod webhooks;

@@ -100,7 +100,7 @@ impl Presence {
         tokio::spawn(async move {
             tokio::select! {
                 _ = presence.run_timer(timer) => {}
-                _ = crate::server::stop_requested(&mut stopping) => {}
+                _ = crate::shutdown::stop_requested(&mut stopping) => {}
             }
         });
     }

@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::core::{ApplyRuleActions, CloseIdle, Core, Event, facts_of, facts_with};
 use crate::domain::conversation::{Author, Conversation, Message};
 use crate::rules::Rules;
-use crate::server::stop_requested;
+use crate::shutdown::stop_requested;
 use crate::store::Store;
 
 /// How often the rules folder is compared with what is loaded: a change is compiled on the

@@ -22,9 +22,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use super::stop_requested;
 use crate::config::HttpSettings;
 use crate::metrics::Metrics;
+use crate::shutdown::stop_requested;
 
 /// Everything a connection task needs, shared by all of them.
 pub struct Listener {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -20,13 +20,16 @@ use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::{
-    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, InstallRules, MailLinks, MailVault, NewLink, RecordStart,
-    RecordStop, SetMailLinks, SetPublicUrl, StartReport,
+    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexForRetention, InstallRules, MailLinks, MailVault, NewLink,
+    RecordStart, RecordStop, SetMailLinks, SetPublicUrl, StartReport,
 };
+use crate::domain::retention::Retention;
 use crate::domain::secret;
+use crate::domain::session::SessionLimits;
 use crate::http::{AppState, router};
 use crate::jobs::mailer::Mailer;
 use crate::jobs::presence::Presence;
+use crate::jobs::retention::RetentionJob;
 use crate::jobs::rules::RuleJobs;
 use crate::jobs::webhooks::Webhooks;
 use crate::metrics::Metrics;
@@ -69,7 +72,10 @@ pub struct RunningServer {
     mailer: JoinHandle<()>,
     webhooks: JoinHandle<()>,
     rule_jobs: JoinHandle<()>,
-    stop: watch::Sender<bool>,
+    /// Runs the retention job now (tests, after moving the clock).
+    pub retention: crate::jobs::retention::Trigger,
+    retention_job: JoinHandle<()>,
+    stop: crate::shutdown::StopSender,
     accept: JoinHandle<()>,
     tls_watch: Option<JoinHandle<()>>,
     slots: Arc<Semaphore>,
@@ -105,6 +111,10 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     if adopted > 0 {
         tracing::info!(mails = adopted, "invite and reset links were taken out of the text of older mail");
     }
+    let indexed = core.call(IndexForRetention).await?;
+    if indexed > 0 {
+        tracing::info!(entries = indexed, "indexes of pending mail and of old records were built for this database");
+    }
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);
     core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;
@@ -119,7 +129,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     let http = settings.http.clone();
     let routing = settings.routing.clone();
     let mail_queued = Arc::new(Notify::new());
-    let (stop, stopped) = watch::channel(false);
+    let (stop, stopped) = crate::shutdown::channel();
     let mailer = Mailer {
         store: store.clone(),
         core: core.clone(),
@@ -140,6 +150,14 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         sweep: settings.rules.sweep,
     };
     let rule_jobs = tokio::spawn(rule_jobs.run(stopped.clone()));
+    let retention = crate::jobs::retention::Trigger::default();
+    let retention_job = RetentionJob {
+        core: core.clone(),
+        clock: clock.clone(),
+        retention: retention_of(&settings),
+        trigger: retention.clone(),
+    };
+    let retention_job = tokio::spawn(retention_job.run(stopped.clone()));
     let state = AppState {
         guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
@@ -193,6 +211,8 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         mailer,
         webhooks,
         rule_jobs,
+        retention,
+        retention_job,
         stop,
         accept,
         tls_watch,
@@ -224,6 +244,7 @@ impl RunningServer {
         let _ = self.mailer.await;
         let _ = self.webhooks.await;
         let _ = self.rule_jobs.await;
+        let _ = self.retention_job.await;
         self.core.call(RecordStop { seq: self.boot.seq, at: self.clock.now() }).await?;
         let RunningServer { core, store, writer, .. } = self;
         drop((core, store));
@@ -237,11 +258,12 @@ impl RunningServer {
     }
 }
 
-/// Resolves once shutdown is asked for (or the server is gone). A named future, so that the
-/// watch guard is dropped before any await and tasks stay `Send`.
-pub async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
-    // An error means the sender is gone, which is a stop too.
-    let _ = shutdown.wait_for(|stop| *stop).await;
+/// The retention job's settings: the `retention.*` days and the session limits.
+fn retention_of(settings: &Settings) -> Retention {
+    let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let sessions =
+        SessionLimits { idle_ms: millis(settings.auth.session_idle), max_ms: millis(settings.auth.session_max) };
+    Retention::from_days(settings.retention.webhook_deliveries_days, settings.retention.mail_days, sessions)
 }
 
 /// On an empty database, creates the first administrator and prints the one-time setup link to the

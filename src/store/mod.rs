@@ -3,6 +3,7 @@
 
 mod codec;
 mod conversations;
+pub mod indexes;
 pub mod tables;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use crate::domain::session::{ApiToken, Session};
 use tables::{
     AGENT_ID_TO_PROFILE, API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, BOOT_SEQ_TO_RECORD,
     CONVERSATION_ID_TO_CONVERSATION, EMAIL_TO_USER_ID, GROUP_ID_TO_GROUP, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL, META,
-    OPEN_CONVERSATION_IDS, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+    OPEN_CONVERSATION_IDS, PENDING_MAIL_IDS, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
 };
 
 /// The layout version this binary reads and writes. Raise it, with a migration, when a change to
@@ -431,19 +432,27 @@ impl Reader {
         Ok(MAIL_ID_TO_MAIL.newest(&table, before, limit)?.into_iter().map(|(_, mail)| mail).collect())
     }
 
-    /// Mails not sent yet, oldest first.
+    /// Mails not sent yet, oldest first. Read from the pending index: sent mail is never decoded
+    /// again (the outbox only grows until the retention job trims it).
     pub fn unsent_mails(&self, limit: usize) -> Result<Vec<Mail>, StoreError> {
+        let pending = self.0.open_table(PENDING_MAIL_IDS)?;
         let table = self.0.open_table(MAIL_ID_TO_MAIL.definition())?;
         let mut unsent = Vec::new();
-        for (_, mail) in MAIL_ID_TO_MAIL.all(&table)? {
-            if mail.sent_at.is_none() {
+        for row in pending.iter()? {
+            if unsent.len() == limit {
+                break;
+            }
+            let id = row?.0.value();
+            if let Some(mail) = MAIL_ID_TO_MAIL.get(&table, id)?.filter(|mail| mail.sent_at.is_none()) {
                 unsent.push(mail);
-                if unsent.len() == limit {
-                    break;
-                }
             }
         }
         Ok(unsent)
+    }
+
+    pub fn delivery(&self, id: u64) -> Result<Option<crate::domain::webhook::Delivery>, StoreError> {
+        let table = self.0.open_table(tables::DELIVERY_ID_TO_DELIVERY.definition())?;
+        tables::DELIVERY_ID_TO_DELIVERY.get(&table, id)
     }
 
     /// Audit entries newest first, before the id `before` when given.

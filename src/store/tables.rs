@@ -37,10 +37,10 @@ pub const SESSION_HASH_TO_SESSION: Typed<[u8; 32], Session> = Typed::new("sessio
 /// Personal API tokens by the SHA-256 of the token.
 pub const API_TOKEN_HASH_TO_TOKEN: Typed<[u8; 32], ApiToken> = Typed::new("api_token_hash_to_token");
 
-/// Invite and reset links by the SHA-256 of their token.
+/// Invite and reset links by the SHA-256 of their token, until they expire.
 pub const LINK_HASH_TO_LINK: Typed<[u8; 32], Link> = Typed::new("link_hash_to_link");
 
-/// Every mail, sent or waiting (the outbox).
+/// Every mail, sent or waiting (the outbox); sent mail is deleted after `retention.mail_days`.
 pub const MAIL_ID_TO_MAIL: Typed<u64, Mail> = Typed::new("mail_id_to_mail");
 
 /// The SHA-256 of a link's token to the mail that carries it, while the mail may still show it:
@@ -75,11 +75,29 @@ pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("messa
 /// Web-widget visitors by the SHA-256 of their token.
 pub const VISITOR_HASH_TO_VISITOR: Typed<[u8; 32], Visitor> = Typed::new("visitor_hash_to_visitor");
 
-/// Outgoing webhook deliveries, kept until delivered (they survive restarts).
+/// Outgoing webhook deliveries (they survive restarts); delivered ones are deleted after
+/// `retention.webhook_deliveries_days`.
 pub const DELIVERY_ID_TO_DELIVERY: Typed<u64, crate::domain::webhook::Delivery> = Typed::new("delivery_id_to_delivery");
 
 /// Ids of deliveries not yet delivered, so the sender never reads the delivered history.
 pub const PENDING_DELIVERY_IDS: TableDefinition<u64, ()> = TableDefinition::new("pending_delivery_ids");
+
+/// (when it was delivered, delivery id): delivered deliveries in time order, for the retention job.
+pub const DELIVERED_AT_DELIVERY_IDS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("delivered_at_delivery_ids");
+
+/// Ids of mail not sent yet, so the mailer never reads the sent history.
+pub const PENDING_MAIL_IDS: TableDefinition<u64, ()> = TableDefinition::new("pending_mail_ids");
+
+/// (when it was sent, mail id): sent mail in time order, for the retention job.
+pub const SENT_AT_MAIL_IDS: TableDefinition<(u64, u64), ()> = TableDefinition::new("sent_at_mail_ids");
+
+/// (when it expires, hash): every invite and reset link in expiry order, for the retention job.
+pub const EXPIRES_AT_LINK_HASHES: TableDefinition<(u64, [u8; 32]), ()> = TableDefinition::new("expires_at_link_hashes");
+
+/// (last request, hash): browser sessions in the order they go idle, for the retention job. A
+/// session touched again moves; an entry whose session is gone or moved is dropped when met.
+pub const SEEN_AT_SESSION_HASHES: TableDefinition<(u64, [u8; 32]), ()> = TableDefinition::new("seen_at_session_hashes");
 
 /// Each agent's routing settings and availability.
 pub const AGENT_ID_TO_PROFILE: Typed<u64, AgentProfile> = Typed::new("agent_id_to_profile");
@@ -117,6 +135,11 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;
     tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
     tx.open_table(PENDING_DELIVERY_IDS)?;
+    tx.open_table(DELIVERED_AT_DELIVERY_IDS)?;
+    tx.open_table(PENDING_MAIL_IDS)?;
+    tx.open_table(SENT_AT_MAIL_IDS)?;
+    tx.open_table(EXPIRES_AT_LINK_HASHES)?;
+    tx.open_table(SEEN_AT_SESSION_HASHES)?;
     tx.open_table(SETTING_TO_TEXT)?;
     tx.open_table(USER_CONVERSATION_TO_NOTICE_AT)?;
     Ok(())

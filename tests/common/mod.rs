@@ -52,13 +52,18 @@ impl TestServer {
 
     /// Starts on `dir` (kept across restarts by sharing it) after `tweak` adjusts the settings.
     pub async fn start_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestServer {
+        TestServer::start_with_clock(dir, Clock::default(), tweak).await
+    }
+
+    /// As `start_with`, on a clock the test moves (one already moved, to restart "days later").
+    pub async fn start_with_clock(dir: Arc<TempDir>, clock: Clock, tweak: impl FnOnce(&mut Settings)) -> TestServer {
         let mut settings = test_settings(dir.path());
         tweak(&mut settings);
         let cert_path = match &settings.tls.files {
             Some(files) => files.cert.clone(),
             None => self_signed_cert_path(dir.path()),
         };
-        let running = server::start_with_clock(settings, Clock::default()).await.expect("server starts");
+        let running = server::start_with_clock(settings, clock).await.expect("server starts");
         let client = client_trusting(&load_cert(&cert_path));
         TestServer { running, dir, client }
     }

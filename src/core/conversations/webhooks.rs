@@ -139,8 +139,9 @@ impl Command<Runtime, Event> for DeliveryAttempted {
         let Some(Attempted { id, delivery, delivered }) = plan else {
             return Ok(());
         };
-        if delivered {
+        if let Some(at) = delivery.delivered_at.filter(|_| delivered) {
             tx.open_table(PENDING_DELIVERY_IDS)?.remove(id)?;
+            crate::store::indexes::delivery_delivered(tx, id, at)?;
         }
         let mut table = tx.open_table(DELIVERY_ID_TO_DELIVERY.definition())?;
         DELIVERY_ID_TO_DELIVERY.insert(&mut table, id, &delivery)?;
