@@ -4,6 +4,7 @@
 mod accounts;
 mod activity;
 mod agents;
+mod assign_hook;
 mod boot;
 mod channels;
 mod conversations;
@@ -25,6 +26,7 @@ pub use accounts::{
     UseLink, link_rejection,
 };
 pub use agents::{ReturnWork, SetAgentRouting, SetAvailability, SetPresence, Take, TakeNext};
+pub use assign_hook::{AnswerAssignment, AskAgain, SetAssignHook, rule_choice};
 pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{
@@ -37,13 +39,13 @@ pub use outbox::{
     AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
 };
 pub use retention::{IndexForRetention, Purge, Purgeable, Purged};
-pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
+pub use rules::{ApplyRuleActions, CloseIdle, RuleView, facts_of, facts_with};
 pub use runtime::{DEFAULT_CAPACITY, Runtime};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
-pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
+pub use writer::{Command, MAX_BATCH, Read, Settle, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};
 use crate::domain::ids::{GroupId, UserId};
@@ -96,6 +98,10 @@ pub enum Event {
     QueueChanged,
     /// A mail was put in the outbox (the mailer wakes up).
     MailQueued,
+    /// Routing asks the rules' `assign` hook who takes a waiting conversation.
+    AssignmentAsked {
+        question: crate::domain::routing::Question,
+    },
 }
 
 /// The core as the server uses it.

@@ -1,9 +1,5 @@
 //! What rules ask for, as commands: `on_message`'s actions and `should_close`'s closures go
-//! through the writer with the same checks as a person's, and the `assign` hook is the router's
-//! outside policy (`RuleChooser`).
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+//! through the writer with the same checks as a person's (the `assign` hook: `assign_hook`).
 
 use redb::WriteTransaction;
 
@@ -14,133 +10,12 @@ use crate::domain::account::Group;
 use crate::domain::conversation::{
     ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
 };
-use crate::domain::ids::{ConversationId, GroupId, UserId};
-use crate::domain::routing::{Candidate, Choice, Chooser, RoutingError, Ticket};
-use crate::rules::Rules;
-use crate::rules::actions::{Action, Pick};
+use crate::domain::ids::{ConversationId, GroupId};
+use crate::domain::routing::RoutingError;
+use crate::rules::actions::Action;
 use crate::rules::data::{self, ConversationFacts};
+use crate::store::Reader;
 use crate::store::tables::GROUP_ID_TO_GROUP;
-use crate::store::{Reader, Store};
-
-/// Installs the rules: from now on the router asks their `assign` hook first.
-pub struct InstallRules {
-    pub rules: Rules,
-    pub store: Store,
-}
-
-impl Command<Runtime, Event> for InstallRules {
-    type Output = ();
-    /// The router's new outside policy.
-    type Plan = Arc<RuleChooser>;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Arc<RuleChooser>, ApplyError> {
-        Ok(Arc::new(RuleChooser { rules: self.rules, store: self.store, fresh: Mutex::default() }))
-    }
-
-    fn write(
-        chooser: Arc<RuleChooser>,
-        state: &mut Runtime,
-        _: &WriteTransaction,
-        _: &mut Vec<Event>,
-    ) -> Result<(), WriteError> {
-        state.routing.set_chooser(Some(Arc::clone(&chooser) as Arc<dyn Chooser>));
-        state.rule_chooser = Some(chooser);
-        Ok(())
-    }
-}
-
-/// The rules' `assign` hook as a routing policy. Runs on the writer thread (a plain thread, not
-/// the async reactor), under the rule deadline.
-pub struct RuleChooser {
-    rules: Rules,
-    store: Store,
-    /// Conversations opened in a transaction not yet committed, so not readable from the store.
-    fresh: Mutex<HashMap<ConversationId, RuleView>>,
-}
-
-/// Past this many remembered conversations, those already on disk are forgotten.
-const FRESH_LIMIT: usize = 4096;
-
-impl std::fmt::Debug for RuleChooser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RuleChooser")
-    }
-}
-
-impl RuleChooser {
-    /// A conversation opened in the current batch: the router may ask about it (now, or later in
-    /// the same batch) before it can be read from the store.
-    pub fn remember(&self, conversation: &Conversation, contact: &Contact, channel: &Channel) {
-        let mut fresh = self.fresh();
-        if fresh.len() >= FRESH_LIMIT
-            && let Ok(read) = self.store.read()
-        {
-            fresh.retain(|id, _| read.conversation(*id).ok().flatten().is_none());
-        }
-        let view = RuleView {
-            conversation: conversation.clone(),
-            contact: contact.clone(),
-            channel: channel.clone(),
-            group: None,
-        };
-        fresh.insert(conversation.id, view);
-    }
-
-    fn fresh(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, RuleView>> {
-        self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// What the store has (committed), else what this batch opened.
-    fn facts(&self, read: &Reader, groups: &[Group], id: ConversationId) -> Option<RuleView> {
-        let stored = facts_with(read, groups, id).ok().flatten();
-        let mut fresh = self.fresh();
-        match stored {
-            Some(facts) => {
-                fresh.remove(&id);
-                Some(facts)
-            }
-            None => fresh.get(&id).cloned(),
-        }
-    }
-}
-
-impl Chooser for RuleChooser {
-    fn choose(&self, id: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice {
-        if !self.rules.has("assign") {
-            return Choice::Builtin;
-        }
-        let Ok(read) = self.store.read() else { return Choice::Builtin };
-        let groups = read.groups().unwrap_or_default();
-        let Some(mut view) = self.facts(&read, &groups, id) else { return Choice::Builtin };
-        // The queue it waits in now, which a move in this batch may have changed.
-        view.group = group_name(&groups, ticket.queue).map(str::to_owned);
-        let list: Vec<data::Candidate> = candidates.iter().map(|c| candidate(&read, &groups, c)).collect();
-        match self.rules.assign(view.to_map(), &list) {
-            Pick::Default => Choice::Builtin,
-            Pick::Leave => Choice::Leave,
-            Pick::Agent(agent) => Choice::Agent(UserId(agent)),
-        }
-    }
-}
-
-pub fn group_name(groups: &[Group], id: Option<GroupId>) -> Option<&str> {
-    let id = id?;
-    groups.iter().find(|group| group.id == id).map(|group| group.name.as_str())
-}
-
-fn candidate(read: &Reader, groups: &[Group], c: &Candidate) -> data::Candidate {
-    let user = read.user(c.id).ok().flatten();
-    data::Candidate {
-        id: c.id.0,
-        name: user.as_ref().map(|u| format!("{} {}", u.first_name, u.last_name).trim().to_owned()).unwrap_or_default(),
-        email: user.map(|u| u.email).unwrap_or_default(),
-        load: c.load as u64,
-        capacity: u64::from(c.capacity),
-        groups: c.groups.iter().filter_map(|g| group_name(groups, Some(*g)).map(str::to_owned)).collect(),
-        skills: Vec::new(),
-        last_assigned_at: c.last_assigned_at,
-    }
-}
 
 /// What a rule's `on_message` asked for, applied together: every action is checked before the
 /// first is written, so a bad one (an unknown group, an empty reply) changes nothing.
@@ -345,6 +220,11 @@ pub struct ClosePlan {
     reason: String,
     rule: String,
     at: u64,
+}
+
+pub fn group_name(groups: &[Group], id: Option<GroupId>) -> Option<&str> {
+    let id = id?;
+    groups.iter().find(|group| group.id == id).map(|group| group.name.as_str())
 }
 
 /// A rule as staff and customers read its name: its file name without `.rhai`.

@@ -17,8 +17,6 @@ pub const DEFAULT_CAPACITY: u32 = 6;
 pub struct Runtime {
     pub(crate) last_boot: u64,
     pub(crate) routing: Routing,
-    /// The rules' `assign` hook, once installed; survives a reload of the state.
-    pub(crate) rule_chooser: Option<std::sync::Arc<super::rules::RuleChooser>>,
     /// Where invite and reset links wait to be sent; survives a reload of the state.
     pub(crate) mail_links: super::outbox::MailLinks,
 }
@@ -40,16 +38,24 @@ impl State for Runtime {
         for conversation in read.open_conversations()? {
             restore(&mut routing, &conversation);
         }
-        Ok(Runtime { last_boot, routing, rule_chooser: None, mail_links: Default::default() })
+        Ok(Runtime { last_boot, routing, mail_links: Default::default() })
     }
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
         let mut fresh = Runtime::load(store)?;
-        fresh.routing.set_chooser(self.routing.chooser());
-        fresh.rule_chooser = self.rule_chooser.take();
+        // The questions put to the rules' `assign` hook are forgotten; the hook stays on.
+        fresh.routing.set_outside(self.routing.outside(), 0);
         fresh.mail_links = self.mail_links.clone();
         *self = fresh;
         Ok(())
+    }
+}
+
+impl super::Settle<super::Event> for Runtime {
+    fn settle(&mut self, events: &mut Vec<super::Event>) {
+        events.extend(
+            self.routing.take_questions().into_iter().map(|question| super::Event::AssignmentAsked { question }),
+        );
     }
 }
 

@@ -19,6 +19,8 @@ struct Counter {
     applied: u64,
 }
 
+impl<E> super::writer::Settle<E> for Counter {}
+
 impl State for Counter {
     fn load(store: &Store) -> Result<Self, StoreError> {
         let tx = store.begin_read_raw()?;
@@ -417,4 +419,79 @@ async fn a_group_change_is_published_before_the_assignments_it_causes() {
     let assigned = heard.iter().position(|e| matches!(e, Event::ConversationAssigned { .. })).expect("assigned to Ana");
     assert!(changed < assigned, "the group change first: {heard:?}");
     assert_eq!(changed, 0);
+}
+
+/// The rules' `assign` hook is asked after the commit, away from the writer: the conversation
+/// waits until the answer comes back as a command, and then goes to the agent it names.
+#[tokio::test]
+async fn the_assign_hook_is_asked_after_the_commit_and_its_answer_is_a_command() {
+    use crate::domain::access::Role;
+    use crate::domain::account::NewUser;
+    use crate::domain::audit::Actor;
+    use crate::domain::conversation::{ChannelKind, Status};
+    use crate::domain::routing::{AssignMode, Choice};
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let (core, _thread) = Core::spawn(store.clone(), Arc::clone(&metrics.core)).unwrap();
+    let actor = Actor::system("test");
+    let mut agents = Vec::new();
+    for (at, email) in [(1, "ana@example.com"), (4, "bruno@example.com")] {
+        let new = NewUser {
+            first_name: "Agente".into(),
+            last_name: "Uno".into(),
+            email: email.into(),
+            roles: vec![Role::Agent],
+            permissions: vec![],
+            language: None,
+            totp_required: false,
+        };
+        let user =
+            core.call(CreateUser { new, invite: None, password_hash: None, actor: actor.clone(), at }).await.unwrap();
+        core.call(SetPresence { agent: user.id, online: true, at: at + 1 }).await.unwrap();
+        core.call(SetAvailability { agent: user.id, available: true, at: at + 2 }).await.unwrap();
+        agents.push(user.id);
+    }
+    let channel = CreateChannel {
+        kind: ChannelKind::Api,
+        mode: AssignMode::Automatic,
+        name: "Tienda".into(),
+        group: None,
+        public_key: "pk".into(),
+        token_hash: None,
+        webhook_url: None,
+        webhook_secret: String::new(),
+        actor,
+        at: 7,
+    };
+    let channel = core.call(channel).await.unwrap();
+    core.call(SetAssignHook { on: true, at: 8 }).await.unwrap();
+    let mut events = core.subscribe();
+    let message = CustomerMessage {
+        channel: channel.id,
+        identifier: "c1".into(),
+        profile: CustomerProfile::default(),
+        text: "hola".into(),
+        at: 9,
+    };
+    let waiting = core.call(message).await.unwrap().conversation;
+    assert_eq!((waiting.status, waiting.assignee), (Status::Queued, None), "nobody decided inside the batch");
+    let question = loop {
+        match events.try_recv().expect("the question is published with its batch") {
+            Event::AssignmentAsked { question } => break question,
+            _ => continue,
+        }
+    };
+    assert_eq!(question.conversation, waiting.id);
+    let stored = store.read().unwrap().conversation(waiting.id).unwrap();
+    assert!(stored.is_some(), "asked only once the conversation is committed");
+    assert_eq!(question.candidates.iter().map(|c| c.id).collect::<Vec<_>>(), agents);
+    // Ana would be the built-in pick (longest idle); the hook names Bruno.
+    core.call(AnswerAssignment { conversation: waiting.id, choice: Choice::Agent(agents[1]), at: 10 }).await.unwrap();
+    let assigned = store.read().unwrap().conversation(waiting.id).unwrap().unwrap();
+    assert_eq!((assigned.status, assigned.assignee), (Status::Assigned, Some(agents[1])));
+    // A second answer about it (a duplicate, or one too late) changes nothing.
+    core.call(AnswerAssignment { conversation: waiting.id, choice: Choice::Agent(agents[0]), at: 11 }).await.unwrap();
+    assert_eq!(store.read().unwrap().conversation(waiting.id).unwrap().unwrap().assignee, Some(agents[1]));
 }

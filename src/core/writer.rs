@@ -37,6 +37,12 @@ pub trait State: Send + 'static {
     }
 }
 
+/// What the state itself raises after a command ran, beside the command's own events (routing's
+/// questions to the rules' `assign` hook): published after the batch commits, dropped with it.
+pub trait Settle<E> {
+    fn settle(&mut self, _events: &mut Vec<E>) {}
+}
+
 /// A change to the system, in two steps. `check` reads the state and the transaction (it is
 /// given no way to change either) and decides: a plan, or a rejection. `write` carries the plan
 /// out and fails only on storage. So a rejected command cannot leave writes behind, and the rest
@@ -245,7 +251,7 @@ impl<S, E> Clone for Writer<S, E> {
     }
 }
 
-impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
+impl<S: State + Settle<E>, E: Clone + Send + 'static> Writer<S, E> {
     /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
     pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
         let mut held = Held { state: store.read_guarded(S::load)?, stale: false };
@@ -304,7 +310,7 @@ struct Held<S> {
     stale: bool,
 }
 
-fn run_batch<S: State, E>(
+fn run_batch<S: State + Settle<E>, E>(
     held: &mut Held<S>,
     store: &Store,
     batch: &mut Vec<Box<dyn Job<S, E>>>,
@@ -328,7 +334,15 @@ fn run_batch<S: State, E>(
             return;
         }
     };
-    let outcomes: Vec<Outcome<E>> = batch.drain(..).map(|job| job.run(&mut held.state, &tx)).collect();
+    let mut raised = Vec::new();
+    let outcomes: Vec<Outcome<E>> = batch
+        .drain(..)
+        .map(|job| {
+            let outcome = job.run(&mut held.state, &tx);
+            held.state.settle(&mut raised);
+            outcome
+        })
+        .collect();
     let result = if outcomes.iter().any(|outcome| outcome.poisoned) {
         let _ = tx.abort();
         Err(StoreError::Aborted)
@@ -350,6 +364,11 @@ fn run_batch<S: State, E>(
     };
     for outcome in outcomes {
         (outcome.finish)(batch_result.clone(), publisher);
+    }
+    if batch_result.is_ok() {
+        for event in raised {
+            let _ = publisher.send(event);
+        }
     }
 }
 

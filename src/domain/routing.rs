@@ -3,7 +3,7 @@
 //! and turns its decisions into commands. After every operation no waiting conversation has an
 //! eligible agent with a free slot: whatever can be assigned, is.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,9 +115,14 @@ pub enum Choice {
     Leave,
 }
 
-/// An assignment policy that can overrule the built-in ones (the rules' `assign` hook).
-pub trait Chooser: Send + Sync {
-    fn choose(&self, conversation: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice;
+/// A question for the outside policy (the rules' `assign` hook), answered later with `answer`:
+/// the policy runs away from the writer, on what routing saw when it asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub conversation: ConversationId,
+    pub ticket: Ticket,
+    /// The agents who could take it when asked; an answer naming anyone else is not followed.
+    pub candidates: Vec<Candidate>,
 }
 
 /// What routing decided for one waiting conversation.
@@ -129,14 +134,16 @@ enum Decision {
     Nobody,
 }
 
-/// The router's optional `Chooser`.
-#[derive(Clone, Default)]
-pub struct ChooserSlot(Option<std::sync::Arc<dyn Chooser>>);
-
-impl std::fmt::Debug for ChooserSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "ChooserSlot(set)" } else { "ChooserSlot(none)" })
-    }
+/// The outside policy's side of routing: whether there is one, and what it was asked.
+#[derive(Debug, Clone, Default)]
+struct Outside {
+    on: bool,
+    /// Asked and not answered yet: dispatch passes over these.
+    asking: HashSet<ConversationId>,
+    /// Left queued by the policy: asked again after a change that may give some agent room.
+    left: HashSet<ConversationId>,
+    /// Asked since the last `take_questions`.
+    questions: Vec<Question>,
 }
 
 /// A waiting conversation's place in its queue: 1-based, and whether it is past the group's limit.
@@ -184,7 +191,7 @@ pub struct Routing {
     waiting: HashMap<ConversationId, Ticket>,
     assigned: HashMap<ConversationId, (UserId, Ticket)>,
     last_served: HashMap<ContactId, (UserId, u64)>,
-    chooser: ChooserSlot,
+    outside: Outside,
     /// Agents who take work now (available, online, automatic, a free slot), kept between calls
     /// so that the common operations (a customer queues, a conversation ends) need no pass over
     /// every agent. `None`: to be listed again.
@@ -196,13 +203,56 @@ impl Routing {
         Routing { default_capacity, ..Routing::default() }
     }
 
-    /// A policy consulted before the built-in ones; `None` removes it.
-    pub fn set_chooser(&mut self, chooser: Option<std::sync::Arc<dyn Chooser>>) {
-        self.chooser = ChooserSlot(chooser);
+    /// Whether an outside policy is asked before the built-in ones. Turned off, what it was
+    /// asked is forgotten and the built-in policies assign what they can.
+    pub fn set_outside(&mut self, on: bool, now: u64) -> Vec<Assignment> {
+        if self.outside.on == on {
+            return Vec::new();
+        }
+        self.outside = Outside { on, ..Outside::default() };
+        self.dispatch_fresh(now)
     }
 
-    pub fn chooser(&self) -> Option<std::sync::Arc<dyn Chooser>> {
-        self.chooser.0.clone()
+    pub fn outside(&self) -> bool {
+        self.outside.on
+    }
+
+    /// What the outside policy was asked since the last call, for it to answer.
+    pub fn take_questions(&mut self) -> Vec<Question> {
+        std::mem::take(&mut self.outside.questions)
+    }
+
+    /// Asks again about every waiting conversation (the questions may have been lost).
+    pub fn ask_again(&mut self, now: u64) -> Vec<Assignment> {
+        self.outside.asking.clear();
+        self.outside.left.clear();
+        self.dispatch_fresh(now)
+    }
+
+    /// The outside policy's answer about `conversation`. An agent who can no longer take it (or
+    /// never could) is not followed: the built-in policy decides. An answer about a conversation
+    /// no longer waiting, or not asked about, changes nothing but what dispatch can do now.
+    pub fn answer(&mut self, conversation: ConversationId, choice: Choice, now: u64) -> Vec<Assignment> {
+        let asked = self.outside.asking.remove(&conversation);
+        let mut made = Vec::new();
+        if let (true, Some(ticket)) = (asked, self.waiting.get(&conversation).copied()) {
+            let free: Vec<UserId> = self.free_agents();
+            let agent = match choice {
+                Choice::Leave => {
+                    self.outside.left.insert(conversation);
+                    None
+                }
+                Choice::Agent(agent) if self.eligible(ticket.queue, &free).any(|(id, _)| *id == agent) => Some(agent),
+                Choice::Agent(_) | Choice::Builtin => self.builtin(ticket.queue, conversation, &free, now),
+            };
+            if let Some(agent) = agent {
+                self.unpark(conversation);
+                self.give(conversation, agent, ticket, now);
+                made.push(Assignment { conversation, agent });
+            }
+        }
+        made.extend(self.dispatch(now));
+        made
     }
 
     pub fn agent(&self, id: UserId) -> Option<&Agent> {
@@ -372,6 +422,17 @@ impl Routing {
         self.waiting.insert(conversation, ticket);
     }
 
+    /// Takes a conversation out of its queue (it is given to someone, or leaves routing).
+    pub(super) fn unpark(&mut self, conversation: ConversationId) -> Option<Ticket> {
+        let ticket = self.waiting.remove(&conversation)?;
+        if let Some(line) = self.queues.get_mut(&ticket.queue) {
+            line.remove(&(ticket.enqueued_at, conversation));
+        }
+        self.outside.asking.remove(&conversation);
+        self.outside.left.remove(&conversation);
+        Some(ticket)
+    }
+
     /// A new conversation wants an agent. Past its queue's limit it still waits, behind the rest
     /// (overflow), and enters the queue proper as the ones ahead are served: nothing is refused.
     pub fn enqueue(
@@ -388,16 +449,16 @@ impl Routing {
     /// The conversation leaves routing (finalized, or moved by a transfer): its agent's slot frees.
     pub fn release(&mut self, conversation: ConversationId, now: u64) -> Result<Vec<Assignment>, RoutingError> {
         self.check_release(conversation)?;
-        if let Some(ticket) = self.waiting.remove(&conversation) {
-            if let Some(queue) = self.queues.get_mut(&ticket.queue) {
-                queue.remove(&(ticket.enqueued_at, conversation));
-            }
+        if self.waiting.contains_key(&conversation) {
+            self.unpark(conversation);
             return Ok(Vec::new());
         }
         let (agent, _) = self.assigned.remove(&conversation).ok_or(RoutingError::UnknownConversation)?;
         if let Some(this) = self.agents.get_mut(&agent) {
             this.open.remove(&conversation);
         }
+        // Room freed: what the outside policy left queued may go now.
+        self.outside.left.clear();
         // Only this agent's room changed: add them to the list of who takes work, if they now do.
         let takes_work = self.agents.get(&agent).is_some_and(|this| self.takes_work(this));
         if let Some(free) = &mut self.free
@@ -448,15 +509,11 @@ impl Routing {
         let mut made = Vec::new();
         let mut free = match self.free.take() {
             Some(free) => free,
-            None => self.agents.iter().filter(|(_, agent)| self.takes_work(agent)).map(|(id, _)| *id).collect(),
+            None => self.free_agents(),
         };
         while !free.is_empty() && !self.waiting.is_empty() {
             let Some((conversation, agent)) = self.next_assignment(&free, now) else { break };
-            let ticket = self.waiting[&conversation];
-            if let Some(line) = self.queues.get_mut(&ticket.queue) {
-                line.remove(&(ticket.enqueued_at, conversation));
-            }
-            self.waiting.remove(&conversation);
+            let Some(ticket) = self.unpark(conversation) else { break };
             self.give(conversation, agent, ticket, now);
             if !self.agents.get(&agent).is_some_and(|a| self.has_slot(a)) {
                 free.retain(|id| *id != agent);
@@ -470,7 +527,13 @@ impl Routing {
     /// `dispatch` after a change that may give any agent room: the list is made again.
     fn dispatch_fresh(&mut self, now: u64) -> Vec<Assignment> {
         self.free = None;
+        self.outside.left.clear();
         self.dispatch(now)
+    }
+
+    /// Agents who take work now.
+    fn free_agents(&self) -> Vec<UserId> {
+        self.agents.iter().filter(|(_, agent)| self.takes_work(agent)).map(|(id, _)| *id).collect()
     }
 
     /// Available, online, automatic and with a free slot.
@@ -481,7 +544,7 @@ impl Routing {
     /// The oldest waiting conversation (across queues) that gets an agent now, and that agent. A
     /// conversation an outside policy leaves queued does not hold up the ones behind it; after
     /// `MAX_LEAVES` such answers the rest wait for the next change.
-    fn next_assignment(&self, free: &[UserId], now: u64) -> Option<(ConversationId, UserId)> {
+    fn next_assignment(&mut self, free: &[UserId], now: u64) -> Option<(ConversationId, UserId)> {
         const MAX_LEAVES: usize = 16;
         let automatic = |mode| mode == AssignMode::Automatic;
         let mut heads: Vec<((u64, ConversationId), Option<GroupId>)> = self
@@ -518,51 +581,63 @@ impl Routing {
         line.iter().find(|(_, id)| self.waiting.get(id).is_some_and(|ticket| wanted(ticket.mode))).copied()
     }
 
-    /// Who takes a conversation of `queue` among the free agents: the outside policy if there is
-    /// one, else the queue's built-in policy.
-    fn decide(&self, queue: Option<GroupId>, conversation: ConversationId, free: &[UserId], now: u64) -> Decision {
-        let candidates = || {
-            free.iter()
-                .filter_map(|id| self.agents.get_key_value(id))
-                .filter(|(_, agent)| queue.is_none_or(|group| agent.settings.groups.contains(&group)))
-        };
-        if candidates().next().is_none() {
+    /// Who takes a conversation of `queue` among the free agents: with an outside policy, it is
+    /// asked (and the conversation passed over until it answers); else the queue's built-in policy.
+    fn decide(&mut self, queue: Option<GroupId>, conversation: ConversationId, free: &[UserId], now: u64) -> Decision {
+        if self.eligible(queue, free).next().is_none() {
             return Decision::Nobody;
         }
-        match self.ask_chooser(conversation, candidates()) {
-            Choice::Agent(agent) => return Decision::Agent(agent),
-            Choice::Leave => return Decision::Leave,
-            Choice::Builtin => {}
+        if self.outside.on {
+            if !self.outside.asking.contains(&conversation) && !self.outside.left.contains(&conversation) {
+                self.ask(queue, conversation, free);
+            }
+            return Decision::Leave;
         }
+        self.builtin(queue, conversation, free, now).map_or(Decision::Nobody, Decision::Agent)
+    }
+
+    /// The free agents who serve `queue`.
+    fn eligible<'a>(
+        &'a self,
+        queue: Option<GroupId>,
+        free: &'a [UserId],
+    ) -> impl Iterator<Item = (&'a UserId, &'a Agent)> + 'a {
+        free.iter()
+            .filter_map(|id| self.agents.get_key_value(id))
+            .filter(move |(_, agent)| queue.is_none_or(|group| agent.settings.groups.contains(&group)))
+    }
+
+    /// The queue's built-in policy's pick among the free agents who serve it.
+    fn builtin(
+        &self,
+        queue: Option<GroupId>,
+        conversation: ConversationId,
+        free: &[UserId],
+        now: u64,
+    ) -> Option<UserId> {
         let policy = queue.map(|group| self.group_rules(group).policy).unwrap_or_default();
         if policy == Policy::Sticky
             && let Some(contact) = self.waiting.get(&conversation).map(|ticket| ticket.contact)
             && let Some((previous, at)) = self.last_served.get(&contact)
             && now.saturating_sub(*at) <= STICKY_WINDOW_MS
-            && candidates().any(|(id, _)| id == previous)
+            && self.eligible(queue, free).any(|(id, _)| id == previous)
         {
-            return Decision::Agent(*previous);
+            return Some(*previous);
         }
         let chosen = match policy {
-            Policy::RoundRobin => candidates().min_by_key(|(id, agent)| (agent.last_assigned_at, **id)),
+            Policy::RoundRobin => self.eligible(queue, free).min_by_key(|(id, agent)| (agent.last_assigned_at, **id)),
             Policy::Equitable | Policy::Sticky => {
-                candidates().min_by_key(|(id, agent)| (agent.open.len(), agent.last_assigned_at, **id))
+                self.eligible(queue, free).min_by_key(|(id, agent)| (agent.open.len(), agent.last_assigned_at, **id))
             }
         };
-        chosen.map_or(Decision::Nobody, |(id, _)| Decision::Agent(*id))
+        chosen.map(|(id, _)| *id)
     }
 
-    /// The outside policy's pick among the eligible agents, if there is a policy and anyone to
-    /// pick. An agent that is not a candidate is never given the conversation.
-    fn ask_chooser<'a>(
-        &self,
-        conversation: ConversationId,
-        eligible: impl Iterator<Item = (&'a UserId, &'a Agent)>,
-    ) -> Choice {
-        let (Some(chooser), Some(ticket)) = (&self.chooser.0, self.waiting.get(&conversation)) else {
-            return Choice::Builtin;
-        };
-        let candidates: Vec<Candidate> = eligible
+    /// Puts the question about `conversation` to the outside policy, with who could take it now.
+    fn ask(&mut self, queue: Option<GroupId>, conversation: ConversationId, free: &[UserId]) {
+        let Some(ticket) = self.waiting.get(&conversation).copied() else { return };
+        let candidates = self
+            .eligible(queue, free)
             .map(|(id, agent)| Candidate {
                 id: *id,
                 load: agent.open.len(),
@@ -571,13 +646,8 @@ impl Routing {
                 last_assigned_at: agent.last_assigned_at,
             })
             .collect();
-        if candidates.is_empty() {
-            return Choice::Builtin;
-        }
-        match chooser.choose(conversation, ticket, &candidates) {
-            Choice::Agent(agent) if !candidates.iter().any(|c| c.id == agent) => Choice::Builtin,
-            choice => choice,
-        }
+        self.outside.asking.insert(conversation);
+        self.outside.questions.push(Question { conversation, ticket, candidates });
     }
 }
 

@@ -280,7 +280,8 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
         | Event::UserChanged { .. }
         | Event::SessionsEnded { .. }
         | Event::GroupChanged { .. }
-        | Event::MailQueued => return None,
+        | Event::MailQueued
+        | Event::AssignmentAsked { .. } => return None,
     };
     let capability = EVENT_KINDS.iter().find(|(name, _)| *name == kind).map(|(_, capability)| *capability)?;
     if !allows(Some(&caller.user.grants()), capability) {

@@ -1,15 +1,19 @@
 //! Rules at work: the folder is re-read every second (a change is in force within 2 s), customer
 //! messages are offered to `on_message`, and a periodic sweep offers idle open conversations to
-//! `should_close`. Hooks run on the rules' bounded blocking pool; what they ask for goes through
-//! the core as commands.
+//! `should_close`, and routing's questions go to `assign`. Hooks run on the rules' bounded
+//! blocking pool, never on the writer; what they ask for goes through the core as commands.
 
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
-use crate::core::{ApplyRuleActions, CloseIdle, Core, Event, facts_of, facts_with};
+use crate::core::{
+    AnswerAssignment, ApplyRuleActions, AskAgain, CloseIdle, Core, Event, SetAssignHook, facts_of, facts_with,
+    rule_choice,
+};
 use crate::domain::conversation::{Author, Conversation, Message};
+use crate::domain::routing::Question;
 use crate::rules::Rules;
 use crate::shutdown::stop_requested;
 use crate::store::Store;
@@ -32,19 +36,69 @@ pub struct RuleJobs {
 }
 
 impl RuleJobs {
-    /// Runs the three loops until the server stops.
+    /// Runs the four loops until the server stops.
     pub async fn run(self, stop: watch::Receiver<bool>) {
-        let events = self.core.subscribe();
-        tokio::join!(self.reload(stop.clone()), self.messages(events, stop.clone()), self.sweeps(stop));
+        let (events, questions) = (self.core.subscribe(), self.core.subscribe());
+        tokio::join!(
+            self.reload(stop.clone()),
+            self.messages(events, stop.clone()),
+            self.assignments(questions, stop.clone()),
+            self.sweeps(stop)
+        );
     }
 
     async fn reload(&self, mut stop: watch::Receiver<bool>) {
+        let mut hook = None;
         loop {
+            // Routing asks the `assign` hook only while a rule has one.
+            let has = self.rules.has("assign");
+            if hook != Some(has) {
+                match self.core.call(SetAssignHook { on: has, at: self.clock.now() }).await {
+                    Ok(()) => hook = Some(has),
+                    Err(err) => {
+                        tracing::warn!("the assign hook could not be turned {}: {err}", if has { "on" } else { "off" })
+                    }
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(RELOAD) => {}
                 _ = stop_requested(&mut stop) => return,
             }
             self.rules.blocking(Rules::reload_settled).await;
+        }
+    }
+
+    /// Answers routing's questions, one at a time, in the order asked (first come, first served).
+    async fn assignments(&self, mut events: broadcast::Receiver<Event>, mut stop: watch::Receiver<bool>) {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = stop_requested(&mut stop) => return,
+            };
+            match event {
+                Ok(Event::AssignmentAsked { question }) => self.answer(question).await,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "rules fell behind routing's questions; asking them again");
+                    if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
+                        tracing::warn!("routing's questions could not be asked again: {err}");
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    async fn answer(&self, question: Question) {
+        let (store, id) = (self.store.clone(), question.conversation);
+        let choice = self
+            .rules
+            .blocking(move |rules| store.read().ok().map(|read| rule_choice(rules, &read, &question)))
+            .await
+            .flatten()
+            .unwrap_or(crate::domain::routing::Choice::Builtin);
+        if let Err(err) = self.core.call(AnswerAssignment { conversation: id, choice, at: self.clock.now() }).await {
+            tracing::warn!(conversation = %id.0, "the assign hook's answer was not applied: {err}");
         }
     }
 

@@ -20,8 +20,8 @@ use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::{
-    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexForRetention, InstallRules, MailLinks, MailVault, NewLink,
-    RecordStart, RecordStop, SetMailLinks, SetPublicUrl, StartReport,
+    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexForRetention, MailLinks, MailVault, NewLink, RecordStart,
+    RecordStop, SetAssignHook, SetMailLinks, SetPublicUrl, StartReport,
 };
 use crate::domain::retention::Retention;
 use crate::domain::secret;
@@ -117,7 +117,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     }
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);
-    core.call(InstallRules { rules: rules.clone(), store: store.clone() }).await?;
+    core.call(SetAssignHook { on: rules.has("assign"), at: clock.now() }).await?;
 
     let max_connections = u32::try_from(settings.http.max_connections).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(max_connections as usize));

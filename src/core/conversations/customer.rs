@@ -104,10 +104,6 @@ impl Command<Runtime, Event> for CustomerMessage {
         if created {
             let key = (contact.id.0, channel.id.0);
             tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?.insert(key, conversation.id.0)?;
-            if let Some(chooser) = &state.rule_chooser {
-                // The router may ask the rules' `assign` about it before it is committed.
-                chooser.remember(&conversation, &contact, &channel);
-            }
         }
         let message = append_message(tx, conversation.id, Author::Customer, text, false, at)?;
         conversation.last_message_at = at;

@@ -34,45 +34,64 @@ fn two_agents_of_two_slots_take_four_of_seven_and_three_wait_in_order() {
     assert_eq!(next, vec![Assignment { conversation: ConversationId(5), agent: UserId(2) }]);
 }
 
-/// A policy that answers from a function of the contact, and records what it was shown.
-struct Fixed(fn(u64) -> Choice, std::sync::Mutex<Vec<Vec<Candidate>>>);
-
-impl Chooser for Fixed {
-    fn choose(&self, _: ConversationId, ticket: &Ticket, candidates: &[Candidate]) -> Choice {
-        self.1.lock().unwrap().push(candidates.to_vec());
-        (self.0)(ticket.contact.0)
-    }
+#[test]
+fn an_outside_policy_is_asked_and_its_answers_pick_among_candidates_or_leave_the_conversation_queued() {
+    let mut routing = Routing::new(1);
+    routing.set_outside(true, 0);
+    agent(&mut routing, 1, &[], None);
+    agent(&mut routing, 2, &[], None);
+    assert!(routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap().is_empty(), "asked, not assigned");
+    let asked = routing.take_questions();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].candidates.len(), 2, "both agents were candidates");
+    let picked = routing.answer(ConversationId(1), Choice::Agent(UserId(2)), 2);
+    assert_eq!(picked, vec![Assignment { conversation: ConversationId(1), agent: UserId(2) }]);
+    // Left queued, it does not hold up the customer behind it, who is asked in turn.
+    routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap();
+    assert!(routing.answer(ConversationId(2), Choice::Leave, 3).is_empty());
+    routing.enqueue(ConversationId(9), ticket(None, 3, 9), 3).unwrap();
+    let questions = routing.take_questions();
+    assert_eq!(
+        questions.iter().map(|q| q.conversation).collect::<Vec<_>>(),
+        vec![ConversationId(2), ConversationId(9)]
+    );
+    assert_eq!(
+        questions[1].candidates.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![UserId(1)],
+        "full agents are not candidates"
+    );
+    let behind = routing.answer(ConversationId(9), Choice::Builtin, 3);
+    assert_eq!(behind, vec![Assignment { conversation: ConversationId(9), agent: UserId(1) }]);
+    assert_eq!(routing.queue(None).collect::<Vec<_>>(), vec![ConversationId(2)]);
+    assert!(routing.take_questions().is_empty(), "a left conversation is not asked again until room frees");
+    // Room frees: the left one is asked again; an answer naming a stranger goes to the built-in policy.
+    routing.release(ConversationId(9), 4).unwrap();
+    assert_eq!(routing.take_questions().iter().map(|q| q.conversation).collect::<Vec<_>>(), vec![ConversationId(2)]);
+    let stranger = routing.answer(ConversationId(2), Choice::Agent(UserId(99)), 5);
+    assert_eq!(stranger, vec![Assignment { conversation: ConversationId(2), agent: UserId(1) }]);
+    // An answer that comes too late (the conversation was released meanwhile) changes nothing.
+    routing.release(ConversationId(2), 6).unwrap();
+    routing.enqueue(ConversationId(3), ticket(None, 4, 3), 6).unwrap();
+    routing.take_questions();
+    routing.release(ConversationId(3), 7).unwrap();
+    assert!(routing.answer(ConversationId(3), Choice::Agent(UserId(1)), 8).is_empty());
 }
 
 #[test]
-fn an_outside_policy_picks_among_candidates_or_leaves_the_conversation_queued() {
-    let mut routing = Routing::new(1);
-    let policy = std::sync::Arc::new(Fixed(
-        |contact| match contact {
-            1 => Choice::Agent(UserId(2)),
-            2 => Choice::Leave,
-            3 => Choice::Agent(UserId(99)),
-            _ => Choice::Builtin,
-        },
-        std::sync::Mutex::default(),
-    ));
-    routing.set_chooser(Some(policy.clone()));
+fn turning_the_outside_policy_off_assigns_what_it_was_asked_about() {
+    let mut routing = Routing::new(2);
+    routing.set_outside(true, 0);
     agent(&mut routing, 1, &[], None);
-    agent(&mut routing, 2, &[], None);
-    let picked = routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
-    assert_eq!(picked, vec![Assignment { conversation: ConversationId(1), agent: UserId(2) }]);
-    assert_eq!(policy.1.lock().unwrap()[0].len(), 2, "both agents were candidates");
-    assert!(routing.enqueue(ConversationId(2), ticket(None, 2, 2), 2).unwrap().is_empty(), "left queued");
-    // The one left queued does not hold up the customer behind it.
-    let behind = routing.enqueue(ConversationId(9), ticket(None, 3, 9), 3).unwrap();
-    assert_eq!(behind, vec![Assignment { conversation: ConversationId(9), agent: UserId(1) }]);
-    assert_eq!(routing.queue(None).collect::<Vec<_>>(), vec![ConversationId(2)]);
-    routing.release(ConversationId(9), 3).unwrap();
-    routing.release(ConversationId(2), 3).unwrap();
-    let unknown = routing.enqueue(ConversationId(3), ticket(None, 4, 3), 4).unwrap();
-    assert_eq!(unknown[0].agent, UserId(1), "not a candidate: the built-in policy decides");
-    let shown = policy.1.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(shown.iter().map(|c| c.id).collect::<Vec<_>>(), vec![UserId(1)], "full agents are not candidates");
+    routing.enqueue(ConversationId(1), ticket(None, 1, 1), 1).unwrap();
+    assert_eq!(routing.take_questions().len(), 1);
+    let made = routing.set_outside(false, 2);
+    assert_eq!(made, vec![Assignment { conversation: ConversationId(1), agent: UserId(1) }]);
+    // Questions lost (the rules fell behind): asking again puts them again.
+    routing.set_outside(true, 3);
+    routing.enqueue(ConversationId(2), ticket(None, 2, 2), 3).unwrap();
+    routing.take_questions();
+    routing.ask_again(4);
+    assert_eq!(routing.take_questions().len(), 1);
 }
 
 #[test]
