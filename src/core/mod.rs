@@ -8,6 +8,7 @@ mod boot;
 mod channels;
 mod conversations;
 mod groups;
+mod live;
 mod notify;
 mod outbox;
 mod records;
@@ -31,12 +32,13 @@ pub use conversations::{
     Staff, Transfer, TransferTarget,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
+pub use live::{LiveView, WatchLive};
 pub use notify::SetPublicUrl;
 pub use outbox::{
     AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
 };
 pub use rules::{ApplyRuleActions, CloseIdle, InstallRules, RuleView, facts_of, facts_with};
-pub use runtime::{DEFAULT_CAPACITY, Runtime};
+pub use runtime::{DEFAULT_CAPACITY, Runtime, routable};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,

@@ -8,6 +8,7 @@ use crate::domain::access::Role;
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{Conversation, Status};
 use crate::domain::routing::{AgentProfile, AgentSettings, Routing, Ticket};
+use crate::domain::today::{DayBook, day_start};
 use crate::store::{Store, StoreError};
 
 /// Conversations per agent when neither the agent nor their groups set a cap (R-CONV-3).
@@ -21,9 +22,11 @@ pub struct Runtime {
     pub(crate) rule_chooser: Option<std::sync::Arc<super::rules::RuleChooser>>,
     /// Where invite and reset links wait to be sent; survives a reload of the state.
     pub(crate) mail_links: super::outbox::MailLinks,
+    /// The live views' snapshot, published after each commit; its channel survives a reload.
+    pub(crate) live: super::live::Live,
 }
 
-impl State for Runtime {
+impl State<super::Event> for Runtime {
     fn load(store: &Store) -> Result<Self, StoreError> {
         let read = store.read()?;
         let last_boot = read.boots()?.last().map_or(0, |(seq, _)| *seq);
@@ -40,7 +43,10 @@ impl State for Runtime {
         for conversation in read.open_conversations()? {
             restore(&mut routing, &conversation);
         }
-        Ok(Runtime { last_boot, routing, rule_chooser: None, mail_links: Default::default() })
+        let book = day_book(&read)?;
+        routing.take_dirty();
+        let live = super::live::Live::new(&routing, book);
+        Ok(Runtime { last_boot, routing, rule_chooser: None, mail_links: Default::default(), live })
     }
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
@@ -48,9 +54,23 @@ impl State for Runtime {
         fresh.routing.set_chooser(self.routing.chooser());
         fresh.rule_chooser = self.rule_chooser.take();
         fresh.mail_links = self.mail_links.clone();
+        fresh.live.adopt(&self.live, &fresh.routing);
         *self = fresh;
         Ok(())
     }
+
+    fn committed(&mut self, events: &mut dyn Iterator<Item = &super::Event>) {
+        self.live.committed(&mut self.routing, events);
+    }
+}
+
+/// Today's book from the conversations created since yesterday began: its day is the newest
+/// one's (a clock moved by a test), else the system clock's.
+fn day_book(read: &crate::store::Reader) -> Result<DayBook, StoreError> {
+    let yesterday = day_start(crate::clock::system_millis()).saturating_sub(86_400_000);
+    let recent = read.conversations_since(yesterday)?;
+    let newest = recent.iter().map(|c| c.created_at).max().unwrap_or(0);
+    Ok(DayBook::new(newest.max(crate::clock::system_millis()), recent.iter()))
 }
 
 /// Users the router gives conversations to: active agents.

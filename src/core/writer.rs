@@ -22,7 +22,7 @@ const QUEUE: usize = 8192;
 const EVENT_BUFFER: usize = 4096;
 
 /// In-memory state owned by the writer, rebuilt from the store at start and after a failed commit.
-pub trait State: Send + 'static {
+pub trait State<E>: Send + 'static {
     fn load(store: &Store) -> Result<Self, StoreError>
     where
         Self: Sized;
@@ -35,6 +35,10 @@ pub trait State: Send + 'static {
         *self = Self::load(store)?;
         Ok(())
     }
+
+    /// A batch committed with these events: before they are published (what readers derive
+    /// from the state, such as a snapshot of live views, is made here).
+    fn committed(&mut self, _events: &mut dyn Iterator<Item = &E>) {}
 }
 
 /// A change to the system, in two steps. `check` reads the state and the transaction (it is
@@ -139,10 +143,12 @@ impl From<redb::StorageError> for WriteError {
 
 /// What a command left after applying: publishes its events and answers its caller once the
 /// batch's fate is known.
-type Finish<E> = Box<dyn FnOnce(Result<(), CoreError>, &broadcast::Sender<E>) + Send>;
+type Finish<E> = Box<dyn FnOnce(Result<(), CoreError>, Vec<E>, &broadcast::Sender<E>) + Send>;
 
 struct Outcome<E> {
     finish: Finish<E>,
+    /// Its events, published only if the batch commits.
+    events: Vec<E>,
     /// The command failed in a way that may have left partial writes: the batch must not commit.
     poisoned: bool,
 }
@@ -163,7 +169,7 @@ struct Probe(oneshot::Sender<()>);
 impl<S, E> Job<S, E> for Probe {
     fn run(self: Box<Self>, _: &mut S, _: &WriteTransaction) -> Outcome<E> {
         let _ = self.0.send(());
-        Outcome { finish: Box::new(|_, _| {}), poisoned: false }
+        Outcome { finish: Box::new(|_, _, _| {}), events: Vec::new(), poisoned: false }
     }
 
     fn fail(self: Box<Self>, _: CoreError) {
@@ -208,7 +214,7 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
                 Err(err) => (Err(err), true),
             },
         };
-        let finish: Finish<E> = Box::new(move |batch, publisher| {
+        let finish: Finish<E> = Box::new(move |batch, events, publisher| {
             let answer = match (batch, result) {
                 (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),
                 (_, Err(ApplyError::Panicked(message))) => Err(CoreError::Panicked(message)),
@@ -225,7 +231,7 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
             // The caller may have gone away; the change stands all the same.
             let _ = reply.send(answer);
         });
-        Outcome { finish, poisoned }
+        Outcome { finish, events, poisoned }
     }
 
     fn fail(self: Box<Self>, err: CoreError) {
@@ -245,7 +251,7 @@ impl<S, E> Clone for Writer<S, E> {
     }
 }
 
-impl<S: State, E: Clone + Send + 'static> Writer<S, E> {
+impl<S: State<E>, E: Clone + Send + 'static> Writer<S, E> {
     /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
     pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
         let mut held = Held { state: store.read_guarded(S::load)?, stale: false };
@@ -304,7 +310,7 @@ struct Held<S> {
     stale: bool,
 }
 
-fn run_batch<S: State, E>(
+fn run_batch<S: State<E>, E>(
     held: &mut Held<S>,
     store: &Store,
     batch: &mut Vec<Box<dyn Job<S, E>>>,
@@ -339,6 +345,7 @@ fn run_batch<S: State, E>(
     let batch_result = match result {
         Ok(()) => {
             metrics.observe_commit(size, started.elapsed());
+            held.state.committed(&mut outcomes.iter().flat_map(|outcome| outcome.events.iter()));
             Ok(())
         }
         Err(err) => {
@@ -349,13 +356,13 @@ fn run_batch<S: State, E>(
         }
     };
     for outcome in outcomes {
-        (outcome.finish)(batch_result.clone(), publisher);
+        (outcome.finish)(batch_result.clone(), outcome.events, publisher);
     }
 }
 
 /// A write transaction on a state that matches the disk. A handle left unusable by an earlier disk
 /// error is reopened once before giving up.
-fn begin<S: State>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction, StoreError> {
+fn begin<S: State<E>, E>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction, StoreError> {
     let tx = store.begin_write().or_else(|err| {
         store.recover_from(&err);
         store.begin_write()
@@ -372,7 +379,7 @@ fn begin<S: State>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction
 
 /// Rebuilds the state from disk; a reload that meets an unusable handle reopens it and tries once
 /// more. Marks the state stale if it still fails.
-fn reload<S: State>(held: &mut Held<S>, store: &Store) {
+fn reload<S: State<E>, E>(held: &mut Held<S>, store: &Store) {
     let mut result = held.state.reload(store);
     if let Err(err) = &result {
         store.recover_from(err);

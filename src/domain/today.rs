@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn the_book_agrees_with_the_panel_computed_over_the_days_conversations() {
         let day = 20 * DAY_MS;
-        let mut all = vec![
+        let mut all = [
             conversation(1, Some(1), Status::Queued, day + 5),
             conversation(2, Some(1), Status::Assigned, day + 6),
             conversation(3, None, Status::Assigned, day + 7),

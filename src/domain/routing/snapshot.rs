@@ -139,6 +139,15 @@ impl Snapshot {
         self.waiting(conversation, hint).map(|waiting| waiting.place)
     }
 
+    /// The places of those of `conversations` that wait.
+    pub fn places<'a>(
+        &self,
+        conversations: impl Iterator<Item = &'a crate::domain::conversation::Conversation>,
+    ) -> HashMap<ConversationId, Place> {
+        let waiting = conversations.filter(|c| c.status == crate::domain::conversation::Status::Queued);
+        waiting.filter_map(|c| Some((c.id, self.place(c.id, c.group)?))).collect()
+    }
+
     pub fn agent(&self, id: UserId) -> Option<&AgentFigures> {
         self.agents.get(&id)
     }
