@@ -175,11 +175,13 @@ async fn queue_live_phase(put: &mut impl FnMut(&str, Value)) {
     put("queue_live_p99_ms", json!(round(small.p99_ms)));
     put("queue_live_samples", json!(small.samples));
     put("queue_live_lost", json!(small.lost));
+    put("queue_live_resyncs", json!(small.resyncs));
     put("queue_change_cpu_us_1k", json!(round(small.cpu_us_per_change)));
     eprintln!("queue_live: the same with 9000 more waiting behind them (no sockets)");
     let big = queue_live::run(9_000).await;
     put("queue_live_10k_p99_ms", json!(round(big.p99_ms)));
     put("queue_live_10k_lost", json!(big.lost));
+    put("queue_live_10k_resyncs", json!(big.resyncs));
     put("queue_change_cpu_us_10k", json!(round(big.cpu_us_per_change)));
     put("queue_change_cpu_ratio", json!(round(big.cpu_us_per_change / small.cpu_us_per_change)));
 }

@@ -34,6 +34,7 @@ pub struct QueueLive {
     pub cpu_us_per_change: f64,
     pub samples: usize,
     pub lost: usize,
+    pub resyncs: usize,
 }
 
 /// One visitor's socket as the driver sees it.
@@ -46,6 +47,8 @@ struct Slot {
     /// What the driver waits for after a change: `Some(0)` = assigned.
     expected: Option<u64>,
     arrived: Option<Instant>,
+    /// Its conversation was handed to the agent whose change served it.
+    counted: bool,
 }
 
 #[derive(Default)]
@@ -53,6 +56,23 @@ struct Board {
     slots: Vec<Mutex<Slot>>,
     remaining: AtomicUsize,
     done: Notify,
+    /// When a visitor last heard anything, for waiting until the queue is quiet.
+    last_heard: Mutex<Option<Instant>>,
+    /// Sockets told to read again (they fell behind).
+    resyncs: AtomicUsize,
+}
+
+impl Board {
+    /// Waits until no visitor has heard anything for half a second.
+    async fn quiet(&self) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let last = *self.last_heard.lock().expect("last heard");
+            if last.is_none_or(|at| at.elapsed() > Duration::from_millis(500)) {
+                return;
+            }
+        }
+    }
 }
 
 /// One run with `extra` more customers waiting behind the visitors.
@@ -72,7 +92,8 @@ pub async fn run(extra: usize) -> QueueLive {
         readers.push(tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} }));
     }
     // The agents take their six each; every visitor hears their new place.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    board.quiet().await;
     let config = client_config(b"http/1.1");
     let mut connection = Connection::open(server.addr, &config).await.expect("a connection");
     let mut held: Vec<VecDeque<u64>> = Vec::new();
@@ -102,7 +123,9 @@ pub async fn run(extra: usize) -> QueueLive {
                 Some(at) => latencies.push(at.duration_since(sent).as_micros() as u64),
                 None => lost += 1,
             }
-            if slot.expected.take() == Some(0) {
+            slot.expected = None;
+            if slot.assigned && slot.position.is_none() && !slot.counted {
+                slot.counted = true;
                 held[agent].push_back(slot.conversation);
             }
         }
@@ -117,6 +140,7 @@ pub async fn run(extra: usize) -> QueueLive {
         cpu_us_per_change: cpu * 1e6 / CHANGES as f64,
         samples: latencies.len(),
         lost,
+        resyncs: board.resyncs.load(Ordering::Relaxed),
     }
 }
 
@@ -140,6 +164,10 @@ async fn read_visitor(mut socket: crate::net::Socket, n: usize, board: Arc<Board
         let at = Instant::now();
         let Message::Text(text) = message else { continue };
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+        *board.last_heard.lock().expect("last heard") = Some(at);
+        if event["type"] == "resync" {
+            board.resyncs.fetch_add(1, Ordering::Relaxed);
+        }
         if event["type"] != "status" {
             continue;
         }
@@ -149,7 +177,9 @@ async fn read_visitor(mut socket: crate::net::Socket, n: usize, board: Arc<Board
         slot.assigned = conversation["status"] != "queued";
         slot.position = conversation["position"].as_u64();
         let reached = if slot.assigned { Some(0) } else { slot.position };
-        if slot.expected.is_some() && slot.expected == reached && slot.arrived.is_none() {
+        // At or past the place expected (a later move may come first if one was missed).
+        let arrived = matches!((slot.expected, reached), (Some(expected), Some(now)) if now <= expected);
+        if arrived && slot.arrived.is_none() {
             slot.arrived = Some(at);
             if board.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
                 board.done.notify_one();
