@@ -101,3 +101,65 @@ impl Command<Runtime, Event> for WatchLive {
         Ok(plan)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::{ContactId, ConversationId};
+    use crate::domain::routing::{AssignMode, Place, Ticket};
+    use crate::metrics::Metrics;
+    use crate::store::{Store, StoreError};
+
+    /// Puts a conversation in line in memory only (the store never hears of it); `fail` then
+    /// fails the write, as a broken disk would.
+    struct Park {
+        conversation: u64,
+        fail: bool,
+    }
+
+    impl Command<Runtime, Event> for Park {
+        type Output = ();
+        type Plan = Park;
+
+        fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Park, ApplyError> {
+            Ok(self)
+        }
+
+        fn write(
+            plan: Park,
+            state: &mut Runtime,
+            _: &WriteTransaction,
+            events: &mut Vec<Event>,
+        ) -> Result<(), WriteError> {
+            let id = plan.conversation;
+            let ticket = Ticket { queue: None, enqueued_at: id, contact: ContactId(id), mode: AssignMode::Automatic };
+            let broken = |why: &str| WriteError::Store(StoreError::Invariant(why.into()));
+            state.routing.enqueue(ConversationId(id), ticket, id).map_err(|_| broken("held"))?;
+            if plan.fail {
+                return Err(broken("injected"));
+            }
+            events.push(Event::QueueChanged);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_follows_each_commit_and_is_made_whole_again_after_a_failed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let (core, _thread) = super::super::Core::spawn(store, Arc::clone(&Metrics::new().core)).unwrap();
+        let live = core.call(WatchLive).await.unwrap();
+        core.call(Park { conversation: 1, fail: false }).await.unwrap();
+        core.call(Park { conversation: 2, fail: false }).await.unwrap();
+        let before = Arc::clone(&live.borrow());
+        assert_eq!(before.place(ConversationId(2), None), Some(Place { position: 2, overflow: false }));
+        assert!(core.call(Park { conversation: 3, fail: true }).await.is_err());
+        let after = Arc::clone(&live.borrow());
+        assert!(after.generation > before.generation, "a new snapshot after the reload");
+        // Made again from the store, which never held any of them: the failed one is not there,
+        // and neither are the in-memory ones.
+        for id in 1..=3 {
+            assert_eq!(after.place(ConversationId(id), None), None);
+        }
+    }
+}
