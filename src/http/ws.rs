@@ -237,22 +237,18 @@ async fn session(state: AppState, caller: Principal, socket: WebSocket) {
     }
 }
 
-/// `agents.changed`: the agents whose load, capacity, availability or presence differ between
-/// two snapshots; `None` if none does.
+/// `agents.changed`: the agents whose routing figures differ between two snapshots (load,
+/// capacity, availability, presence; and their own cap, mode and groups, as `GET /agents` has
+/// them), `None` if none does.
 fn agents_changed(newest: &Snapshot, older: &Snapshot) -> Option<Value> {
     let agents: Vec<Value> = newest
         .changed_agents(older)
         .into_iter()
-        .filter(|(id, figures)| {
-            older.agent(*id).is_none_or(|old| {
-                (old.load, old.capacity, old.available, old.online)
-                    != (figures.load, figures.capacity, figures.available, figures.online)
-            })
-        })
         .map(|(id, figures)| {
             json!({
                 "id": id, "load": figures.load, "capacity": figures.capacity,
                 "available": figures.available, "online": figures.online,
+                "own_capacity": figures.own_capacity, "mode": figures.mode, "groups": figures.groups,
             })
         })
         .collect();

@@ -74,11 +74,8 @@ pub struct AgentFigures {
     pub capacity: u32,
     pub available: bool,
     pub online: bool,
-    #[serde(skip)]
     pub own_capacity: Option<u32>,
-    #[serde(skip)]
     pub mode: AssignMode,
-    #[serde(skip)]
     pub groups: Vec<GroupId>,
 }
 

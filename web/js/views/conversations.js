@@ -138,7 +138,8 @@ async function loadAgents() {
   renderAgents();
 }
 
-// `agents.changed`: the agents whose load, slots or status moved, applied to the rows in place.
+// `agents.changed`: the agents whose load, slots, status, mode or groups moved, applied to the
+// rows in place.
 // One not listed yet (just made an agent) means reading the list again, for their name.
 async function applyAgentsChanged(changed) {
   if (changed.some((c) => !view.agents.some((a) => a.id === c.id))) return loadAgents();
@@ -589,7 +590,12 @@ function connect() {
       await loadList();
       if (view.open && (event.type === 'resync' || view.open.id === event.conversation?.id)) refreshOpen().catch(() => null);
     }
-    if (event.type === 'stats.panel') renderFigures(event.panel);
+    if (event.type === 'stats.panel') {
+      renderFigures(event.panel);
+      // Groups come and go with no event of their own: the transfer picker's groups follow here.
+      view.groups = await get('/groups').catch(() => view.groups);
+      if (view.open) updatePane();
+    }
     if (event.type === 'agents.changed') {
       // Loads and slots moved: the agents' rows, and the transfer and assign pickers with them.
       await applyAgentsChanged(event.agents).catch(() => null);
