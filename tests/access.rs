@@ -236,14 +236,18 @@ async fn agents_reach_only_their_conversations_and_events_reach_only_who_may_see
             "{name} saw the note"
         );
     }
+    // The panel figures and the agents' loads reach all staff (as `GET /agents` does).
     for (name, heard) in &team.listeners {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !heard.has(|e| e["type"] == "stats.panel") {
-            assert!(tokio::time::Instant::now() < deadline, "{name} never got the panel figures");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for kind in ["stats.panel", "agents.changed"] {
+            while !heard.has(|e| e["type"] == kind) {
+                assert!(tokio::time::Instant::now() < deadline, "{name} never got {kind}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
     }
-    let kinds_sent: BTreeSet<&str> = expected.iter().map(|((kind, _), _)| *kind).chain(["stats.panel"]).collect();
+    let kinds_sent: BTreeSet<&str> =
+        expected.iter().map(|((kind, _), _)| *kind).chain(["stats.panel", "agents.changed"]).collect();
     let kinds_known: BTreeSet<&str> = centralita::http::ws::EVENT_KINDS.iter().map(|(kind, _)| *kind).collect();
     assert_eq!(kinds_sent, kinds_known, "every event kind the server can send is checked here");
     // An orders administrator works outside the conversations area: their socket hears nothing.

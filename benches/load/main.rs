@@ -8,6 +8,7 @@ mod drive;
 mod net;
 mod phases;
 mod process;
+mod queue_live;
 mod storm;
 
 use std::time::{Duration, Instant};
@@ -120,6 +121,9 @@ async fn run(sizes: Sizes) -> Value {
         put("delivery_lost", json!(delivery.lost));
         put("peak_rss_mb", json!(round(delivery.peak_rss_mb)));
     }
+    if wanted("queue_live") {
+        queue_live_phase(&mut put).await;
+    }
     if wanted("start") {
         eprintln!("start: a database of {} messages", sizes.start_messages);
         let start = process::start_ms(sizes.start_messages).await;
@@ -160,6 +164,26 @@ async fn ingest_new_phase(sizes: Sizes, baseline_rps: f64, put: &mut impl FnMut(
     if let Some(error) = &ingest.load.first_error {
         put("ingest_new_first_error", json!(error));
     }
+}
+
+/// Widget visitors waiting on sockets while agents finalize and take conversations: how soon each
+/// hears their new place, and the server's CPU per change with 1,000 and 10,000 waiting.
+async fn queue_live_phase(put: &mut impl FnMut(&str, Value)) {
+    eprintln!("queue_live: 1000 visitors waiting on widget sockets, 50 agents on staff sockets");
+    let small = queue_live::run(0).await;
+    put("queue_live_p50_ms", json!(round(small.p50_ms)));
+    put("queue_live_p99_ms", json!(round(small.p99_ms)));
+    put("queue_live_samples", json!(small.samples));
+    put("queue_live_lost", json!(small.lost));
+    put("queue_live_resyncs", json!(small.resyncs));
+    put("queue_change_cpu_us_1k", json!(round(small.cpu_us_per_change)));
+    eprintln!("queue_live: the same with 9000 more waiting behind them (no sockets)");
+    let big = queue_live::run(9_000).await;
+    put("queue_live_10k_p99_ms", json!(round(big.p99_ms)));
+    put("queue_live_10k_lost", json!(big.lost));
+    put("queue_live_10k_resyncs", json!(big.resyncs));
+    put("queue_change_cpu_us_10k", json!(round(big.cpu_us_per_change)));
+    put("queue_change_cpu_ratio", json!(round(big.cpu_us_per_change / small.cpu_us_per_change)));
 }
 
 async fn auth_phase(baseline_rps: Option<f64>, put: &mut impl FnMut(&str, Value)) {
@@ -208,7 +232,7 @@ type Row = (&'static str, &'static str, &'static str, Option<(f64, bool)>);
 
 /// Each figure, its target and whether it is met.
 fn print_table(figures: &Value) {
-    let rows: [Row; 19] = [
+    let rows: [Row; 22] = [
         ("baseline_rps", "bare hyper+rustls req/s", "", None),
         ("ingest_rps", "ingest msg/s (each 2xx durable)", "", None),
         ("ingest_ratio", "ingest / baseline", ">= 0.35", Some((0.35, true))),
@@ -222,6 +246,9 @@ fn print_table(figures: &Value) {
         ("delivery_p99_ms", "POST -> agent WebSocket p99 ms", "<= 50", Some((50.0, false))),
         ("routing_median_us", "routing decision median us", "<= 20", Some((20.0, false))),
         ("rules_on_message_us", "on_message call median us", "<= 50", Some((50.0, false))),
+        ("queue_live_p99_ms", "queue move -> visitor p99 ms", "<= 100", Some((100.0, false))),
+        ("queue_change_cpu_us_1k", "server CPU us per change, 1k", "", None),
+        ("queue_change_cpu_ratio", "CPU per change 10k / 1k", "<= 2", Some((2.0, false))),
         ("idle_rss_mb", "idle RSS MB", "<= 30", Some((30.0, false))),
         ("peak_rss_mb", "peak RSS MB (delivery)", "<= 300", Some((300.0, false))),
         ("auth_signin_p50_ms", "wrong sign-in p50 ms (quiet)", "", None),

@@ -85,6 +85,18 @@ impl Server {
             .unwrap_or(f64::NAN)
     }
 
+    /// CPU time (user + system) the server process has used so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(pid) = self.child.id() else { return f64::NAN };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After the command name (in parentheses, which may hold spaces): utime and stime are the
+        // 12th and 13th fields, in clock ticks (100 a second on Linux).
+        let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
     pub fn rss_mb(&self) -> f64 {
         self.status_kb("VmRSS:") / 1024.0
     }

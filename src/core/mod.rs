@@ -9,6 +9,7 @@ mod boot;
 mod channels;
 mod conversations;
 mod groups;
+mod live;
 mod notify;
 mod outbox;
 mod records;
@@ -34,18 +35,19 @@ pub use conversations::{
     Staff, Transfer, TransferTarget,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
+pub use live::{LiveView, WatchLive};
 pub use notify::SetPublicUrl;
 pub use outbox::{
     AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
 };
 pub use retention::{IndexForRetention, Purge, Purgeable, Purged};
 pub use rules::{ApplyRuleActions, CloseIdle, RuleView, facts_of, facts_with};
-pub use runtime::{DEFAULT_CAPACITY, Runtime};
+pub use runtime::{DEFAULT_CAPACITY, Runtime, routable};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
-pub use writer::{Command, MAX_BATCH, Read, Settle, State, Tables, WriteError, Writer};
+pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};
 use crate::domain::ids::{GroupId, UserId};

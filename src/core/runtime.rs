@@ -8,6 +8,7 @@ use crate::domain::access::Role;
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{Conversation, Status};
 use crate::domain::routing::{AgentProfile, AgentSettings, Routing, Ticket};
+use crate::domain::today::{DayBook, day_start};
 use crate::store::{Store, StoreError};
 
 /// Conversations per agent when neither the agent nor their groups set a cap (R-CONV-3).
@@ -19,9 +20,11 @@ pub struct Runtime {
     pub(crate) routing: Routing,
     /// Where invite and reset links wait to be sent; survives a reload of the state.
     pub(crate) mail_links: super::outbox::MailLinks,
+    /// The live views' snapshot, published after each commit; its channel survives a reload.
+    pub(crate) live: super::live::Live,
 }
 
-impl State for Runtime {
+impl State<super::Event> for Runtime {
     fn load(store: &Store) -> Result<Self, StoreError> {
         let read = store.read()?;
         let last_boot = read.boots()?.last().map_or(0, |(seq, _)| *seq);
@@ -38,7 +41,10 @@ impl State for Runtime {
         for conversation in read.open_conversations()? {
             restore(&mut routing, &conversation);
         }
-        Ok(Runtime { last_boot, routing, mail_links: Default::default() })
+        let book = day_book(&read)?;
+        routing.take_dirty();
+        let live = super::live::Live::new(&routing, book);
+        Ok(Runtime { last_boot, routing, mail_links: Default::default(), live })
     }
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
@@ -46,17 +52,29 @@ impl State for Runtime {
         // The questions put to the rules' `assign` hook are forgotten; the hook stays on.
         fresh.routing.set_outside(self.routing.outside(), 0);
         fresh.mail_links = self.mail_links.clone();
+        fresh.live.adopt(&self.live, &fresh.routing);
         *self = fresh;
         Ok(())
     }
-}
 
-impl super::Settle<super::Event> for Runtime {
+    fn committed(&mut self, events: &mut dyn Iterator<Item = &super::Event>) {
+        self.live.committed(&mut self.routing, events);
+    }
+
     fn settle(&mut self, events: &mut Vec<super::Event>) {
         events.extend(
             self.routing.take_questions().into_iter().map(|question| super::Event::AssignmentAsked { question }),
         );
     }
+}
+
+/// Today's book from the conversations created since yesterday began: its day is the newest
+/// one's (a clock moved by a test), else the system clock's.
+fn day_book(read: &crate::store::Reader) -> Result<DayBook, StoreError> {
+    let yesterday = day_start(crate::clock::system_millis()).saturating_sub(86_400_000);
+    let recent = read.conversations_since(yesterday)?;
+    let newest = recent.iter().map(|c| c.created_at).max().unwrap_or(0);
+    Ok(DayBook::new(newest.max(crate::clock::system_millis()), recent.iter()))
 }
 
 /// Users the router gives conversations to: active agents.

@@ -19,9 +19,7 @@ struct Counter {
     applied: u64,
 }
 
-impl<E> super::writer::Settle<E> for Counter {}
-
-impl State for Counter {
+impl<E> State<E> for Counter {
     fn load(store: &Store) -> Result<Self, StoreError> {
         let tx = store.begin_read_raw()?;
         let applied = match tx.open_table(KV) {

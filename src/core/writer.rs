@@ -22,7 +22,7 @@ const QUEUE: usize = 8192;
 const EVENT_BUFFER: usize = 4096;
 
 /// In-memory state owned by the writer, rebuilt from the store at start and after a failed commit.
-pub trait State: Send + 'static {
+pub trait State<E>: Send + 'static {
     fn load(store: &Store) -> Result<Self, StoreError>
     where
         Self: Sized;
@@ -35,11 +35,14 @@ pub trait State: Send + 'static {
         *self = Self::load(store)?;
         Ok(())
     }
-}
 
-/// What the state itself raises after a command ran, beside the command's own events (routing's
-/// questions to the rules' `assign` hook): published after the batch commits, dropped with it.
-pub trait Settle<E> {
+    /// A batch committed with these events: before they are published (what readers derive
+    /// from the state, such as a snapshot of live views, is made here).
+    fn committed(&mut self, _events: &mut dyn Iterator<Item = &E>) {}
+
+    /// What the state itself raises after a command ran, published with the command's own
+    /// events (routing's questions to the rules' `assign` hook): after the batch commits, and
+    /// dropped with it.
     fn settle(&mut self, _events: &mut Vec<E>) {}
 }
 
@@ -145,10 +148,12 @@ impl From<redb::StorageError> for WriteError {
 
 /// What a command left after applying: publishes its events and answers its caller once the
 /// batch's fate is known.
-type Finish<E> = Box<dyn FnOnce(Result<(), CoreError>, &broadcast::Sender<E>) + Send>;
+type Finish<E> = Box<dyn FnOnce(Result<(), CoreError>, Vec<E>, &broadcast::Sender<E>) + Send>;
 
 struct Outcome<E> {
     finish: Finish<E>,
+    /// Its events, published only if the batch commits.
+    events: Vec<E>,
     /// The command failed in a way that may have left partial writes: the batch must not commit.
     poisoned: bool,
 }
@@ -169,7 +174,7 @@ struct Probe(oneshot::Sender<()>);
 impl<S, E> Job<S, E> for Probe {
     fn run(self: Box<Self>, _: &mut S, _: &WriteTransaction) -> Outcome<E> {
         let _ = self.0.send(());
-        Outcome { finish: Box::new(|_, _| {}), poisoned: false }
+        Outcome { finish: Box::new(|_, _, _| {}), events: Vec::new(), poisoned: false }
     }
 
     fn fail(self: Box<Self>, _: CoreError) {
@@ -214,7 +219,7 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
                 Err(err) => (Err(err), true),
             },
         };
-        let finish: Finish<E> = Box::new(move |batch, publisher| {
+        let finish: Finish<E> = Box::new(move |batch, events, publisher| {
             let answer = match (batch, result) {
                 (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),
                 (_, Err(ApplyError::Panicked(message))) => Err(CoreError::Panicked(message)),
@@ -231,7 +236,7 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
             // The caller may have gone away; the change stands all the same.
             let _ = reply.send(answer);
         });
-        Outcome { finish, poisoned }
+        Outcome { finish, events, poisoned }
     }
 
     fn fail(self: Box<Self>, err: CoreError) {
@@ -251,7 +256,7 @@ impl<S, E> Clone for Writer<S, E> {
     }
 }
 
-impl<S: State + Settle<E>, E: Clone + Send + 'static> Writer<S, E> {
+impl<S: State<E>, E: Clone + Send + 'static> Writer<S, E> {
     /// Loads the state and starts the writer thread. The thread ends when every handle is dropped.
     pub fn spawn(store: Store, metrics: Arc<CoreMetrics>) -> Result<(Self, JoinHandle<()>), StoreError> {
         let mut held = Held { state: store.read_guarded(S::load)?, stale: false };
@@ -310,7 +315,7 @@ struct Held<S> {
     stale: bool,
 }
 
-fn run_batch<S: State + Settle<E>, E>(
+fn run_batch<S: State<E>, E>(
     held: &mut Held<S>,
     store: &Store,
     batch: &mut Vec<Box<dyn Job<S, E>>>,
@@ -334,12 +339,11 @@ fn run_batch<S: State + Settle<E>, E>(
             return;
         }
     };
-    let mut raised = Vec::new();
     let outcomes: Vec<Outcome<E>> = batch
         .drain(..)
         .map(|job| {
-            let outcome = job.run(&mut held.state, &tx);
-            held.state.settle(&mut raised);
+            let mut outcome = job.run(&mut held.state, &tx);
+            held.state.settle(&mut outcome.events);
             outcome
         })
         .collect();
@@ -353,6 +357,7 @@ fn run_batch<S: State + Settle<E>, E>(
     let batch_result = match result {
         Ok(()) => {
             metrics.observe_commit(size, started.elapsed());
+            held.state.committed(&mut outcomes.iter().flat_map(|outcome| outcome.events.iter()));
             Ok(())
         }
         Err(err) => {
@@ -363,18 +368,13 @@ fn run_batch<S: State + Settle<E>, E>(
         }
     };
     for outcome in outcomes {
-        (outcome.finish)(batch_result.clone(), publisher);
-    }
-    if batch_result.is_ok() {
-        for event in raised {
-            let _ = publisher.send(event);
-        }
+        (outcome.finish)(batch_result.clone(), outcome.events, publisher);
     }
 }
 
 /// A write transaction on a state that matches the disk. A handle left unusable by an earlier disk
 /// error is reopened once before giving up.
-fn begin<S: State>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction, StoreError> {
+fn begin<S: State<E>, E>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction, StoreError> {
     let tx = store.begin_write().or_else(|err| {
         store.recover_from(&err);
         store.begin_write()
@@ -391,7 +391,7 @@ fn begin<S: State>(held: &mut Held<S>, store: &Store) -> Result<WriteTransaction
 
 /// Rebuilds the state from disk; a reload that meets an unusable handle reopens it and tries once
 /// more. Marks the state stale if it still fails.
-fn reload<S: State>(held: &mut Held<S>, store: &Store) {
+fn reload<S: State<E>, E>(held: &mut Held<S>, store: &Store) {
     let mut result = held.state.reload(store);
     if let Err(err) = &result {
         store.recover_from(err);

@@ -1,13 +1,13 @@
 //! Conversations, messages, contacts and channels (R-CONV-1, R-CONV-8, R-CHAN-5), and the panel
 //! figures computed from them (R-REP-1 with the definitions of R-REP-1b). Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::account::Invalid;
 use super::ids::{ChannelId, ContactId, ConversationId, GroupId, MessageId, UserId};
-use super::routing::{AssignMode, Place};
+use super::routing::AssignMode;
 
 /// Longest message text accepted, in bytes (10 kB).
 pub const MAX_TEXT_BYTES: usize = 10_000;
@@ -321,25 +321,6 @@ pub fn panel<'a>(conversations: impl Iterator<Item = &'a Conversation>, day_star
     panel
 }
 
-/// Where each waiting conversation stands in its queue, in routing's order (time of entering,
-/// then id), and whether it is past its group's `max_queue` (overflow, R-CONV-3b).
-pub fn queue_places<'a>(
-    open: impl Iterator<Item = &'a Conversation>,
-    max_queue: impl Fn(GroupId) -> Option<u32>,
-) -> HashMap<ConversationId, Place> {
-    let mut lines: BTreeMap<Option<GroupId>, Vec<(u64, ConversationId)>> = BTreeMap::new();
-    for c in open.filter(|c| c.status == Status::Queued) {
-        lines.entry(c.group).or_default().push((c.enqueued_at.unwrap_or(c.created_at), c.id));
-    }
-    let mut places = HashMap::new();
-    for (group, mut line) in lines {
-        line.sort_unstable();
-        let max = group.and_then(&max_queue);
-        places.extend(line.into_iter().enumerate().map(|(index, (_, id))| (id, Place::at(index, max))));
-    }
-    places
-}
-
 #[cfg(test)]
 impl Conversation {
     /// A queued conversation with nothing in it (its contact has its id), for tests.
@@ -463,28 +444,6 @@ mod tests {
         let back: Message = rmp_serde::from_slice(&rmp_serde::to_vec_named(&line).unwrap()).unwrap();
         assert_eq!(back, line);
         assert!(!Message { private: false, ..line }.for_customer(), "an activity line never reaches the customer");
-    }
-
-    #[test]
-    fn queue_places_follow_routing_order_and_mark_the_overflow() {
-        let waiting = |id, group, at| Conversation { group, ..conversation(id, Status::Queued, Some(at), None) };
-        let all = [
-            waiting(1, Some(GroupId(1)), 30),
-            waiting(2, Some(GroupId(1)), 10),
-            waiting(3, Some(GroupId(1)), 20),
-            waiting(4, None, 5),
-            conversation(5, Status::Assigned, Some(1), Some(2)),
-        ];
-        let places = queue_places(all.iter(), |group| (group == GroupId(1)).then_some(2));
-        assert_eq!(places[&ConversationId(2)], Place { position: 1, overflow: false });
-        assert_eq!(places[&ConversationId(3)], Place { position: 2, overflow: false });
-        assert_eq!(places[&ConversationId(1)], Place { position: 3, overflow: true }, "past the limit of 2");
-        assert_eq!(
-            places[&ConversationId(4)],
-            Place { position: 1, overflow: false },
-            "the general queue has no limit"
-        );
-        assert!(!places.contains_key(&ConversationId(5)));
     }
 }
 

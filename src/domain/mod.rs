@@ -15,5 +15,6 @@ pub mod routing;
 pub mod secret;
 pub mod session;
 pub mod throttle;
+pub mod today;
 pub mod totp;
 pub mod webhook;

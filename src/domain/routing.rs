@@ -196,6 +196,8 @@ pub struct Routing {
     /// so that the common operations (a customer queues, a conversation ends) need no pass over
     /// every agent. `None`: to be listed again.
     free: Option<Vec<UserId>>,
+    /// Queues whose line or limit changed since the last snapshot (`snapshot::Dirty`).
+    dirty: Dirty,
 }
 
 impl Routing {
@@ -335,12 +337,16 @@ impl Routing {
 
     pub fn set_group(&mut self, group: GroupId, rules: GroupRules, now: u64) -> Vec<Assignment> {
         self.groups.insert(group, rules);
+        // Its limit may have moved: who overflows changes.
+        self.dirty.queue(Some(group));
         self.dispatch_fresh(now)
     }
 
     /// Forgets a group: its waiting conversations move to the general queue (R-GRP-2).
     pub fn remove_group(&mut self, group: GroupId, now: u64) -> Vec<Assignment> {
         self.groups.remove(&group);
+        self.dirty.queue(Some(group));
+        self.dirty.queue(None);
         for agent in self.agents.values_mut() {
             agent.settings.groups.remove(&group);
         }
@@ -418,6 +424,7 @@ impl Routing {
     }
 
     fn park(&mut self, conversation: ConversationId, ticket: Ticket) {
+        self.dirty.queue(ticket.queue);
         self.queues.entry(ticket.queue).or_default().insert((ticket.enqueued_at, conversation));
         self.waiting.insert(conversation, ticket);
     }
@@ -425,6 +432,7 @@ impl Routing {
     /// Takes a conversation out of its queue (it is given to someone, or leaves routing).
     pub(super) fn unpark(&mut self, conversation: ConversationId) -> Option<Ticket> {
         let ticket = self.waiting.remove(&conversation)?;
+        self.dirty.queue(ticket.queue);
         if let Some(line) = self.queues.get_mut(&ticket.queue) {
             line.remove(&(ticket.enqueued_at, conversation));
         }
@@ -653,5 +661,8 @@ impl Routing {
 
 mod checks;
 mod dispenser;
+pub mod snapshot;
+
+use snapshot::Dirty;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,8 @@
 //! Agents as staff see them (status, load, capacity), one's own availability, an agent's routing
 //! settings, and the live panel figures (R-REP-1).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -10,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use super::extract::{Body, Caller, Id};
 use super::{ApiError, AppState};
 use crate::core::{DEFAULT_CAPACITY, SetAgentRouting, SetAvailability};
-use crate::domain::access::Role;
-use crate::domain::account::{Group, User};
-use crate::domain::conversation::{Conversation, Status, panel};
+use crate::domain::account::User;
+use crate::domain::conversation::Panel;
 use crate::domain::ids::{GroupId, UserId};
-use crate::domain::routing::{AgentProfile, AssignMode};
+use crate::domain::routing::AssignMode;
+use crate::domain::routing::snapshot::AgentFigures;
 
 #[derive(Debug, Serialize)]
 pub struct AgentView {
@@ -32,50 +34,38 @@ pub struct AgentView {
     pub groups: Vec<GroupId>,
 }
 
-fn effective_capacity(profile: &AgentProfile, groups: &[GroupId], all: &[Group]) -> u32 {
-    profile.capacity.unwrap_or_else(|| {
-        let caps = all.iter().filter(|g| groups.contains(&g.id)).filter_map(|g| g.rules.capacity);
-        caps.min().unwrap_or(DEFAULT_CAPACITY)
-    })
-}
-
-fn agent_view(
-    state: &AppState,
-    user: &User,
-    profile: AgentProfile,
-    groups: &[Group],
-    open: &[Conversation],
-) -> AgentView {
-    let member_of: Vec<GroupId> = groups.iter().filter(|g| g.members.contains(&user.id)).map(|g| g.id).collect();
+/// An agent's row: names from the store, figures from the live snapshot (as routing has them).
+fn agent_view(user: &User, figures: Option<&AgentFigures>) -> AgentView {
+    let figures = figures.cloned().unwrap_or(AgentFigures {
+        load: 0,
+        capacity: DEFAULT_CAPACITY,
+        available: false,
+        online: false,
+        own_capacity: None,
+        mode: AssignMode::default(),
+        groups: Vec::new(),
+    });
     AgentView {
         id: user.id,
         name: user.full_name(),
         email: user.email.clone(),
-        available: profile.available,
-        online: state.presence.is_online(user.id),
-        load: open.iter().filter(|c| c.assignee == Some(user.id) && c.status == Status::Assigned).count(),
-        capacity: effective_capacity(&profile, &member_of, groups),
-        own_capacity: profile.capacity,
-        mode: profile.mode,
-        groups: member_of,
+        available: figures.available,
+        online: figures.online,
+        load: figures.load,
+        capacity: figures.capacity,
+        own_capacity: figures.own_capacity,
+        mode: figures.mode,
+        groups: figures.groups,
     }
 }
 
-/// `GET /api/v1/agents`: every active agent with status, load and capacity.
+/// `GET /api/v1/agents`: every active agent with status, load and capacity. Only the users are
+/// read; what routing knows comes from the snapshot.
 pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let (users, groups, open, profiles) = state
-        .read(|read| {
-            let users: Vec<User> =
-                read.users()?.into_iter().filter(|u| u.active && u.roles.contains(&Role::Agent)).collect();
-            let profiles = users
-                .iter()
-                .map(|u| read.agent_profile(u.id).map(Option::unwrap_or_default))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((users, read.groups()?, read.open_conversations()?, profiles))
-        })
-        .await?;
+    let users = state.read(|read| read.users()).await?;
+    let live = Arc::clone(&state.live.borrow());
     let views: Vec<AgentView> =
-        users.iter().zip(profiles).map(|(user, profile)| agent_view(&state, user, profile, &groups, &open)).collect();
+        users.iter().filter(|u| crate::core::routable(u)).map(|user| agent_view(user, live.agent(user.id))).collect();
     Ok(Json(views).into_response())
 }
 
@@ -128,60 +118,11 @@ pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, 
         }
         None => None,
     };
-    Ok(Json(panel_figures(&state, group).await?).into_response())
+    Ok(Json(panel_figures(&state, group)).into_response())
 }
 
-/// Today's panel figures (UTC day) for a group or all: what `GET /stats/panel` answers and the
-/// `stats.panel` event carries.
-pub async fn panel_figures(
-    state: &AppState,
-    group: Option<GroupId>,
-) -> Result<crate::domain::conversation::Panel, ApiError> {
-    let now = state.clock.now();
-    let day_start = now - now % 86_400_000;
-    let (recent, groups, users, overflow) = state
-        .read(move |read| {
-            let open = read.open_conversations()?;
-            let places = read.queue_places(&open)?;
-            let in_group = |c: &&Conversation| group.is_none_or(|g| c.group == Some(g));
-            let overflow =
-                open.iter().filter(in_group).filter(|c| places.get(&c.id).is_some_and(|p| p.overflow)).count();
-            Ok((read.conversations_since(day_start)?, read.groups()?, read.users()?, overflow))
-        })
-        .await?;
-    let agents: std::collections::HashSet<UserId> =
-        users.iter().filter(|u| u.active && u.roles.contains(&Role::Agent)).map(|u| u.id).collect();
-    let online: Vec<UserId> = state.presence.online_users().into_iter().filter(|id| agents.contains(id)).collect();
-    let agents_online = match group {
-        Some(group) => {
-            groups.iter().find(|g| g.id == group).map_or(0, |g| g.members.iter().filter(|m| online.contains(m)).count())
-        }
-        None => online.len(),
-    };
-    let in_group = recent.iter().filter(|c| group.is_none_or(|g| c.group == Some(g)));
-    Ok(crate::domain::conversation::Panel { overflow, ..panel(in_group, day_start, agents_online) })
-}
-
-/// Panel figures shared by every staff WebSocket: computed at most about once a second however
-/// many sockets ask (a thousand agents must not mean a thousand reads of the day's conversations).
-#[derive(Default)]
-pub struct PanelCache {
-    latest: tokio::sync::Mutex<Option<(std::time::Instant, crate::domain::conversation::Panel)>>,
-}
-
-/// The shared figures and when their computation began (they include every change before it).
-pub async fn shared_panel(
-    state: &AppState,
-) -> Result<(std::time::Instant, crate::domain::conversation::Panel), ApiError> {
-    // Held while computing, so concurrent askers wait for one computation instead of repeating it.
-    let mut latest = state.panel.latest.lock().await;
-    if let Some((at, figures)) = *latest
-        && at.elapsed() < std::time::Duration::from_millis(900)
-    {
-        return Ok((at, figures));
-    }
-    let started = std::time::Instant::now();
-    let figures = panel_figures(state, None).await?;
-    *latest = Some((started, figures));
-    Ok((started, figures))
+/// Today's panel figures (UTC day) for a group or all, from the live snapshot: what
+/// `GET /stats/panel` answers and the `stats.panel` message carries.
+pub fn panel_figures(state: &AppState, group: Option<GroupId>) -> Panel {
+    state.live.borrow().panel(group, state.clock.now())
 }

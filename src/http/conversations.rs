@@ -108,12 +108,13 @@ pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Ur
     let principal = caller.clone();
     let waiting_only = query.status.as_deref() == Some("queued");
     let finalized_only = query.status.as_deref() == Some("finalized");
+    let live = std::sync::Arc::clone(&state.live.borrow());
     let (conversations, places, total) = state
         .read(move |read| {
             let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
             // Places are only for waiting conversations: a list of finalized ones needs none.
             let open = if finalized_only { Vec::new() } else { read.open_conversations()? };
-            let places = if finalized_only { Default::default() } else { read.queue_places(&open)? };
+            let places = live.places(open.iter());
             if open_only {
                 let mut open: Vec<Conversation> = open.into_iter().filter(|c| keep(c)).collect();
                 if waiting_only {
@@ -149,11 +150,7 @@ pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id):
 
 /// One conversation's view with its place in line, while it waits.
 async fn placed_view(state: &AppState, conversation: Conversation) -> Result<ConversationView, ApiError> {
-    let waiting = conversation.status == Status::Queued;
-    let places = match waiting {
-        true => state.read(|read| read.queue_places(&read.open_conversations()?)).await?,
-        false => Default::default(),
-    };
+    let places = state.live.borrow().places(std::iter::once(&conversation));
     let view = ConversationView::one(state, conversation).await?;
     Ok(ConversationView::placed(vec![view], &places).remove(0))
 }

@@ -87,8 +87,8 @@ pub struct AppState {
     pub capabilities: Arc<HashMap<(Method, String), Capability>>,
     /// The rules in force.
     pub rules: crate::rules::Rules,
-    /// Live panel figures shared by the staff WebSockets.
-    pub panel: Arc<agents::PanelCache>,
+    /// The writer's snapshot of live views (queues, places, agents' figures, panel), newest first.
+    pub live: crate::core::LiveView,
     /// Open WebSockets per user and per visitor.
     pub sockets: Arc<sockets::Sockets>,
     /// The core's events for the visitor sockets they concern.

@@ -124,13 +124,13 @@ pub(super) fn public_message(message: &Message, agent_name: Option<&str>) -> Val
     })
 }
 
-/// Its place in line while it waits (with `overflow` past the queue's limit), read from the store.
-pub(super) async fn place(state: &AppState, conversation: &Conversation) -> Result<Option<Place>, ApiError> {
+/// Its place in line while it waits (with `overflow` past the queue's limit), from the live
+/// snapshot: no store read.
+pub(super) fn place(state: &AppState, conversation: &Conversation) -> Option<Place> {
     if conversation.status != Status::Queued {
-        return Ok(None);
+        return None;
     }
-    let id = conversation.id;
-    state.read(move |read| Ok(read.queue_places(&read.open_conversations()?)?.get(&id).copied())).await
+    state.live.borrow().place(conversation.id, conversation.group)
 }
 
 /// What the visitor is told of their conversation: its state, place in line, and whether all
@@ -169,8 +169,7 @@ pub async fn show(
         .filter(|m| m.for_customer() && m.id.0 > after)
         .map(|m| public_message(m, name_of(m).as_deref()))
         .collect();
-    let body =
-        json!({ "conversation": status_json(&conversation, place(&state, &conversation).await?), "messages": visible });
+    let body = json!({ "conversation": status_json(&conversation, place(&state, &conversation)), "messages": visible });
     Ok(Json(body).into_response())
 }
 

@@ -3,9 +3,10 @@
 //! `http.max_sockets_per_visitor` sockets and an address `http.max_sockets_per_address`.
 //!
 //! A socket hears only its visitor's events (`visitor_hub`, by their contact) and keeps what it
-//! knows of them (their newest conversation, from the events themselves): only queue moves while
-//! it waits read the store. Until the visitor writes, no event can name them and the socket hears
-//! nothing; their first message moves their sockets under their new contact.
+//! knows of them (their newest conversation, from the events themselves). A queue move while it
+//! waits looks its place up in the live snapshot (no store read) and is told only if the place,
+//! the overflow or the status changed. Until the visitor writes, no event can name them and the
+//! socket hears nothing; their first message moves their sockets under their new contact.
 
 use axum::Extension;
 use axum::extract::State;
@@ -23,7 +24,8 @@ use super::widget::{current, limit, place, public_message, status_json, visitor}
 use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::conversation::{Author, Conversation, Status, Visitor};
-use crate::domain::ids::ContactId;
+use crate::domain::ids::{ContactId, ConversationId};
+use crate::domain::routing::Place;
 use crate::server::ConnectionSlot;
 
 pub async fn socket(
@@ -51,6 +53,8 @@ struct Mine {
     contact: Option<ContactId>,
     conversation: Option<Conversation>,
     events: Subscription,
+    /// The last status told the client: a queue move that changes none of it is not sent.
+    told: Option<(ConversationId, Status, Option<Place>)>,
 }
 
 impl Mine {
@@ -66,7 +70,7 @@ impl Mine {
             Some(contact) => state.visitor_hub.subscribe(key, Some(contact)),
             None => unknown,
         };
-        let mine = Mine { contact, conversation: current(state, visitor).await?, events };
+        let mine = Mine { contact, conversation: current(state, visitor).await?, events, told: None };
         mine.update_waiting();
         Ok(mine)
     }
@@ -146,14 +150,22 @@ async fn payload(state: &AppState, visitor: &Visitor, mine: &mut Mine, event: &E
             }
             conversation.clone()
         }
-        // Someone's place moved: only a waiting visitor's is worth reading.
+        // Someone's place moved: a waiting visitor's new place is in the snapshot. Out of line,
+        // its conversation's own event tells the rest.
         Event::QueueChanged if mine.waiting() => {
-            let newest = current(state, visitor).await.ok().flatten()?;
-            mine.take(&newest);
-            newest
+            let waiting = mine.conversation.clone()?;
+            place(state, &waiting)?;
+            waiting
         }
         _ => return None,
     };
-    let place = place(state, &conversation).await.ok().flatten();
+    let place = place(state, &conversation);
+    let told = Some((conversation.id, conversation.status, place));
+    // A queue move that left this visitor's place as it was is not news (an event of their own
+    // conversation is told all the same).
+    if matches!(event, Event::QueueChanged) && told == mine.told {
+        return None;
+    }
+    mine.told = told;
     Some(json!({ "type": "status", "conversation": status_json(&conversation, place) }))
 }

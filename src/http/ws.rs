@@ -27,6 +27,7 @@ use crate::core::Event;
 use crate::domain::access::{Capability, Role, allows};
 use crate::domain::conversation::{Author, Conversation};
 use crate::domain::ids::GroupId;
+use crate::domain::routing::snapshot::Snapshot;
 use crate::jobs::presence::Connected;
 use crate::server::ConnectionSlot;
 
@@ -42,6 +43,8 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
     ("agent.status", Capability::Staff),
     ("queue.changed", Capability::Staff),
     ("stats.panel", Capability::Staff),
+    // As `GET /api/v1/agents`.
+    ("agents.changed", Capability::Staff),
 ];
 
 /// The panel figures are sent at most this often, after something moved.
@@ -153,6 +156,9 @@ async fn session(state: AppState, caller: Principal, socket: WebSocket) {
         return socket.finish(End::Close(code, reason)).await;
     }
     let mut panel_tick = tokio::time::interval(PANEL_EVERY);
+    // The snapshot this socket last told the agents' figures of.
+    let mut live = state.live.clone();
+    let mut told = std::sync::Arc::clone(&live.borrow_and_update());
     // When the panel last moved and this socket has not yet shown figures taken after it.
     let mut panel_moved = me.sees_panel.then(std::time::Instant::now);
     let mut stopping = state.stopping.clone();
@@ -207,19 +213,46 @@ async fn session(state: AppState, caller: Principal, socket: WebSocket) {
                 }
                 expiry.as_mut().reset(deadline(&state, me.recheck_at));
             }
+            // The snapshot is published before the batch's events: it holds every change heard.
             _ = panel_tick.tick(), if panel_moved.is_some() && me.sees_panel => {
-                if let Ok((taken, figures)) = super::agents::shared_panel(&state).await {
-                    if send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err() {
-                        break;
-                    }
-                    // Figures taken before the last change are shown, and fresher ones follow.
-                    if panel_moved.is_some_and(|moved| taken >= moved) {
-                        panel_moved = None;
-                    }
+                let figures = super::agents::panel_figures(&state, None);
+                if send(&mut socket, json!({ "type": "stats.panel", "panel": figures })).await.is_err() {
+                    break;
+                }
+                panel_moved = None;
+            }
+            changed = live.changed() => {
+                if changed.is_err() { break; }
+                let newest = std::sync::Arc::clone(&live.borrow_and_update());
+                let payload = agents_changed(&newest, &told);
+                told = newest;
+                if me.sees_panel
+                    && let Some(payload) = payload
+                    && send(&mut socket, payload).await.is_err()
+                {
+                    break;
                 }
             }
         }
     }
+}
+
+/// `agents.changed`: the agents whose routing figures differ between two snapshots (load,
+/// capacity, availability, presence; and their own cap, mode and groups, as `GET /agents` has
+/// them), `None` if none does.
+fn agents_changed(newest: &Snapshot, older: &Snapshot) -> Option<Value> {
+    let agents: Vec<Value> = newest
+        .changed_agents(older)
+        .into_iter()
+        .map(|(id, figures)| {
+            json!({
+                "id": id, "load": figures.load, "capacity": figures.capacity,
+                "available": figures.available, "online": figures.online,
+                "own_capacity": figures.own_capacity, "mode": figures.mode, "groups": figures.groups,
+            })
+        })
+        .collect();
+    (!agents.is_empty()).then(|| json!({ "type": "agents.changed", "agents": agents }))
 }
 
 fn moves_the_panel(event: &Event) -> bool {

@@ -180,7 +180,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         stopping: stopped.clone(),
         capabilities: AppState::capability_table(),
         rules: rules.clone(),
-        panel: Arc::default(),
+        live: core.call(crate::core::WatchLive).await?,
         sockets: Arc::default(),
         visitor_hub: crate::http::visitor_hub::VisitorHub::spawn(core.subscribe(), stopped.clone()),
     };

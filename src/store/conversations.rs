@@ -130,17 +130,6 @@ impl Reader {
         Ok(due)
     }
 
-    /// Each waiting conversation's place in its queue among `open` (all open conversations), and
-    /// whether it is past its group's limit.
-    pub fn queue_places(
-        &self,
-        open: &[Conversation],
-    ) -> Result<std::collections::HashMap<ConversationId, crate::domain::routing::Place>, StoreError> {
-        let groups = self.groups()?;
-        let max = |id| groups.iter().find(|group| group.id == id).and_then(|group| group.rules.max_queue);
-        Ok(crate::domain::conversation::queue_places(open.iter(), max))
-    }
-
     pub fn conversation_count(&self) -> Result<u64, StoreError> {
         let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
         Ok(table.len()?)

@@ -1,5 +1,6 @@
 // The small promises of the UI, as a person sees them: wait figures in seconds under a minute,
-// the green dot on a new conversation, an unsaved cap kept in the agents table, number and URL inputs styled like the others, a "copy
+// the green dot on a new conversation, an unsaved cap kept in the agents table (whose loads move
+// from the socket's agents.changed, not by reading the agents again), number and URL inputs styled like the others, a "copy
 // link" button next to each invite link in the Outbox (and why a link left its mail, the warning before
 // someone else's reset link, its reading in the audit log), the Spanish note button.
 import { test, before, after } from 'node:test';
@@ -43,8 +44,15 @@ test('a wait under a minute shows in seconds, the new-conversation dot is green,
   const row = admin.getByTestId('agents-table').locator('tr', { hasText: 'Ana Prueba' });
   await row.getByText('1 / 5').waitFor();
   await row.getByLabel("Own cap (empty: group's or 6)").fill('3');
+  // The row moves from the socket's agents.changed: the page does not read the agents again.
+  let agentReads = 0;
+  const countAgents = (request) => { if (new URL(request.url()).pathname === '/api/v1/agents') agentReads += 1; };
+  admin.on('request', countAgents);
   await desk.customer('otra', 'Otra consulta');
   await row.getByText('2 / 5').waitFor();
+  await admin.waitForTimeout(1500);
+  admin.off('request', countAgents);
+  assert.equal(agentReads, 0, 'no GET /api/v1/agents for a load that moved');
   assert.equal(await row.getByLabel("Own cap (empty: group's or 6)").inputValue(), '3', 'the typed cap is still there');
   const minutes = await admin.evaluate(async () => (await import('/js/views/conversations.js')).waitText(3 * 60_000 + 10_000));
   assert.equal(minutes, '3 min');

@@ -135,6 +135,19 @@ const figure = (label, value) => h('div', { class: 'figure' }, h('span', { class
 async function loadAgents() {
   view.agents = await get('/agents');
   view.groups = await get('/groups').catch(() => []);
+  renderAgents();
+}
+
+// `agents.changed`: the agents whose load, slots, status, mode or groups moved, applied to the
+// rows in place.
+// One not listed yet (just made an agent) means reading the list again, for their name.
+async function applyAgentsChanged(changed) {
+  if (changed.some((c) => !view.agents.some((a) => a.id === c.id))) return loadAgents();
+  view.agents = view.agents.map((a) => ({ ...a, ...changed.find((c) => c.id === a.id) }));
+  renderAgents();
+}
+
+function renderAgents() {
   const table = view.main.querySelector('[data-testid="agents-table"]');
   // Redrawn only when a figure in it changed: the panel ticks every second while things move.
   const shown = JSON.stringify(view.agents);
@@ -579,8 +592,13 @@ function connect() {
     }
     if (event.type === 'stats.panel') {
       renderFigures(event.panel);
-      // Loads and slots moved: refresh the agents, and the transfer and assign pickers with them.
-      await loadAgents().catch(() => null);
+      // Groups come and go with no event of their own: the transfer picker's groups follow here.
+      view.groups = await get('/groups').catch(() => view.groups);
+      if (view.open) updatePane();
+    }
+    if (event.type === 'agents.changed') {
+      // Loads and slots moved: the agents' rows, and the transfer and assign pickers with them.
+      await applyAgentsChanged(event.agents).catch(() => null);
       if (view.open) updatePane();
     }
   };
