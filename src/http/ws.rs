@@ -237,6 +237,8 @@ async fn send(socket: &mut LiveSocket, payload: Value) -> Result<(), live_socket
     socket.send_json(&payload).await
 }
 
+/// The conversation as the event carries it: every field of a list row that needs no read (names
+/// of the contact, channel, group and assignee do; a page that lacks them reads the conversation).
 fn conversation_json(conversation: &Conversation) -> Value {
     json!({
         "id": conversation.id,
@@ -244,9 +246,17 @@ fn conversation_json(conversation: &Conversation) -> Value {
         "assignee_id": conversation.assignee,
         "group_id": conversation.group,
         "contact_id": conversation.contact,
+        "channel_id": conversation.channel,
+        "labels": conversation.labels,
         "unread": conversation.unread,
         "last_message_at": conversation.last_message_at,
         "last_preview": conversation.last_preview,
+        "created_at": conversation.created_at,
+        "enqueued_at": conversation.enqueued_at,
+        "assigned_at": conversation.assigned_at,
+        "finalized_at": conversation.finalized_at,
+        "finalize_reason": conversation.finalize_reason,
+        "previous": conversation.previous,
     })
 }
 
