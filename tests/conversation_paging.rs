@@ -125,3 +125,29 @@ async fn the_socket_conversation_carries_the_fields_of_a_list_row() {
     assert!(carried["enqueued_at"].is_u64(), "it waits: {carried}");
     desk.server.stop().await;
 }
+
+/// A conversation another agent is given leaves the queue: an agent who saw it wait hears
+/// `queue.left` (and no more of it), those who still see it hear the assignment.
+#[tokio::test]
+async fn those_who_saw_a_conversation_wait_hear_that_it_left_the_queue() {
+    let desk = Desk::open().await;
+    let ana = desk.server.user(&desk.admin, "ana@example.com", &["agent"], &[]).await;
+    let beto = desk.server.user(&desk.admin, "beto@example.com", &["agent"], &[]).await;
+    let (mut ana_live, mut beto_live) = (ana.socket(&desk.server).await, beto.socket(&desk.server).await);
+    let mut admin_live = desk.admin.socket(&desk.server).await;
+    let written: Value = desk.customer("c1", "hola").await.json().await.unwrap();
+    let id = written["conversation"]["id"].clone();
+    assert_eq!(written["conversation"]["status"], "queued", "nobody is available");
+    next_event(&mut ana_live, "conversation.created", 5).await;
+    let given = serde_json::json!({ "agent_id": beto.id(), "force": true });
+    assert_eq!(desk.admin.post(&format!("/api/v1/conversations/{id}/assign"), given).await.status(), StatusCode::OK);
+    let left = next_event(&mut ana_live, "queue.left", 5).await;
+    assert_eq!(left, serde_json::json!({ "type": "queue.left", "conversation_id": id }));
+    assert_eq!(next_event(&mut beto_live, "conversation.assigned", 5).await["conversation"]["id"], id);
+    assert_eq!(next_event(&mut admin_live, "conversation.assigned", 5).await["conversation"]["id"], id);
+    let heard = heard_within(&mut ana_live, 500).await;
+    assert!(heard.iter().all(|event| event["type"] != "conversation.assigned"), "Ana heard {heard:?}");
+    let heard = heard_within(&mut admin_live, 300).await;
+    assert!(heard.iter().all(|event| event["type"] != "queue.left"), "the admin sees it: {heard:?}");
+    desk.server.stop().await;
+}

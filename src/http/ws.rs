@@ -25,7 +25,7 @@ use super::ws_access::{self, Standing};
 use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::access::{Capability, Role, allows};
-use crate::domain::conversation::{Author, Conversation};
+use crate::domain::conversation::{Author, Conversation, Status};
 use crate::domain::ids::GroupId;
 use crate::jobs::presence::Connected;
 use crate::server::ConnectionSlot;
@@ -41,6 +41,7 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
     ("conversation.updated", Capability::Staff),
     ("agent.status", Capability::Staff),
     ("queue.changed", Capability::Staff),
+    ("queue.left", Capability::Staff),
     ("stats.panel", Capability::Staff),
 ];
 
@@ -260,6 +261,23 @@ fn conversation_json(conversation: &Conversation) -> Value {
     })
 }
 
+/// A conversation taken out of its queue is news to those who saw it wait there, though they may
+/// not see it now (another agent took it): they hear that it left, and nothing more, so their
+/// waiting list can drop it without reading the queue again.
+fn left_the_queue(caller: &Principal, groups: &[GroupId], event: &Event, conversation: &Conversation) -> Option<Value> {
+    let leaves = matches!(
+        event,
+        Event::ConversationAssigned { .. }
+            | Event::ConversationTransferred { .. }
+            | Event::ConversationFinalized { .. }
+    );
+    if !leaves || conversation.status == Status::Queued {
+        return None;
+    }
+    let waiting = Conversation { status: Status::Queued, assignee: None, ..conversation.clone() };
+    can_see(caller, &waiting, groups).then(|| json!({ "type": "queue.left", "conversation_id": conversation.id }))
+}
+
 /// The message for this recipient, or `None` when they may not see the event.
 pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Option<Value> {
     let (kind, conversation, extra) = match event {
@@ -301,7 +319,7 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
         // A transfer away is still news to the agent it left.
         let left_me = matches!(event, Event::ConversationTransferred { from, .. } if *from == caller.user.id);
         if !left_me && !can_see(caller, conversation, groups) {
-            return None;
+            return left_the_queue(caller, groups, event, conversation);
         }
         payload["conversation"] = conversation_json(conversation);
     }

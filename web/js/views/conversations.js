@@ -2,14 +2,16 @@
 // the list with unread dots, the open conversation with older messages on demand, the composer
 // (reply or internal note), transfer and finalize; a sound and a desktop notification on new
 // customer messages and on conversations assigned to you. Everything updates from the staff
-// WebSocket; a live update redraws the messages and the figures, never what the person is typing,
-// ticking or choosing.
-import { get, post, api } from '../api.js';
+// WebSocket: each event is applied in place to the list, the waiting section and the open
+// conversation (live.js), never redrawing what the person is typing, ticking or choosing; only a
+// resync or a reconnect reads the lists again.
+import { get, getPage, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session, navigate, refreshMe } from '../app.js';
 import { errorText, roles, oversees, canDispense } from './common.js';
-import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { waitingSection, refreshWaiting, applyWaiting, leftWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { rowsOf, messageOf, newestFirst, beyond, placed } from './live.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 
 const isAgent = () => roles().includes('agent');
@@ -22,12 +24,16 @@ let view = null;
 // Messages come in pages of this many (the "older messages" button asks for the next one).
 const PAGE = 20;
 
+// The list comes in pages of this many ("Show more" asks for the next one); the server's most.
+const LIST_PAGE = 50;
+const LIST_MOST = 200;
+
 // For tests and for people: how many alerts (new message, assigned to you) were raised.
 window.centralitaAlerts = window.centralitaAlerts ?? 0;
 
 export async function conversationsView(main) {
   // drafts and controls: per conversation, what the person typed and chose, kept across redraws.
-  view = { main, list: [], open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
+  view = { main, list: [], nextBefore: null, rows: new Map(), open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
   const figures = h('div', { class: 'figures', 'data-testid': 'panel-figures' });
   const toggle = isAgent() ? availabilityToggle() : null;
   const listBox = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
@@ -44,7 +50,7 @@ export async function conversationsView(main) {
     h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, takeNextButton()),
     socketNotice,
     figures,
-    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); }, claim: claiming }),
+    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { showRow(c); await openConversation(c.id); }, claim: claiming, groups: () => view.groups }),
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
     oversees() ? h('section', { class: 'card' }, h('h2', {}, t('conversations.agents')), h('div', { 'data-testid': 'agents-table' })) : null,
   );
@@ -92,23 +98,84 @@ function availabilityToggle() {
   return h('label', { class: 'toggle' }, box, ' ', t('conversations.accepting'));
 }
 
+const listQuery = () => (oversees() || roles().includes('stakeholder') ? 'status=open&assignee=all' : 'status=open&assignee=me');
+
+// Whether a conversation belongs in this person's list: open, and theirs unless they see all.
+const inList = (c) => c.status !== 'finalized' && (listQuery().endsWith('assignee=all') || (c.assignee?.id ?? c.assignee_id) === session.me.id);
+
+// The list from its start, as many rows as it showed (at least a page): on opening, a resync, a
+// reconnect or a change of the account.
 async function loadList() {
-  const query = oversees() || roles().includes('stakeholder') ? 'status=open&assignee=all' : 'status=open&assignee=me';
-  view.list = await get(`/conversations?${query}`);
+  const limit = Math.min(LIST_MOST, Math.max(LIST_PAGE, view.list.length));
+  const { items, next } = await getPage(`/conversations?${listQuery()}&limit=${limit}`);
+  view.list = items;
+  view.nextBefore = next;
   renderList();
 }
 
+// "Show more": the next page joins the rows shown (one a live update moved up is shown once).
+async function loadMore() {
+  if (!view.nextBefore) return;
+  const { items, next } = await getPage(`/conversations?${listQuery()}&limit=${LIST_PAGE}&before=${view.nextBefore}`);
+  const shown = new Set(view.list.map((c) => c.id));
+  view.list = [...view.list, ...items.filter((c) => !shown.has(c.id))].sort(newestFirst);
+  view.nextBefore = next;
+  renderList();
+}
+
+// A conversation as an action answered it (take, transfer, finalize): into the list, moved, or out.
+function showRow(row) {
+  if (!view) return;
+  view.list = placed(view.list, row.id, inList(row) && !(beyond(row, view.nextBefore) && !view.list.some((c) => c.id === row.id)) ? row : null, newestFirst);
+  renderList();
+}
+
+// The names a live event lacks, from what the page knows (undefined when it does not).
+const names = {
+  user: (id) => (id === session.me.id ? `${session.me.first_name} ${session.me.last_name}`.trim() : view.agents.find((a) => a.id === id)?.name),
+  group: (id) => view.groups.find((g) => g.id === id)?.name,
+};
+
+// A live event's conversation in the list: updated and moved by the list's order, added when new
+// to it (unless it sorts into a page not loaded yet), or taken out when it left the list.
+async function applyToList(rows) {
+  const c = rows.conversation;
+  const known = view.list.find((r) => r.id === c.id);
+  if (!inList(c)) {
+    if (known) (view.list = placed(view.list, c.id, null, newestFirst)), renderList();
+    return;
+  }
+  if (!known && beyond(c, view.nextBefore)) return;
+  showRow(await rows.row(known));
+}
+
+// Rows are drawn once and redrawn only when what they show changed, so a live update leaves the
+// others (and their focus) alone.
 function renderList() {
   if (!view) return;
-  const items = view.list.map((c) =>
-    h('li', {},
-      h('button', { type: 'button', class: `conv-item${view.open?.id === c.id ? ' current' : ''}`, 'data-conversation': c.id, onclick: () => openConversation(c.id) },
-        c.unread ? h('span', { class: 'dot', 'aria-label': t('conversations.unread'), 'data-testid': 'unread-dot' }) : null,
-        h('strong', {}, c.contact.name || `#${c.contact.id}`),
-        h('span', { class: 'muted small' }, ` · ${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
-        h('div', { class: 'preview' }, c.last_preview),
-        h('div', { class: 'muted small' }, formatTime(c.last_message_at, language())))));
+  const drawn = new Map();
+  const items = view.list.map((c) => {
+    const content = JSON.stringify([c.unread, c.contact, c.channel?.name, c.status, c.assignee?.name, c.last_preview, c.last_message_at, view.open?.id === c.id]);
+    const old = view.rows.get(c.id);
+    const node = old?.content === content ? old.node : listItem(c);
+    drawn.set(c.id, { node, content });
+    return node;
+  });
+  view.rows = drawn;
+  if (view.nextBefore) items.push(h('li', {}, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more'))));
+  const children = [...view.listBox.children];
+  if (items.length === children.length && items.every((node, i) => node === children[i])) return;
   replace(view.listBox, items.length ? items : h('li', { class: 'muted empty' }, t('conversations.empty')));
+}
+
+function listItem(c) {
+  return h('li', {},
+    h('button', { type: 'button', class: `conv-item${view.open?.id === c.id ? ' current' : ''}`, 'data-conversation': c.id, onclick: () => openConversation(c.id) },
+      c.unread ? h('span', { class: 'dot', 'aria-label': t('conversations.unread'), 'data-testid': 'unread-dot' }) : null,
+      h('strong', {}, c.contact.name || `#${c.contact.id}`),
+      h('span', { class: 'muted small' }, ` · ${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
+      h('div', { class: 'preview' }, c.last_preview),
+      h('div', { class: 'muted small' }, formatTime(c.last_message_at, language()))));
 }
 
 async function loadFigures() {
@@ -187,6 +254,24 @@ async function refreshOpen() {
   if (view.open?.id !== id) return;
   view.open = conversation;
   view.messages = mergeMessages(view.messages, latest);
+  updatePane();
+  await markRead(conversation);
+}
+
+// A live event on the open conversation: its new message joins the ones shown and the
+// conversation's fields are brought up to date; only the parts that changed are redrawn.
+async function applyToOpen(event, rows) {
+  const id = rows.conversation.id;
+  if (view.open?.id !== id) return;
+  if (event.type === 'message.created' && !view.messages.some((m) => m.id === event.message.id)) {
+    const message = messageOf(event, names);
+    // An author the page cannot name: read the newest messages instead.
+    if (!message) return refreshOpen();
+    view.messages = mergeMessages(view.messages, [message]);
+  }
+  const conversation = await rows.row(view.open);
+  if (view.open?.id !== id) return;
+  view.open = conversation;
   updatePane();
   await markRead(conversation);
 }
@@ -370,9 +455,9 @@ function actions(c) {
   const error = h('div', { class: 'error', role: 'alert' });
   const run = async (work) => {
     try {
-      await work();
+      const done = await work();
       error.textContent = '';
-      await loadList();
+      if (done?.id === c.id) showRow(done);
       await openConversation(c.id).catch(() => replace(view.pane, h('p', { class: 'muted empty' }, t('conversations.pick'))));
     } catch (err) {
       error.textContent = errorText(err);
@@ -437,9 +522,8 @@ function assignBox(c) {
       const to = Number(agent.value);
       // Giving it to yourself is your own doing: no "assigned to you" alert for it.
       if (to === session.me.id) claimed(c.id);
-      await post(`/conversations/${c.id}/assign`, { agent_id: to, force: force.checked });
+      showRow(await post(`/conversations/${c.id}/assign`, { agent_id: to, force: force.checked }));
       error.textContent = '';
-      await loadList();
       await openConversation(c.id);
     } catch (err) {
       error.textContent = errorText(err);
@@ -476,7 +560,7 @@ async function editContact(c) {
 async function takeNext() {
   const taken = await takeNextInLine();
   if (taken) {
-    await loadList();
+    showRow(taken);
     await openConversation(taken.id);
   }
 }
@@ -558,6 +642,24 @@ function raiseAlert(title, body, conversationId) {
   }
 }
 
+// Live work runs one event at a time, in the order the socket delivered them: a conversation read
+// for one event is never overwritten by an older one.
+let updates = Promise.resolve();
+const live = (work) => (updates = updates.then(work).catch(() => null));
+
+// One event applied to the list, the waiting section and the open conversation; a conversation
+// read for a missing name is read once for all three.
+function applyEvent(event) {
+  const rows = rowsOf(event.conversation, names);
+  return Promise.all([applyToList(rows), applyWaiting(rows), applyToOpen(event, rows)]);
+}
+
+// The socket fell behind, or (re)opened: every list once, and the open conversation.
+async function reloadAll() {
+  if (!view) return;
+  await Promise.all([loadList(), refreshWaiting(), view.open ? refreshOpen() : null]);
+}
+
 function connect() {
   if (socket) return;
   socket = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/v1/ws`);
@@ -566,17 +668,10 @@ function connect() {
     if (!view || !document.body.contains(view.main.firstChild)) return;
     if (event.type === 'me.changed') return accountChanged();
     if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
-    if (event.type.startsWith('conversation.') || event.type === 'queue.changed' || event.type === 'resync' || event.conversation?.status === 'queued') refreshWaiting().catch(() => null);
-    if (event.type === 'message.created') {
-      if (event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
-      if (view.open?.id === event.conversation.id && !view.messages.some((m) => m.id === event.message.id)) {
-        await refreshOpen().catch(() => null);
-      }
-      await loadList();
-    } else if (event.type.startsWith('conversation.') || event.type === 'resync') {
-      await loadList();
-      if (view.open && (event.type === 'resync' || view.open.id === event.conversation?.id)) refreshOpen().catch(() => null);
-    }
+    if (event.type === 'message.created' && event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
+    if (event.type === 'resync') live(reloadAll);
+    else if (event.type === 'queue.left') live(() => leftWaiting(event.conversation_id));
+    else if (event.conversation) live(() => applyEvent(event));
     if (event.type === 'stats.panel') {
       renderFigures(event.panel);
       // Loads and slots moved: refresh the agents, and the transfer and assign pickers with them.
@@ -584,11 +679,11 @@ function connect() {
       if (view.open) updatePane();
     }
   };
-  // Whatever happened before this socket opened (a conversation given the moment we came online)
-  // is in a fresh list.
+  // Whatever happened before this socket opened (a conversation given the moment we came online,
+  // what happened while it was down) is in fresh lists.
   socket.onopen = () => {
     if (view?.socketNotice) view.socketNotice.hidden = true;
-    loadList().catch(() => null);
+    live(reloadAll);
   };
   socket.onclose = (event) => {
     socket = null;
