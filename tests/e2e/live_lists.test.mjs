@@ -57,7 +57,12 @@ test('live events update the list and the waiting section in place; the draft an
   const ana = await desk.staff({ first: 'Ana', email: 'ana@example.com', roles: ['agent'], capacity: 2 });
   const sergio = await desk.staff({ first: 'Sergio', email: 'sergio@example.com', roles: ['supervisor'] });
   const bruno = await desk.staff({ first: 'Bruno', email: 'bruno@example.com', roles: ['agent'], permissions: ['dispenser'], capacity: 3 });
+  // Bruno takes only what he chooses: once his page's "accept" has landed, he stops accepting.
+  const available = async (who) => (await desk.api('GET', '/agents')).find((agent) => agent.id === who.user.id).available;
+  await until('Bruno accepts', async () => (await available(bruno)) === true || 'not yet');
   await bruno.api('PUT', '/me/availability', { available: false });
+  await until('Bruno does not', async () => (await available(bruno)) === false || 'still accepting');
+  await until('Ana accepts', async () => (await available(ana)) === true || 'not yet');
   const a = await desk.customer('Alba', 'Hola, soy Alba');
   const b = await desk.customer('Beto', 'Hola, soy Beto');
   assert.equal(a.status, 'assigned');

@@ -5,13 +5,14 @@
 // WebSocket: each event is applied in place to the list, the waiting section and the open
 // conversation (live.js), never redrawing what the person is typing, ticking or choosing; only a
 // resync or a reconnect reads the lists again.
-import { get, getPage, post, api } from '../api.js';
+import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session, navigate, refreshMe } from '../app.js';
 import { errorText, roles, oversees, canDispense } from './common.js';
 import { waitingSection, refreshWaiting, applyWaiting, leftWaiting, takeNext as takeNextInLine } from './waiting.js';
-import { rowsOf, messageOf, newestFirst, beyond, placed } from './live.js';
+import { rowsOf, messageOf } from './live.js';
+import { listBox as conversationList, loadList, showRow, applyToList, markRowRead, renderList } from './list.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 
 const isAgent = () => roles().includes('agent');
@@ -24,26 +25,22 @@ let view = null;
 // Messages come in pages of this many (the "older messages" button asks for the next one).
 const PAGE = 20;
 
-// The list comes in pages of this many ("Show more" asks for the next one); the server's most.
-const LIST_PAGE = 50;
-const LIST_MOST = 200;
 
 // For tests and for people: how many alerts (new message, assigned to you) were raised.
 window.centralitaAlerts = window.centralitaAlerts ?? 0;
 
 export async function conversationsView(main) {
   // drafts and controls: per conversation, what the person typed and chose, kept across redraws.
-  view = { main, list: [], nextBefore: null, rows: new Map(), open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
+  view = { main, open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
   const figures = h('div', { class: 'figures', 'data-testid': 'panel-figures' });
   const toggle = isAgent() ? availabilityToggle() : null;
-  const listBox = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
+  const listBox = conversationList({ open: (id) => openConversation(id), current: () => view?.open?.id });
   const pane = h('section', { class: 'conv-pane', 'aria-live': 'polite' }, h('p', { class: 'muted empty' }, t('conversations.pick')));
   // Why live updates stopped, when the server refused this tab's socket (too many open).
   const socketNotice = h('p', { class: 'error', role: 'alert', 'data-testid': 'socket-notice' });
   socketNotice.hidden = true;
   view.socketNotice = socketNotice;
   view.figures = figures;
-  view.listBox = listBox;
   view.pane = pane;
   replace(
     main,
@@ -98,85 +95,11 @@ function availabilityToggle() {
   return h('label', { class: 'toggle' }, box, ' ', t('conversations.accepting'));
 }
 
-const listQuery = () => (oversees() || roles().includes('stakeholder') ? 'status=open&assignee=all' : 'status=open&assignee=me');
-
-// Whether a conversation belongs in this person's list: open, and theirs unless they see all.
-const inList = (c) => c.status !== 'finalized' && (listQuery().endsWith('assignee=all') || (c.assignee?.id ?? c.assignee_id) === session.me.id);
-
-// The list from its start, as many rows as it showed (at least a page): on opening, a resync, a
-// reconnect or a change of the account.
-async function loadList() {
-  const limit = Math.min(LIST_MOST, Math.max(LIST_PAGE, view.list.length));
-  const { items, next } = await getPage(`/conversations?${listQuery()}&limit=${limit}`);
-  view.list = items;
-  view.nextBefore = next;
-  renderList();
-}
-
-// "Show more": the next page joins the rows shown (one a live update moved up is shown once).
-async function loadMore() {
-  if (!view.nextBefore) return;
-  const { items, next } = await getPage(`/conversations?${listQuery()}&limit=${LIST_PAGE}&before=${view.nextBefore}`);
-  const shown = new Set(view.list.map((c) => c.id));
-  view.list = [...view.list, ...items.filter((c) => !shown.has(c.id))].sort(newestFirst);
-  view.nextBefore = next;
-  renderList();
-}
-
-// A conversation as an action answered it (take, transfer, finalize): into the list, moved, or out.
-function showRow(row) {
-  if (!view) return;
-  view.list = placed(view.list, row.id, inList(row) && !(beyond(row, view.nextBefore) && !view.list.some((c) => c.id === row.id)) ? row : null, newestFirst);
-  renderList();
-}
-
 // The names a live event lacks, from what the page knows (undefined when it does not).
 const names = {
   user: (id) => (id === session.me.id ? `${session.me.first_name} ${session.me.last_name}`.trim() : view.agents.find((a) => a.id === id)?.name),
   group: (id) => view.groups.find((g) => g.id === id)?.name,
 };
-
-// A live event's conversation in the list: updated and moved by the list's order, added when new
-// to it (unless it sorts into a page not loaded yet), or taken out when it left the list.
-async function applyToList(rows) {
-  const c = rows.conversation;
-  const known = view.list.find((r) => r.id === c.id);
-  if (!inList(c)) {
-    if (known) (view.list = placed(view.list, c.id, null, newestFirst)), renderList();
-    return;
-  }
-  if (!known && beyond(c, view.nextBefore)) return;
-  showRow(await rows.row(known));
-}
-
-// Rows are drawn once and redrawn only when what they show changed, so a live update leaves the
-// others (and their focus) alone.
-function renderList() {
-  if (!view) return;
-  const drawn = new Map();
-  const items = view.list.map((c) => {
-    const content = JSON.stringify([c.unread, c.contact, c.channel?.name, c.status, c.assignee?.name, c.last_preview, c.last_message_at, view.open?.id === c.id]);
-    const old = view.rows.get(c.id);
-    const node = old?.content === content ? old.node : listItem(c);
-    drawn.set(c.id, { node, content });
-    return node;
-  });
-  view.rows = drawn;
-  if (view.nextBefore) items.push(h('li', {}, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more'))));
-  const children = [...view.listBox.children];
-  if (items.length === children.length && items.every((node, i) => node === children[i])) return;
-  replace(view.listBox, items.length ? items : h('li', { class: 'muted empty' }, t('conversations.empty')));
-}
-
-function listItem(c) {
-  return h('li', {},
-    h('button', { type: 'button', class: `conv-item${view.open?.id === c.id ? ' current' : ''}`, 'data-conversation': c.id, onclick: () => openConversation(c.id) },
-      c.unread ? h('span', { class: 'dot', 'aria-label': t('conversations.unread'), 'data-testid': 'unread-dot' }) : null,
-      h('strong', {}, c.contact.name || `#${c.contact.id}`),
-      h('span', { class: 'muted small' }, ` · ${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
-      h('div', { class: 'preview' }, c.last_preview),
-      h('div', { class: 'muted small' }, formatTime(c.last_message_at, language()))));
-}
 
 async function loadFigures() {
   renderFigures(await get('/stats/panel'));
@@ -279,9 +202,7 @@ async function applyToOpen(event, rows) {
 async function markRead(conversation) {
   if (!conversation.unread || conversation.assignee?.id !== session.me.id) return;
   await post(`/conversations/${conversation.id}/read`).catch(() => null);
-  const item = view.list.find((c) => c.id === conversation.id);
-  if (item) item.unread = false;
-  renderList();
+  markRowRead(conversation.id);
 }
 
 function mergeMessages(shown, fresh) {
