@@ -149,5 +149,14 @@ async fn those_who_saw_a_conversation_wait_hear_that_it_left_the_queue() {
     assert!(heard.iter().all(|event| event["type"] != "conversation.assigned"), "Ana heard {heard:?}");
     let heard = heard_within(&mut admin_live, 300).await;
     assert!(heard.iter().all(|event| event["type"] != "queue.left"), "the admin sees it: {heard:?}");
+    // A waiting conversation moved to a group Ana does not serve leaves her queue too.
+    let group = serde_json::json!({ "name": "Ventas", "members": [beto.id()] });
+    let group: Value = desk.admin.post("/api/v1/groups", group).await.json().await.unwrap();
+    let written: Value = desk.customer("c2", "hola").await.json().await.unwrap();
+    let id = written["conversation"]["id"].clone();
+    next_event(&mut ana_live, "conversation.created", 5).await;
+    let moved = serde_json::json!({ "group_id": group["id"] });
+    assert_eq!(desk.admin.post(&format!("/api/v1/conversations/{id}/transfer"), moved).await.status(), StatusCode::OK);
+    assert_eq!(next_event(&mut ana_live, "queue.left", 5).await["conversation_id"], id);
     desk.server.stop().await;
 }

@@ -261,21 +261,24 @@ fn conversation_json(conversation: &Conversation) -> Value {
     })
 }
 
-/// A conversation taken out of its queue is news to those who saw it wait there, though they may
-/// not see it now (another agent took it): they hear that it left, and nothing more, so their
-/// waiting list can drop it without reading the queue again.
+/// A conversation taken out of a queue is news to those who saw it wait there, though they may
+/// not see it now: another agent took it, or it moved to a group's queue they do not serve. They
+/// hear that it left, and nothing more, so their waiting list can drop it without reading the
+/// queue again (a recipient who never saw it waiting ignores the id).
 fn left_the_queue(caller: &Principal, groups: &[GroupId], event: &Event, conversation: &Conversation) -> Option<Value> {
-    let leaves = matches!(
-        event,
-        Event::ConversationAssigned { .. }
-            | Event::ConversationTransferred { .. }
-            | Event::ConversationFinalized { .. }
-    );
-    if !leaves || conversation.status == Status::Queued {
-        return None;
-    }
-    let waiting = Conversation { status: Status::Queued, assignee: None, ..conversation.clone() };
-    can_see(caller, &waiting, groups).then(|| json!({ "type": "queue.left", "conversation_id": conversation.id }))
+    let waits = conversation.status == Status::Queued;
+    let left = match event {
+        Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => !waits,
+        // Moved, by a person or a rule: into a queue this recipient does not see, or to an agent.
+        Event::ConversationTransferred { .. } => true,
+        Event::ConversationUpdated { .. } => waits,
+        _ => false,
+    };
+    let saw_it = || {
+        waits
+            || can_see(caller, &Conversation { status: Status::Queued, assignee: None, ..conversation.clone() }, groups)
+    };
+    (left && saw_it()).then(|| json!({ "type": "queue.left", "conversation_id": conversation.id }))
 }
 
 /// The message for this recipient, or `None` when they may not see the event.
