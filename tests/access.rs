@@ -246,8 +246,10 @@ async fn agents_reach_only_their_conversations_and_events_reach_only_who_may_see
             }
         }
     }
+    // queue.left (to those who saw a conversation wait and no longer see it) has its own test in
+    // tests/conversation_paging.rs.
     let kinds_sent: BTreeSet<&str> =
-        expected.iter().map(|((kind, _), _)| *kind).chain(["stats.panel", "agents.changed"]).collect();
+        expected.iter().map(|((kind, _), _)| *kind).chain(["stats.panel", "agents.changed", "queue.left"]).collect();
     let kinds_known: BTreeSet<&str> = centralita::http::ws::EVENT_KINDS.iter().map(|(kind, _)| *kind).collect();
     assert_eq!(kinds_sent, kinds_known, "every event kind the server can send is checked here");
     // An orders administrator works outside the conversations area: their socket hears nothing.

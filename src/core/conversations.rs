@@ -20,7 +20,8 @@ use crate::domain::policy::{self, NotActing};
 use crate::domain::routing::{Assignment, RoutingError};
 use crate::store::StoreError;
 use crate::store::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
+    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, LAST_MESSAGE_TO_OPEN_ID, MESSAGE_KEY_TO_MESSAGE,
+    OPEN_CONVERSATION_IDS,
 };
 use webhooks::{Hook, Webhook};
 
@@ -45,15 +46,22 @@ pub fn stored_conversation(tx: &impl Tables, id: ConversationId) -> Result<Conve
         .ok_or_else(|| StoreError::Invariant(format!("conversation {} is not on record", id.0)))
 }
 
-/// Writes a conversation and keeps the index of open ones in step.
+/// Writes a conversation and keeps the indexes of open ones in step.
 pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> Result<(), StoreError> {
     let mut table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
-    CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, conversation.id.0, conversation)?;
+    let id = conversation.id.0;
+    let before = CONVERSATION_ID_TO_CONVERSATION.get(&table, id)?;
+    CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, id, conversation)?;
     let mut open = tx.open_table(OPEN_CONVERSATION_IDS)?;
+    let mut by_last_message = tx.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
+    if let Some(before) = before {
+        by_last_message.remove((before.last_message_at, id))?;
+    }
     if conversation.status == Status::Finalized {
-        open.remove(conversation.id.0)?;
+        open.remove(id)?;
     } else {
-        open.insert(conversation.id.0, ())?;
+        open.insert(id, ())?;
+        by_last_message.insert((conversation.last_message_at, id), ())?;
     }
     Ok(())
 }

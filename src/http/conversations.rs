@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -55,8 +55,38 @@ struct ListQuery {
     status: Option<String>,
     assignee: Option<String>,
     group: Option<u64>,
-    before: Option<u64>,
+    /// The raw `before`: a cursor on open lists, an id on finalized and all (`Cursor::parse`).
+    before: Option<String>,
     limit: usize,
+}
+
+/// Where a page of a list starts: open lists go by `(last_message_at, id)`, written
+/// `<last_message_at>-<id>` (ties on the time are told apart by the id), finalized and all lists
+/// by id alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cursor {
+    LastMessage(u64, u64),
+    Id(u64),
+}
+
+impl Cursor {
+    fn parse(value: &str, open: bool) -> Result<Cursor, ApiError> {
+        let number = |text: &str| text.parse::<u64>().ok();
+        let cursor = match (open, value.split_once('-')) {
+            (true, Some((at, id))) => number(at).zip(number(id)).map(|(at, id)| Cursor::LastMessage(at, id)),
+            (false, None) => number(value).map(Cursor::Id),
+            _ => None,
+        };
+        let shape = if open { "<last_message_at>-<id>, as X-Next-Before gave it" } else { "a conversation id" };
+        cursor.ok_or_else(|| {
+            let message = format!("before: not a cursor of this list (expected {shape}).");
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", message).on_field("before")
+        })
+    }
+
+    fn text(at: u64, id: u64) -> String {
+        format!("{at}-{id}")
+    }
 }
 
 fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
@@ -72,7 +102,7 @@ fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
             "status" => return Err(bad("status", "one of open, queued, assigned, finalized, all".into())),
             "assignee" => query.assignee = Some(value.into()),
             "group" => query.group = Some(number("group")?),
-            "before" => query.before = Some(number("before")?),
+            "before" => query.before = Some(value.into()),
             "limit" => query.limit = number("limit")?.clamp(1, 200) as usize,
             other => return Err(bad(other, "is not a filter (use status, assignee, group, before, limit)".into())),
         }
@@ -99,48 +129,75 @@ fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
 }
 
 /// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`: open lists
-/// newest message first, except `status=queued`, in queue order (longest waiting first).
+/// newest message first, a page at a time (`X-Next-Before` is the next page's `before`), except
+/// `status=queued`, in queue order (longest waiting first) and not paged.
 pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
     let query = parse_list(&uri)?;
+    let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
+    let waiting_only = query.status.as_deref() == Some("queued");
+    let before = query.before.as_deref().map(|value| Cursor::parse(value, open_only)).transpose()?;
+    if waiting_only && before.is_some() {
+        let message = "before: a queued list comes in queue order, whole up to its limit, and has no pages.";
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", message).on_field("before"));
+    }
     let groups = my_groups(&state, caller.user.id).await?;
     let me = caller.user.id;
-    let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
     let principal = caller.clone();
-    let waiting_only = query.status.as_deref() == Some("queued");
-    let finalized_only = query.status.as_deref() == Some("finalized");
     let live = std::sync::Arc::clone(&state.live.borrow());
-    let (conversations, places, total) = state
+    let page = state
         .read(move |read| {
             let keep = |c: &Conversation| matches(&query, me, c) && can_see(&principal, c, &groups);
-            // Places are only for waiting conversations: a list of finalized ones needs none.
-            let open = if finalized_only { Vec::new() } else { read.open_conversations()? };
-            let places = live.places(open.iter());
-            if open_only {
+            if waiting_only {
+                let open = read.open_conversations()?;
+                let places = live.places(open.iter());
                 let mut open: Vec<Conversation> = open.into_iter().filter(|c| keep(c)).collect();
-                if waiting_only {
-                    // In line: the longest waiting first, so a limit never hides the head of a queue.
-                    open.sort_by_key(|c| (c.enqueued_at.unwrap_or(c.created_at), c.id));
-                } else {
-                    open.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
-                }
+                // In line: the longest waiting first, so a limit never hides the head of a queue.
+                open.sort_by_key(|c| (c.enqueued_at.unwrap_or(c.created_at), c.id));
                 let total = open.len();
                 open.truncate(query.limit);
-                Ok((open, places, Some(total)))
-            } else {
-                Ok((read.conversations_newest(query.before, query.limit, keep)?, places, None))
+                return Ok(ListPage { conversations: open, places, total: Some(total), next: None });
             }
+            if !open_only {
+                let before = match before {
+                    Some(Cursor::Id(id)) => Some(id),
+                    _ => None,
+                };
+                let conversations = read.conversations_newest(before, query.limit, keep)?;
+                return Ok(ListPage { conversations, places: Default::default(), total: None, next: None });
+            }
+            let from = match before {
+                Some(Cursor::LastMessage(at, id)) => Some((at, id)),
+                _ => None,
+            };
+            let (conversations, next) = read.open_page(from, query.limit, keep)?;
+            let places = live.places(conversations.iter());
+            Ok(ListPage { conversations, places, total: None, next: next.map(|(at, id)| Cursor::text(at, id)) })
         })
         .await?;
-    let views = ConversationView::many(&state, conversations).await?;
-    let mut response = Json(ConversationView::placed(views, &places)).into_response();
-    if let Some(total) = total {
-        // How many matched before the limit: the UI says "and N more".
+    let views = ConversationView::many(&state, page.conversations).await?;
+    let mut response = Json(ConversationView::placed(views, &page.places)).into_response();
+    if let Some(total) = page.total {
+        // How many wait in all before the limit: the UI says "and N more".
         response.headers_mut().insert(TOTAL_COUNT, total.into());
+    }
+    if let Some(next) = page.next.and_then(|next| HeaderValue::from_str(&next).ok()) {
+        response.headers_mut().insert(NEXT_BEFORE, next);
     }
     Ok(response)
 }
 
-/// On lists of open conversations: how many matched in all, before `limit`.
+/// One page of a list, as read.
+struct ListPage {
+    conversations: Vec<Conversation>,
+    places: std::collections::HashMap<ConversationId, crate::domain::routing::Place>,
+    total: Option<usize>,
+    next: Option<String>,
+}
+
+/// On paged open lists, when more follow: the `before` of the next page.
+const NEXT_BEFORE: &str = "x-next-before";
+
+/// On queued lists: how many matched in all, before `limit`.
 const TOTAL_COUNT: &str = "x-total-count";
 
 pub async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Response, ApiError> {

@@ -25,7 +25,7 @@ use super::ws_access::{self, Standing};
 use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::access::{Capability, Role, allows};
-use crate::domain::conversation::{Author, Conversation};
+use crate::domain::conversation::{Author, Conversation, Status};
 use crate::domain::ids::GroupId;
 use crate::domain::routing::snapshot::Snapshot;
 use crate::jobs::presence::Connected;
@@ -42,6 +42,7 @@ pub const EVENT_KINDS: &[(&str, Capability)] = &[
     ("conversation.updated", Capability::Staff),
     ("agent.status", Capability::Staff),
     ("queue.changed", Capability::Staff),
+    ("queue.left", Capability::Staff),
     ("stats.panel", Capability::Staff),
     // As `GET /api/v1/agents`.
     ("agents.changed", Capability::Staff),
@@ -270,6 +271,8 @@ async fn send(socket: &mut LiveSocket, payload: Value) -> Result<(), live_socket
     socket.send_json(&payload).await
 }
 
+/// The conversation as the event carries it: every field of a list row that needs no read (names
+/// of the contact, channel, group and assignee do; a page that lacks them reads the conversation).
 fn conversation_json(conversation: &Conversation) -> Value {
     json!({
         "id": conversation.id,
@@ -277,10 +280,38 @@ fn conversation_json(conversation: &Conversation) -> Value {
         "assignee_id": conversation.assignee,
         "group_id": conversation.group,
         "contact_id": conversation.contact,
+        "channel_id": conversation.channel,
+        "labels": conversation.labels,
         "unread": conversation.unread,
         "last_message_at": conversation.last_message_at,
         "last_preview": conversation.last_preview,
+        "created_at": conversation.created_at,
+        "enqueued_at": conversation.enqueued_at,
+        "assigned_at": conversation.assigned_at,
+        "finalized_at": conversation.finalized_at,
+        "finalize_reason": conversation.finalize_reason,
+        "previous": conversation.previous,
     })
+}
+
+/// A conversation taken out of a queue is news to those who saw it wait there, though they may
+/// not see it now: another agent took it, or it moved to a group's queue they do not serve. They
+/// hear that it left, and nothing more, so their waiting list can drop it without reading the
+/// queue again (a recipient who never saw it waiting ignores the id).
+fn left_the_queue(caller: &Principal, groups: &[GroupId], event: &Event, conversation: &Conversation) -> Option<Value> {
+    let waits = conversation.status == Status::Queued;
+    let left = match event {
+        Event::ConversationAssigned { .. } | Event::ConversationFinalized { .. } => !waits,
+        // Moved, by a person or a rule: into a queue this recipient does not see, or to an agent.
+        Event::ConversationTransferred { .. } => true,
+        Event::ConversationUpdated { .. } => waits,
+        _ => false,
+    };
+    let saw_it = || {
+        waits
+            || can_see(caller, &Conversation { status: Status::Queued, assignee: None, ..conversation.clone() }, groups)
+    };
+    (left && saw_it()).then(|| json!({ "type": "queue.left", "conversation_id": conversation.id }))
 }
 
 /// The message for this recipient, or `None` when they may not see the event.
@@ -325,7 +356,7 @@ pub fn payload_for(caller: &Principal, groups: &[GroupId], event: &Event) -> Opt
         // A transfer away is still news to the agent it left.
         let left_me = matches!(event, Event::ConversationTransferred { from, .. } if *from == caller.user.id);
         if !left_me && !can_see(caller, conversation, groups) {
-            return None;
+            return left_the_queue(caller, groups, event, conversation);
         }
         payload["conversation"] = conversation_json(conversation);
     }

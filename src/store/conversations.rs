@@ -1,14 +1,18 @@
 //! Read queries about conversations, messages, contacts and channels.
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::tables::{
     CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
-    IDENTITY_TO_CONTACT_ID, MESSAGE_KEY_TO_MESSAGE, VISITOR_HASH_TO_VISITOR,
+    IDENTITY_TO_CONTACT_ID, LAST_MESSAGE_TO_OPEN_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
+    VISITOR_HASH_TO_VISITOR,
 };
 use super::{Reader, StoreError};
 use crate::domain::conversation::{Channel, Contact, Conversation, Message, Visitor};
 use crate::domain::ids::{ChannelId, ContactId, ConversationId};
+
+/// Where an open conversation stands in the open lists: `(last_message_at, id)`.
+pub type OpenKey = (u64, u64);
 
 impl Reader {
     pub fn channels(&self) -> Result<Vec<Channel>, StoreError> {
@@ -72,6 +76,34 @@ impl Reader {
         Ok(page)
     }
 
+    /// A page of open conversations, newest message first, strictly after the cursor `before`
+    /// (`(last_message_at, id)`, the whole list when `None`), that `keep` accepts: at most `limit`,
+    /// and the cursor of the next page when more follow. Read along the index: only the entries
+    /// up to the page's end (and one more match) are decoded.
+    pub fn open_page(
+        &self,
+        before: Option<OpenKey>,
+        limit: usize,
+        mut keep: impl FnMut(&Conversation) -> bool,
+    ) -> Result<(Vec<Conversation>, Option<OpenKey>), StoreError> {
+        let index = self.0.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
+        let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+        let mut page = Vec::new();
+        for row in index.range(..before.unwrap_or((u64::MAX, u64::MAX)))?.rev() {
+            let (key, _) = row?;
+            let Some(conversation) = CONVERSATION_ID_TO_CONVERSATION.get(&table, key.value().1)? else { continue };
+            if !keep(&conversation) {
+                continue;
+            }
+            if page.len() == limit {
+                let next = page.last().map(|last: &Conversation| (last.last_message_at, last.id.0));
+                return Ok((page, next));
+            }
+            page.push(conversation);
+        }
+        Ok((page, None))
+    }
+
     /// Conversations created at or after `since` (ids grow with time, so this reads from the end).
     pub fn conversations_since(&self, since: u64) -> Result<Vec<Conversation>, StoreError> {
         let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
@@ -133,5 +165,68 @@ impl Reader {
     pub fn conversation_count(&self) -> Result<u64, StoreError> {
         let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
         Ok(table.len()?)
+    }
+}
+
+/// Fills the index of open conversations by last message when it is out of step with the open
+/// ones (a file written before it existed): checked at each start, rebuilt only then.
+pub(super) fn index_open_by_last_message(tx: &WriteTransaction) -> Result<(), StoreError> {
+    let open = tx.open_table(OPEN_CONVERSATION_IDS)?;
+    let mut index = tx.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
+    if index.len()? == open.len()? {
+        return Ok(());
+    }
+    index.retain(|_, _| false)?;
+    let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+    for row in open.iter()? {
+        let id = row?.0.value();
+        if let Some(conversation) = CONVERSATION_ID_TO_CONVERSATION.get(&table, id)? {
+            index.insert((conversation.last_message_at, id), ())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Open conversations written as a file from before the index: `(last_message_at, id)` each.
+    fn without_the_index(store: &Store, rows: &[(u64, u64)]) {
+        let tx = store.begin_write().unwrap();
+        {
+            let mut table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition()).unwrap();
+            let mut open = tx.open_table(OPEN_CONVERSATION_IDS).unwrap();
+            for &(at, id) in rows {
+                let mut conversation = Conversation::for_tests(crate::domain::ids::ConversationId(id));
+                conversation.last_message_at = at;
+                CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, id, &conversation).unwrap();
+                open.insert(id, ()).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn pages_of_open_conversations_come_newest_first_each_once_through_ties_after_a_reopen_indexes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let rows = [(100, 1), (300, 2), (100, 3), (100, 4), (200, 5), (300, 6), (100, 7)];
+        without_the_index(&store, &rows);
+        drop(store);
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let read = store.read().unwrap();
+        let (mut seen, mut before) = (Vec::new(), None);
+        loop {
+            let (page, next) = read.open_page(before, 2, |c| c.id.0 != 5).unwrap();
+            assert!(page.len() <= 2);
+            seen.extend(page.iter().map(|c| (c.last_message_at, c.id.0)));
+            match next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [(300, 6), (300, 2), (100, 7), (100, 4), (100, 3), (100, 1)], "5 is filtered out");
     }
 }

@@ -308,6 +308,7 @@ impl Store {
                 Some(_) => {}
             }
         }
+        conversations::index_open_by_last_message(&tx)?;
         tx.commit()?;
         Ok(())
     }

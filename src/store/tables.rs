@@ -69,6 +69,10 @@ pub const CONTACT_CHANNEL_TO_CONVERSATION: TableDefinition<(u64, u64), u64> =
 /// Ids of conversations not finalized, for the live lists.
 pub const OPEN_CONVERSATION_IDS: TableDefinition<u64, ()> = TableDefinition::new("open_conversation_ids");
 
+/// (last message at, id) of each conversation not finalized: the open lists, newest message
+/// first, read a page at a time (`before` cursors) without decoding the others.
+pub const LAST_MESSAGE_TO_OPEN_ID: TableDefinition<(u64, u64), ()> = TableDefinition::new("last_message_to_open_id");
+
 /// Messages by (conversation id, message id): a conversation's messages are one range, in order.
 pub const MESSAGE_KEY_TO_MESSAGE: Typed<(u64, u64), Message> = Typed::new("message_key_to_message");
 
@@ -129,6 +133,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(IDENTITY_TO_CONTACT_ID)?;
     tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     tx.open_table(OPEN_CONVERSATION_IDS)?;
+    tx.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
     tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
     tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     tx.open_table(AGENT_ID_TO_PROFILE.definition())?;

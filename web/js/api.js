@@ -27,6 +27,12 @@ export async function getCounted(path) {
   return { items: data ?? [], total: Number.isFinite(total) && response.headers.has('X-Total-Count') ? total : (data ?? []).length };
 }
 
+// A page of a paged list, and the `before` of the next one (X-Next-Before), null on the last.
+export async function getPage(path) {
+  const { data, response } = await send('GET', path);
+  return { items: data ?? [], next: response.headers.get('X-Next-Before') };
+}
+
 async function send(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';

@@ -2,14 +2,17 @@
 // the list with unread dots, the open conversation with older messages on demand, the composer
 // (reply or internal note), transfer and finalize; a sound and a desktop notification on new
 // customer messages and on conversations assigned to you. Everything updates from the staff
-// WebSocket; a live update redraws the messages and the figures, never what the person is typing,
-// ticking or choosing.
+// WebSocket: each event is applied in place to the list, the waiting section and the open
+// conversation (live.js), never redrawing what the person is typing, ticking or choosing; only a
+// resync or a reconnect reads the lists again.
 import { get, post, api } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session, navigate, refreshMe } from '../app.js';
 import { errorText, roles, oversees, canDispense } from './common.js';
-import { waitingSection, refreshWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { waitingSection, refreshWaiting, applyWaiting, leftWaiting, takeNext as takeNextInLine } from './waiting.js';
+import { rowsOf, messageOf } from './live.js';
+import { listBox as conversationList, loadList, showRow, applyToList, markRowRead, renderList } from './list.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 
 const isAgent = () => roles().includes('agent');
@@ -22,29 +25,29 @@ let view = null;
 // Messages come in pages of this many (the "older messages" button asks for the next one).
 const PAGE = 20;
 
+
 // For tests and for people: how many alerts (new message, assigned to you) were raised.
 window.centralitaAlerts = window.centralitaAlerts ?? 0;
 
 export async function conversationsView(main) {
   // drafts and controls: per conversation, what the person typed and chose, kept across redraws.
-  view = { main, list: [], open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
+  view = { main, open: null, messages: [], hasOlder: false, agents: [], groups: [], drafts: new Map(), controls: new Map(), parts: null };
   const figures = h('div', { class: 'figures', 'data-testid': 'panel-figures' });
   const toggle = isAgent() ? availabilityToggle() : null;
-  const listBox = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
+  const listBox = conversationList({ open: (id) => openConversation(id), current: () => view?.open?.id });
   const pane = h('section', { class: 'conv-pane', 'aria-live': 'polite' }, h('p', { class: 'muted empty' }, t('conversations.pick')));
   // Why live updates stopped, when the server refused this tab's socket (too many open).
   const socketNotice = h('p', { class: 'error', role: 'alert', 'data-testid': 'socket-notice' });
   socketNotice.hidden = true;
   view.socketNotice = socketNotice;
   view.figures = figures;
-  view.listBox = listBox;
   view.pane = pane;
   replace(
     main,
     h('div', { class: 'actions' }, h('h1', {}, t('conversations.title')), toggle, takeNextButton()),
     socketNotice,
     figures,
-    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { await loadList(); await openConversation(c.id); }, claim: claiming }),
+    waitingSection({ open: (id) => openConversation(id).catch((err) => alert(errorText(err))), taken: async (c) => { showRow(c); await openConversation(c.id); }, claim: claiming, groups: () => view.groups }),
     h('div', { class: 'desk' }, h('aside', { class: 'card conv-side' }, listBox), h('div', { class: 'card conv-main' }, pane)),
     oversees() ? h('section', { class: 'card' }, h('h2', {}, t('conversations.agents')), h('div', { 'data-testid': 'agents-table' })) : null,
   );
@@ -92,24 +95,11 @@ function availabilityToggle() {
   return h('label', { class: 'toggle' }, box, ' ', t('conversations.accepting'));
 }
 
-async function loadList() {
-  const query = oversees() || roles().includes('stakeholder') ? 'status=open&assignee=all' : 'status=open&assignee=me';
-  view.list = await get(`/conversations?${query}`);
-  renderList();
-}
-
-function renderList() {
-  if (!view) return;
-  const items = view.list.map((c) =>
-    h('li', {},
-      h('button', { type: 'button', class: `conv-item${view.open?.id === c.id ? ' current' : ''}`, 'data-conversation': c.id, onclick: () => openConversation(c.id) },
-        c.unread ? h('span', { class: 'dot', 'aria-label': t('conversations.unread'), 'data-testid': 'unread-dot' }) : null,
-        h('strong', {}, c.contact.name || `#${c.contact.id}`),
-        h('span', { class: 'muted small' }, ` · ${c.channel?.name ?? ''} · ${t(`status.${c.status}`)}${c.assignee ? ` · ${c.assignee.name}` : ''}`),
-        h('div', { class: 'preview' }, c.last_preview),
-        h('div', { class: 'muted small' }, formatTime(c.last_message_at, language())))));
-  replace(view.listBox, items.length ? items : h('li', { class: 'muted empty' }, t('conversations.empty')));
-}
+// The names a live event lacks, from what the page knows (undefined when it does not).
+const names = {
+  user: (id) => (id === session.me.id ? `${session.me.first_name} ${session.me.last_name}`.trim() : view.agents.find((a) => a.id === id)?.name),
+  group: (id) => view.groups.find((g) => g.id === id)?.name,
+};
 
 async function loadFigures() {
   renderFigures(await get('/stats/panel'));
@@ -204,12 +194,28 @@ async function refreshOpen() {
   await markRead(conversation);
 }
 
+// A live event on the open conversation: its new message joins the ones shown and the
+// conversation's fields are brought up to date; only the parts that changed are redrawn.
+async function applyToOpen(event, rows) {
+  const id = rows.conversation.id;
+  if (view.open?.id !== id) return;
+  if (event.type === 'message.created' && !view.messages.some((m) => m.id === event.message.id)) {
+    const message = messageOf(event, names);
+    // An author the page cannot name: read the newest messages instead.
+    if (!message) return refreshOpen();
+    view.messages = mergeMessages(view.messages, [message]);
+  }
+  const conversation = await rows.row(view.open);
+  if (view.open?.id !== id) return;
+  view.open = conversation;
+  updatePane();
+  await markRead(conversation);
+}
+
 async function markRead(conversation) {
   if (!conversation.unread || conversation.assignee?.id !== session.me.id) return;
   await post(`/conversations/${conversation.id}/read`).catch(() => null);
-  const item = view.list.find((c) => c.id === conversation.id);
-  if (item) item.unread = false;
-  renderList();
+  markRowRead(conversation.id);
 }
 
 function mergeMessages(shown, fresh) {
@@ -383,9 +389,9 @@ function actions(c) {
   const error = h('div', { class: 'error', role: 'alert' });
   const run = async (work) => {
     try {
-      await work();
+      const done = await work();
       error.textContent = '';
-      await loadList();
+      if (done?.id === c.id) showRow(done);
       await openConversation(c.id).catch(() => replace(view.pane, h('p', { class: 'muted empty' }, t('conversations.pick'))));
     } catch (err) {
       error.textContent = errorText(err);
@@ -450,9 +456,8 @@ function assignBox(c) {
       const to = Number(agent.value);
       // Giving it to yourself is your own doing: no "assigned to you" alert for it.
       if (to === session.me.id) claimed(c.id);
-      await post(`/conversations/${c.id}/assign`, { agent_id: to, force: force.checked });
+      showRow(await post(`/conversations/${c.id}/assign`, { agent_id: to, force: force.checked }));
       error.textContent = '';
-      await loadList();
       await openConversation(c.id);
     } catch (err) {
       error.textContent = errorText(err);
@@ -489,7 +494,7 @@ async function editContact(c) {
 async function takeNext() {
   const taken = await takeNextInLine();
   if (taken) {
-    await loadList();
+    showRow(taken);
     await openConversation(taken.id);
   }
 }
@@ -571,6 +576,24 @@ function raiseAlert(title, body, conversationId) {
   }
 }
 
+// Live work runs one event at a time, in the order the socket delivered them: a conversation read
+// for one event is never overwritten by an older one.
+let updates = Promise.resolve();
+const live = (work) => (updates = updates.then(work).catch(() => null));
+
+// One event applied to the list, the waiting section and the open conversation; a conversation
+// read for a missing name is read once for all three.
+function applyEvent(event) {
+  const rows = rowsOf(event.conversation, names);
+  return Promise.all([applyToList(rows), applyWaiting(rows), applyToOpen(event, rows)]);
+}
+
+// The socket fell behind, or (re)opened: every list once, and the open conversation.
+async function reloadAll() {
+  if (!view) return;
+  await Promise.all([loadList(), refreshWaiting(), view.open ? refreshOpen() : null]);
+}
+
 function connect() {
   if (socket) return;
   socket = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/api/v1/ws`);
@@ -579,17 +602,10 @@ function connect() {
     if (!view || !document.body.contains(view.main.firstChild)) return;
     if (event.type === 'me.changed') return accountChanged();
     if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
-    if (event.type.startsWith('conversation.') || event.type === 'queue.changed' || event.type === 'resync' || event.conversation?.status === 'queued') refreshWaiting().catch(() => null);
-    if (event.type === 'message.created') {
-      if (event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
-      if (view.open?.id === event.conversation.id && !view.messages.some((m) => m.id === event.message.id)) {
-        await refreshOpen().catch(() => null);
-      }
-      await loadList();
-    } else if (event.type.startsWith('conversation.') || event.type === 'resync') {
-      await loadList();
-      if (view.open && (event.type === 'resync' || view.open.id === event.conversation?.id)) refreshOpen().catch(() => null);
-    }
+    if (event.type === 'message.created' && event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
+    if (event.type === 'resync') live(reloadAll);
+    else if (event.type === 'queue.left') live(() => leftWaiting(event.conversation_id));
+    else if (event.conversation) live(() => applyEvent(event));
     if (event.type === 'stats.panel') {
       renderFigures(event.panel);
       // Groups come and go with no event of their own: the transfer picker's groups follow here.
@@ -602,11 +618,11 @@ function connect() {
       if (view.open) updatePane();
     }
   };
-  // Whatever happened before this socket opened (a conversation given the moment we came online)
-  // is in a fresh list.
+  // Whatever happened before this socket opened (a conversation given the moment we came online,
+  // what happened while it was down) is in fresh lists.
   socket.onopen = () => {
     if (view?.socketNotice) view.socketNotice.hidden = true;
-    loadList().catch(() => null);
+    live(reloadAll);
   };
   socket.onclose = (event) => {
     socket = null;

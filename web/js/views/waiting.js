@@ -1,7 +1,7 @@
 // What waits in the queues the reader serves (manual mode, R-CONV-4): contact, channel, last
 // message and how long it has waited, marked when past the queue's limit (overflow). Those with the
 // dispenser (and supervisors) take one with a click; the others are told who can assign them.
-// "Take the next one" says what it took.
+// "Take the next one" says what it took. Live events are applied in place (`applyWaiting`).
 import { get, getCounted, post } from '../api.js';
 import { t } from '../i18n.js';
 import { h, replace } from '../dom.js';
@@ -18,9 +18,10 @@ let total = 0;
 let ticker = null;
 
 // The section, and what to do with a conversation picked (`open`) or taken (`taken`); `claim`
-// wraps the request of a click that takes one (so its own assignment raises no alert).
-export function waitingSection({ open, taken, claim: claimHook }) {
-  hooks = { open, taken, claim: claimHook };
+// wraps the request of a click that takes one (so its own assignment raises no alert); `groups`
+// gives the groups the page knows (their queue limits mark the overflow).
+export function waitingSection({ open, taken, claim: claimHook, groups }) {
+  hooks = { open, taken, claim: claimHook, groups };
   box = h('section', { class: 'card waiting', 'data-testid': 'waiting', 'aria-label': t('waiting.title') });
   clearInterval(ticker);
   ticker = setInterval(() => (document.body.contains(box) ? render() : clearInterval(ticker)), 10_000);
@@ -33,6 +34,56 @@ export async function refreshWaiting() {
   // The server orders waiting ones by their place in line (longest waiting first) before the limit.
   ({ items: waiting, total } = await getCounted(`/conversations?status=queued&assignee=unassigned&limit=${SHOWN}`).catch(() => ({ items: waiting, total })));
   render();
+}
+
+// In line: the longest waiting first (the server's queue order).
+const inLine = (a, b) => (a.enqueued_at ?? a.created_at) - (b.enqueued_at ?? b.created_at) || a.id - b.id;
+
+const waits = (c) => c.status === 'queued' && (c.assignee?.id ?? c.assignee_id ?? null) === null;
+
+// A live event's conversation (`rows`, live.js): it joins the section in its place in line, has
+// its preview updated, or leaves. Exact while the section shows everything that waits; past
+// SHOWN the section does not know what follows its last row, and reads the queue again.
+export async function applyWaiting(rows) {
+  if (!box) return;
+  const c = rows.conversation;
+  const known = waiting.find((w) => w.id === c.id);
+  if (!known && !waits(c)) return;
+  if (total > waiting.length) return refreshWaiting();
+  const row = waits(c) ? await rows.row(known) : null;
+  waiting = waiting.filter((w) => w.id !== c.id);
+  if (row && waits(row)) waiting = [...waiting, row].sort(inLine);
+  total = waiting.length;
+  if (waiting.length > SHOWN) waiting = waiting.slice(0, SHOWN);
+  placeInLine();
+  render();
+}
+
+// A conversation this page took, or one that left the queue (`queue.left`): out of the section.
+export function leftWaiting(id) {
+  if (!waiting.some((w) => w.id === id)) return;
+  waiting = waiting.filter((w) => w.id !== id);
+  total = Math.max(waiting.length, total - 1);
+  placeInLine();
+  render();
+}
+
+// Each row's place in its group's line and whether it is past the group's limit (overflow), while
+// the section holds every waiting conversation; a group the page does not know keeps the server's.
+function placeInLine() {
+  if (total > waiting.length) return;
+  const groups = hooks?.groups?.() ?? [];
+  const lines = new Map();
+  for (const c of waiting) {
+    const key = c.group?.id ?? null;
+    lines.set(key, [...(lines.get(key) ?? []), c]);
+  }
+  for (const [id, line] of lines) {
+    const group = groups.find((g) => g.id === id);
+    if (id !== null && !group) continue;
+    const max = group?.rules?.max_queue ?? null;
+    line.forEach((c, index) => (c.queue = { position: index + 1, overflow: max !== null && index >= max }));
+  }
 }
 
 function waited(since) {
@@ -81,7 +132,7 @@ async function take(c) {
   try {
     const conversation = await claim(post(`/conversations/${c.id}/take`));
     told(conversation);
-    await refreshWaiting();
+    leftWaiting(conversation.id);
     await hooks.taken(conversation);
   } catch (err) {
     tell(await refusal(err));
@@ -98,7 +149,7 @@ export async function takeNext() {
       return null;
     }
     told(conversation);
-    await refreshWaiting();
+    leftWaiting(conversation.id);
     return conversation;
   } catch (err) {
     tell(await refusal(err));
