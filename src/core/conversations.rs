@@ -15,6 +15,7 @@ use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteE
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Conversation, Message, Party, Status, check_text, clean_label, preview,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ChannelId, ConversationId, MessageId, UserId};
 use crate::domain::policy::{self, NotActing};
 use crate::domain::routing::{Assignment, RoutingError};
@@ -33,7 +34,7 @@ pub fn load_conversation(tx: &impl Tables, id: ConversationId) -> Result<Convers
     let table = tx.table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     CONVERSATION_ID_TO_CONVERSATION
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("conversation_not_found", "There is no such conversation.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::ConversationNotFound, "There is no such conversation.").into())
 }
 
 /// The conversation, in a write step: its check made sure it exists (or its command just wrote
@@ -130,32 +131,33 @@ fn load_channel(tx: &impl Tables, id: ChannelId) -> Result<Channel, ApplyError> 
     let table = tx.table(CHANNEL_ID_TO_CHANNEL.definition())?;
     CHANNEL_ID_TO_CHANNEL
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::ChannelNotFound, "There is no such channel.").into())
 }
 
 pub fn routing_rejection(err: RoutingError) -> ApplyError {
     let rejection = match err {
         RoutingError::QueueFull => {
-            Rejection::conflict("queue_full", "That group's queue is at its limit; choose another target.")
+            Rejection::conflict(ErrorCode::QueueFull, "That group's queue is at its limit; choose another target.")
         }
         RoutingError::AgentFull => {
-            Rejection::conflict("agent_unavailable", "That agent is not available or has no free slot.")
+            Rejection::conflict(ErrorCode::AgentUnavailable, "That agent is not available or has no free slot.")
         }
-        RoutingError::UnknownAgent => {
-            Rejection::not_found("agent_not_found", "That user does not take conversations (not an active agent).")
-        }
+        RoutingError::UnknownAgent => Rejection::not_found(
+            ErrorCode::AgentNotFound,
+            "That user does not take conversations (not an active agent).",
+        ),
         RoutingError::UnknownConversation | RoutingError::Duplicate => {
-            Rejection::conflict("conversation_not_routable", "The conversation is not waiting or assigned.")
+            Rejection::conflict(ErrorCode::ConversationNotRoutable, "The conversation is not waiting or assigned.")
         }
         RoutingError::NotWaiting => Rejection::conflict(
-            "conversation_not_waiting",
+            ErrorCode::ConversationNotWaiting,
             "This conversation is no longer waiting: someone has taken it, or it ended.",
         ),
         RoutingError::NotServed => {
-            Rejection::forbidden("not_your_queue", "This conversation waits in a queue you do not serve.")
+            Rejection::forbidden(ErrorCode::NotYourQueue, "This conversation waits in a queue you do not serve.")
         }
         RoutingError::SupervisorAssigns => Rejection::conflict(
-            "supervisor_assigns",
+            ErrorCode::SupervisorAssigns,
             "A supervisor or an administrator assigns the conversations of this channel.",
         ),
     };
@@ -180,9 +182,9 @@ pub(super) fn check_may_act(conversation: &Conversation, by: Staff) -> Result<()
 
 fn not_acting(why: NotActing) -> Rejection {
     match why {
-        NotActing::Finalized => Rejection::conflict("conversation_finalized", "The conversation is finalized."),
+        NotActing::Finalized => Rejection::conflict(ErrorCode::ConversationFinalized, "The conversation is finalized."),
         NotActing::NotYours => {
-            Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.")
+            Rejection::forbidden(ErrorCode::NotYourConversation, "The conversation is not assigned to you.")
         }
     }
 }

@@ -11,6 +11,7 @@ use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteE
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
 use crate::domain::conversation::Conversation;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::GroupRules;
 use crate::store::tables::GROUP_ID_TO_GROUP;
@@ -175,7 +176,7 @@ fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {
         .map(|(_, group)| group)
         .find(|group| group.id == id && group.deleted_at.is_none())
         .cloned()
-        .ok_or_else(|| Rejection::not_found("group_not_found", "There is no such group.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::GroupNotFound, "There is no such group.").into())
 }
 
 /// Group names are unique among live groups, ignoring case.
@@ -185,7 +186,7 @@ fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) ->
     });
     if taken {
         let mut rejection =
-            Rejection::conflict("group_name_taken", format!("A group named \"{name}\" already exists."));
+            Rejection::conflict(ErrorCode::GroupNameTaken, format!("A group named \"{name}\" already exists."));
         rejection.field = Some("name");
         return Err(rejection.into());
     }
@@ -200,7 +201,7 @@ fn check_members(tx: &impl Tables, members: &[UserId]) -> Result<Vec<UserId>, Ap
         if !known.contains(member) {
             let mut rejection = Rejection::new(
                 super::RejectKind::Invalid,
-                "invalid_input",
+                ErrorCode::InvalidInput,
                 format!("members: there is no user {member}"),
             );
             rejection.field = Some("members");

@@ -44,6 +44,7 @@ pub use sessions::{
 pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};
+pub use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::store::StoreError;
 
@@ -105,7 +106,7 @@ pub type Core = Writer<Runtime, Event>;
 pub struct Rejection {
     pub kind: RejectKind,
     /// Stable, machine-readable; becomes the API error code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The input field at fault, when there is one.
     pub field: Option<&'static str>,
@@ -124,19 +125,19 @@ pub enum RejectKind {
 }
 
 impl Rejection {
-    pub fn new(kind: RejectKind, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: RejectKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection { kind, code, message: message.into(), field: None }
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::NotFound, code, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::Conflict, code, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::Forbidden, code, message)
     }
 }
@@ -145,7 +146,7 @@ impl From<crate::domain::account::Invalid> for Rejection {
     fn from(invalid: crate::domain::account::Invalid) -> Self {
         Rejection {
             kind: RejectKind::Invalid,
-            code: "invalid_input",
+            code: ErrorCode::InvalidInput,
             message: invalid.to_string(),
             field: Some(invalid.field),
         }

@@ -14,6 +14,7 @@ use super::records::{audit, open_link, queue_mail};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Language, User};
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::mail::{self, Mail, MailLink, Removal};
 use crate::domain::secret::{self, Link, LinkKind, LinkState};
@@ -158,7 +159,7 @@ impl Command<Runtime, Event> for MailAttempted {
 
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
         let mut mail = find_mail(read, self.id)?
-            .ok_or_else(|| Rejection::not_found("mail_not_found", "There is no such mail."))?;
+            .ok_or_else(|| Rejection::not_found(ErrorCode::MailNotFound, "There is no such mail."))?;
         mail.attempts += 1;
         mail.last_attempt_at = Some(self.at);
         let mut sent_link = None;

@@ -8,6 +8,7 @@ use super::outbox::end_mail_link;
 use super::{ApplyError, Rejection, Tables};
 use crate::domain::account::User;
 use crate::domain::audit::{Actor, AuditEntry};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::mail::{Letter, Mail, MailLink, Removal};
 use crate::domain::secret::{Link, LinkKind, LinkState};
@@ -119,7 +120,7 @@ pub fn load_user(tx: &impl Tables, id: UserId) -> Result<User, ApplyError> {
     let table = tx.table(USER_ID_TO_USER.definition())?;
     USER_ID_TO_USER
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("user_not_found", "There is no such user.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::UserNotFound, "There is no such user.").into())
 }
 
 pub fn all_users(tx: &impl Tables) -> Result<Vec<User>, StoreError> {
@@ -155,7 +156,7 @@ pub fn check_email_free(tx: &impl Tables, email: &str, except: Option<UserId>) -
     match user_id_by_email(tx, email)? {
         Some(owner) if Some(owner) != except => {
             let mut rejection =
-                Rejection::conflict("email_taken", format!("Another user already has the e-mail {email}."));
+                Rejection::conflict(ErrorCode::EmailTaken, format!("Another user already has the e-mail {email}."));
             rejection.field = Some("email");
             Err(rejection.into())
         }

@@ -14,6 +14,7 @@ use crate::domain::account::Group;
 use crate::domain::conversation::{
     ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::routing::{Candidate, Choice, Chooser, RoutingError, Ticket};
 use crate::rules::Rules;
@@ -159,7 +160,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
     fn check(self, state: &Runtime, read: &Read<'_>) -> Result<RulePlan, ApplyError> {
         let conversation = load_conversation(read, self.conversation)?;
         if conversation.status == Status::Finalized {
-            return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
+            return Err(Rejection::conflict(ErrorCode::ConversationFinalized, "The conversation is finalized.").into());
         }
         let groups: Vec<Group> =
             GROUP_ID_TO_GROUP.all(&read.table(GROUP_ID_TO_GROUP.definition())?)?.into_iter().map(|(_, g)| g).collect();
@@ -285,7 +286,9 @@ fn check(action: &Action, groups: &[Group]) -> Result<Checked, Rejection> {
             let group = groups
                 .iter()
                 .find(|group| group.deleted_at.is_none() && group.name.eq_ignore_ascii_case(name.trim()))
-                .ok_or_else(|| Rejection::not_found("group_not_found", format!("There is no group named {name:?}.")))?;
+                .ok_or_else(|| {
+                    Rejection::not_found(ErrorCode::GroupNotFound, format!("There is no group named {name:?}."))
+                })?;
             Checked::Group(group.id)
         }
         Action::Finalize(reason) if reason.trim().is_empty() => Checked::Finalize(None),

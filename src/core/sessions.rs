@@ -8,6 +8,7 @@ use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_l
 use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{TokenId, UserId};
 use crate::domain::session::{ApiToken, Session};
 use crate::domain::{secret, totp};
@@ -37,9 +38,12 @@ impl Command<Runtime, Event> for OpenSession {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<SignIn, ApplyError> {
         let mut user = load_user(read, self.user)?;
         if !user.active {
-            return Err(
-                Rejection::new(RejectKind::Unauthorized, "invalid_credentials", "Wrong e-mail or password.").into()
-            );
+            return Err(Rejection::new(
+                RejectKind::Unauthorized,
+                ErrorCode::InvalidCredentials,
+                "Wrong e-mail or password.",
+            )
+            .into());
         }
         let spent = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
         let saves = spent.is_some();
@@ -63,7 +67,7 @@ impl Command<Runtime, Event> for OpenSession {
 pub fn second_factor_missing(kind: RejectKind) -> Rejection {
     let mut rejection = Rejection::new(
         kind,
-        "totp_required",
+        ErrorCode::TotpRequired,
         "Enter the 6-digit code from your authenticator app (or a recovery code).",
     );
     rejection.field = Some("totp");
@@ -99,7 +103,7 @@ fn second_factor(mut enrolled: Totp, code: &str, kind: RejectKind, at: u64) -> R
         enrolled.recovery.remove(position);
         return Ok(enrolled);
     }
-    let mut rejection = Rejection::new(kind, "totp_invalid", "That code is not valid. Try the current one.");
+    let mut rejection = Rejection::new(kind, ErrorCode::TotpInvalid, "That code is not valid. Try the current one.");
     rejection.field = Some("totp");
     Err(rejection.into())
 }
@@ -275,7 +279,7 @@ impl Command<Runtime, Event> for RevokeApiToken {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<TokenChange, ApplyError> {
         let found = all_tokens(read)?.into_iter().find(|(_, token)| token.id == self.id && token.user == self.user);
         let Some((hash, token)) = found else {
-            return Err(Rejection::not_found("token_not_found", "You have no API token with that id.").into());
+            return Err(Rejection::not_found(ErrorCode::TokenNotFound, "You have no API token with that id.").into());
         };
         Ok(TokenChange { hash, token, actor: self.actor, at: self.at })
     }
@@ -339,7 +343,7 @@ impl Command<Runtime, Event> for EnableTotp {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
         let mut user = load_user(read, self.user)?;
         let Some(secret) = user.totp_pending.take() else {
-            return Err(Rejection::conflict("totp_not_started", "Start two-factor setup first.").into());
+            return Err(Rejection::conflict(ErrorCode::TotpNotStarted, "Start two-factor setup first.").into());
         };
         let replacing = user.totp.is_some();
         // The current code is only proof here: the enrolment it belongs to is replaced below.
@@ -347,7 +351,7 @@ impl Command<Runtime, Event> for EnableTotp {
         let Some(step) = totp::verify(&secret, &self.code, self.at, 0) else {
             let mut rejection = Rejection::new(
                 RejectKind::Invalid,
-                "totp_invalid",
+                ErrorCode::TotpInvalid,
                 "That code is not valid. Check the time on your phone.",
             );
             rejection.field = Some("code");
@@ -388,7 +392,7 @@ impl Command<Runtime, Event> for DisableTotp {
         let mut user = load_user(read, self.user)?;
         if user.totp_required {
             return Err(Rejection::conflict(
-                "totp_required_by_admin",
+                ErrorCode::TotpRequiredByAdmin,
                 "An administrator requires two-factor login for you.",
             )
             .into());

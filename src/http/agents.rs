@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use crate::core::{DEFAULT_CAPACITY, SetAgentRouting, SetAvailability};
 use crate::domain::access::Role;
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{Conversation, Status, panel};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode};
 
@@ -124,7 +125,7 @@ pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, 
     let group = match uri.query().and_then(|q| q.strip_prefix("group=")) {
         Some(raw) => Some(GroupId(raw.parse().map_err(|_| ApiError::invalid_field("group", "must be a group id"))?)),
         None if uri.query().is_some_and(|q| !q.is_empty()) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "The only filter is group."));
+            return Err(ApiError::new(ErrorCode::InvalidInput, "The only filter is group."));
         }
         None => None,
     };

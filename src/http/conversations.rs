@@ -13,6 +13,7 @@ use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, Take, TakeNext, Transfer, TransferTarget};
 use crate::domain::conversation::{Conversation, MAX_TEXT_BYTES, Status};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::policy::{self, Viewer};
 
@@ -42,7 +43,7 @@ async fn visible(state: &AppState, caller: &Principal, id: u64) -> Result<Conver
     let conversation = state
         .read(move |read| read.conversation(ConversationId(id)))
         .await?
-        .ok_or_else(|| ApiError::not_found("conversation_not_found", "There is no such conversation."))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::ConversationNotFound, "There is no such conversation."))?;
     if !can_see(caller, &conversation, &my_groups(state, caller.user.id).await?) {
         return Err(ApiError::forbidden("This conversation is not yours to see."));
     }
@@ -225,7 +226,7 @@ pub async fn transfer(
         (Some(agent), None) => TransferTarget::Agent(UserId(agent)),
         (None, Some(group)) => TransferTarget::Group(GroupId(group)),
         _ => {
-            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Give either agent_id or group_id.");
+            let error = ApiError::new(ErrorCode::InvalidInput, "Give either agent_id or group_id.");
             return Err(error.on_field("agent_id"));
         }
     };

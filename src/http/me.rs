@@ -16,6 +16,7 @@ use crate::core::{
     ChangePassword, CoreError, CreateApiToken, DisableTotp, EnableTotp, RevokeApiToken, StartTotp, UpdateProfile,
 };
 use crate::domain::account::{ProfilePatch, check_password};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::TokenId;
 use crate::domain::{secret, totp};
 
@@ -49,7 +50,7 @@ async fn verify_password(
     field: &'static str,
 ) -> Result<(), ApiError> {
     if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
-        return Err(ApiError::too_many("too_many_attempts", wait.0));
+        return Err(ApiError::too_many(ErrorCode::TooManyAttempts, wait.0));
     }
     let checked = state.passwords.verify(password, caller.user.password_hash.clone()).await;
     if let Err(busy) = checked {
@@ -58,7 +59,7 @@ async fn verify_password(
         return Err(busy.into());
     }
     if checked != Ok(true) {
-        let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
+        let error = ApiError::new(ErrorCode::WrongPassword, "The current password is not right.");
         return Err(error.on_field(field));
     }
     Ok(())
@@ -147,8 +148,7 @@ fn person_at_the_keyboard(caller: &Principal) -> Result<(), ApiError> {
     match caller.via {
         Via::Session { .. } => Ok(()),
         Via::Token { .. } => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "session_required",
+            ErrorCode::SessionRequired,
             "Two-factor login can only be changed from a signed-in web session, not with an API token.",
         )),
     }
@@ -167,7 +167,8 @@ async fn prove_person(state: &AppState, caller: &Principal, password: String) ->
 fn settle<T>(state: &AppState, caller: &Principal, result: Result<T, CoreError>) -> Result<T, ApiError> {
     match &result {
         Ok(_) => state.guard.signed_in(&caller.user.email, caller.address),
-        Err(CoreError::Rejected(rejection)) if rejection.code == "totp_invalid" && rejection.field != Some("code") => {}
+        Err(CoreError::Rejected(rejection))
+            if rejection.code == ErrorCode::TotpInvalid && rejection.field != Some("code") => {}
         Err(_) => state.guard.refund_sign_in(&caller.user.email, caller.address),
     }
     Ok(result?)

@@ -12,6 +12,7 @@ use super::views::UserView;
 use super::{ApiError, AppState};
 use crate::core::{CreateUser, NewLink, ResendInvite, UpdateUser};
 use crate::domain::account::{NewUser, User, UserPatch};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::secret;
 
@@ -52,7 +53,7 @@ pub async fn show(State(state): State<AppState>, Id(id): Id) -> Result<Response,
     let user = state
         .read(move |read| read.user(UserId(id)))
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "There is no such user."))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "There is no such user."))?;
     Ok(Json(view(&state, &user).await?).into_response())
 }
 

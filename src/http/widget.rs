@@ -20,11 +20,15 @@ use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile};
 use crate::domain::conversation::{
     Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor, clean_contact_field,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::routing::Place;
 use crate::domain::secret;
 
 pub(super) fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
-    state.guard.begin_widget(address, state.clock.now()).map_err(|wait| ApiError::too_many("rate_limited", wait.0))
+    state
+        .guard
+        .begin_widget(address, state.clock.now())
+        .map_err(|wait| ApiError::too_many(ErrorCode::RateLimited, wait.0))
 }
 
 #[derive(Deserialize)]
@@ -63,7 +67,10 @@ pub async fn create_visitor(
         .await?
         .filter(|channel| channel.kind == ChannelKind::Widget && channel.disabled_at.is_none())
         .ok_or_else(|| {
-            ApiError::not_found("channel_not_found", "This chat is not set up on the server (unknown channel key).")
+            ApiError::not_found(
+                ErrorCode::ChannelNotFound,
+                "This chat is not set up on the server (unknown channel key).",
+            )
         })?;
     let (name, email) = input.profile()?;
     let token = secret::new_token("vt_");
@@ -81,9 +88,10 @@ pub async fn create_visitor(
 /// The visitor a request's token names.
 pub(super) async fn visitor(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
     let hash = secret::hash(token.trim());
-    state.read(move |read| read.visitor(hash)).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_visitor", "This chat session is not known; start a new one.")
-    })
+    state
+        .read(move |read| read.visitor(hash))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidVisitor, "This chat session is not known; start a new one."))
 }
 
 fn bearer(headers: &HeaderMap) -> &str {

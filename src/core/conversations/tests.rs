@@ -21,7 +21,7 @@ fn run<C: Command<Runtime, Event>>(
     tx: &WriteTransaction,
 ) -> Result<C::Output, String> {
     let refused = |err: ApplyError| match err {
-        ApplyError::Rejected(why) => why.code.to_owned(),
+        ApplyError::Rejected(why) => why.code.as_str().to_owned(),
         other => format!("not a refusal: {other}"),
     };
     let plan = command.check(state, &Read::new(tx)).map_err(refused)?;
