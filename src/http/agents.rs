@@ -3,17 +3,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, Caller, Id};
+use super::query::{Filters, NoFilters, Query};
 use super::{ApiError, AppState};
 use crate::core::{DEFAULT_CAPACITY, SetAgentRouting, SetAvailability};
 use crate::domain::access::Role;
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{Conversation, Status, panel};
-use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode};
 
@@ -63,7 +62,7 @@ fn agent_view(
 }
 
 /// `GET /api/v1/agents`: every active agent with status, load and capacity.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let (users, groups, open, profiles) = state
         .read(|read| {
             let users: Vec<User> =
@@ -121,16 +120,18 @@ pub async fn update(
 }
 
 /// `GET /api/v1/stats/panel?group=`: today's figures (UTC day), for a group or all.
-pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
-    let group = match uri.query().and_then(|q| q.strip_prefix("group=")) {
-        Some(raw) => Some(GroupId(raw.parse().map_err(|_| ApiError::invalid_field("group", "must be a group id"))?)),
-        None if uri.query().is_some_and(|q| !q.is_empty()) => {
-            return Err(ApiError::new(ErrorCode::InvalidInput, "The only filter is group."));
-        }
-        None => None,
-    };
-    Ok(Json(panel_figures(&state, group).await?).into_response())
+pub async fn stats(State(state): State<AppState>, Query(panel): Query<PanelQuery>) -> Result<Response, ApiError> {
+    Ok(Json(panel_figures(&state, panel.group.map(GroupId)).await?).into_response())
 }
+
+/// `?group=<id>`: the panel of one group; all groups without it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelQuery {
+    group: Option<u64>,
+}
+
+impl Filters for PanelQuery {}
 
 /// Today's panel figures (UTC day) for a group or all: what `GET /stats/panel` answers and the
 /// `stats.panel` event carries.

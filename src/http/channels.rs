@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::conversations::{my_groups, sees_everything};
 use super::extract::{Body, Caller, Id};
+use super::query::{NoFilters, Query};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
@@ -57,7 +58,7 @@ fn view(state: &AppState, channel: &Channel) -> ChannelView {
     }
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let channels = state.read(|read| read.channels()).await?;
     Ok(Json(channels.iter().map(|channel| view(&state, channel)).collect::<Vec<_>>()).into_response())
 }

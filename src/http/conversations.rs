@@ -3,12 +3,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::extract::{Body, Caller, Id};
 use super::guard::Principal;
+use super::query::{Filters, Query};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, Take, TakeNext, Transfer, TransferTarget};
@@ -50,35 +51,38 @@ async fn visible(state: &AppState, caller: &Principal, id: u64) -> Result<Conver
     Ok(conversation)
 }
 
-/// Filters of the list, from the query string.
-#[derive(Debug, Default)]
-struct ListQuery {
+/// Filters of the list, from the query string (`query::Query`): an unknown parameter is a 400.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// open (default), queued, assigned, finalized or all.
     status: Option<String>,
+    /// me, unassigned, all (default) or a user id.
     assignee: Option<String>,
     group: Option<u64>,
     before: Option<u64>,
+    /// 1 to 200 (a larger or smaller one is clamped), 50 by default.
+    #[serde(default = "default_limit")]
     limit: usize,
 }
 
-fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
-    let mut query = ListQuery { limit: 50, ..ListQuery::default() };
-    let bad = |field: &str, message: String| ApiError::invalid_field(field, message);
-    for pair in uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = |field: &str| value.parse::<u64>().map_err(|_| bad(field, "must be a whole number".into()));
-        match key {
-            "status" if ["open", "queued", "assigned", "finalized", "all"].contains(&value) => {
-                query.status = Some(value.into())
-            }
-            "status" => return Err(bad("status", "one of open, queued, assigned, finalized, all".into())),
-            "assignee" => query.assignee = Some(value.into()),
-            "group" => query.group = Some(number("group")?),
-            "before" => query.before = Some(number("before")?),
-            "limit" => query.limit = number("limit")?.clamp(1, 200) as usize,
-            other => return Err(bad(other, "is not a filter (use status, assignee, group, before, limit)".into())),
+fn default_limit() -> usize {
+    50
+}
+
+impl Filters for ListQuery {
+    fn check(mut self) -> Result<Self, ApiError> {
+        let statuses = ["open", "queued", "assigned", "finalized", "all"];
+        if self.status.as_deref().is_some_and(|status| !statuses.contains(&status)) {
+            return Err(ApiError::invalid_field("status", "one of open, queued, assigned, finalized, all"));
         }
+        let named = |assignee: &str| ["me", "unassigned", "all"].contains(&assignee) || assignee.parse::<u64>().is_ok();
+        if self.assignee.as_deref().is_some_and(|assignee| !named(assignee)) {
+            return Err(ApiError::invalid_field("assignee", "one of me, unassigned, all or a user id"));
+        }
+        self.limit = self.limit.clamp(1, 200);
+        Ok(self)
     }
-    Ok(query)
 }
 
 fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
@@ -101,8 +105,11 @@ fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
 
 /// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`: open lists
 /// newest message first, except `status=queued`, in queue order (longest waiting first).
-pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
-    let query = parse_list(&uri)?;
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let groups = my_groups(&state, caller.user.id).await?;
     let me = caller.user.id;
     let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");

@@ -115,42 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// `?before=<id>&limit=<n>` for lists read newest first; limit 1 to 200, each list picks its default.
-pub struct Page {
-    pub before: Option<u64>,
-    limit: Option<usize>,
-}
-
-impl Page {
-    /// The limit asked for, else the list's own default.
-    pub fn limit_or(&self, default: usize) -> usize {
-        self.limit.unwrap_or(default)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Page {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let mut page = Page { before: None, limit: None };
-        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let bad = |field: &str, message: &str| ApiError::invalid_field(field, message);
-            match key {
-                "before" => page.before = Some(value.parse().map_err(|_| bad("before", "must be a whole number"))?),
-                "limit" => {
-                    let limit: usize = value.parse().map_err(|_| bad("limit", "must be a whole number"))?;
-                    if !(1..=200).contains(&limit) {
-                        return Err(bad("limit", "must be from 1 to 200"));
-                    }
-                    page.limit = Some(limit);
-                }
-                _ => return Err(bad(key, "is not a parameter of this list (use before, limit)")),
-            }
-        }
-        Ok(page)
-    }
-}
+pub use super::query::Page;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::auth::me_view;
 use super::extract::{Body, Caller, Id};
 use super::guard::{Principal, Via};
+use super::query::{NoFilters, Query};
 use super::views::TokenView;
 use super::{ApiError, AppState};
 use crate::core::{
@@ -100,7 +101,11 @@ pub async fn change_password(
     Ok(Json(body).into_response())
 }
 
-pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    _: Query<NoFilters>,
+) -> Result<Response, ApiError> {
     let user = caller.user.id;
     let tokens = state.read(move |read| read.api_tokens_of(user)).await?;
     Ok(Json(tokens.iter().map(TokenView::from).collect::<Vec<_>>()).into_response())

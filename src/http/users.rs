@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::extract::{Body, Caller, Id};
+use super::query::{NoFilters, Query};
 use super::views::UserView;
 use super::{ApiError, AppState};
 use crate::core::{CreateUser, NewLink, ResendInvite, UpdateUser};
@@ -16,7 +17,7 @@ use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::secret;
 
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let (users, groups) = state.read(|read| Ok((read.users()?, read.groups()?))).await?;
     Ok(Json(users.iter().map(|user| UserView::new(user, &groups)).collect::<Vec<_>>()).into_response())
 }

@@ -8,13 +8,14 @@ use std::net::IpAddr;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::Body;
 use super::guard::ClientIp;
+use super::query::{Filters, Query};
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile};
 use crate::domain::conversation::{
@@ -152,17 +153,26 @@ pub(super) fn status_json(conversation: &Conversation, place: Option<Place>) -> 
     })
 }
 
+/// `?after=<message id>`: only the messages after it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    after: Option<u64>,
+}
+
+impl Filters for ShowQuery {}
+
 /// `GET /widget/v1/conversation?after=<message id>`: the conversation, place in line, and the
 /// messages after `after` (all when absent).
 pub async fn show(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
     headers: HeaderMap,
-    uri: Uri,
+    Query(ShowQuery { after }): Query<ShowQuery>,
 ) -> Result<Response, ApiError> {
     limit(&state, address)?;
     let visitor = visitor(&state, bearer(&headers)).await?;
-    let after: u64 = uri.query().and_then(|q| q.strip_prefix("after=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let after = after.unwrap_or(0);
     let Some(conversation) = current(&state, &visitor).await? else {
         return Ok(Json(json!({ "conversation": null, "messages": [] })).into_response());
     };
