@@ -4,12 +4,13 @@
 use redb::WriteTransaction;
 
 use super::agents::sync_agent;
-use super::outbox::{end_mail_link, queue_link_mail};
+pub use super::outbox::NewLink;
+use super::outbox::queue_link_mail;
 use super::records::{
     all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link,
     revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
-use super::sessions::check_second_factor;
+use super::records::{check_second_factor, end_mail_link};
 use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
@@ -35,13 +36,6 @@ impl NewSession {
         let session = Session { user, created_at: at, last_seen_at: at, csrf: self.csrf, address: self.address };
         insert_session(tx, self.hash, &session)
     }
-}
-
-/// An invite or reset link: the hash to store and the full address to mail.
-#[derive(Debug, Clone)]
-pub struct NewLink {
-    pub hash: [u8; 32],
-    pub url: String,
 }
 
 /// A user as a check decided they become, with who changes them and when: the plan of the

@@ -39,7 +39,7 @@ impl Command<Runtime, Event> for CreateChannel {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ChannelPlan, ApplyError> {
         let name = clean_name("name", &self.name).map_err(Rejection::from)?;
         if let Some(group) = self.group {
-            super::groups::check_group_exists(read, group)?;
+            super::records::check_group_exists(read, group)?;
         }
         check_webhook_url(self.webhook_url.as_deref())?;
         let id = ChannelId(CHANNEL_ID_TO_CHANNEL.next_key(&read.table(CHANNEL_ID_TO_CHANNEL.definition())?)?);
@@ -97,7 +97,7 @@ impl Command<Runtime, Event> for UpdateChannel {
         }
         if let Some(group) = self.group {
             if let Some(group) = group {
-                super::groups::check_group_exists(read, group)?;
+                super::records::check_group_exists(read, group)?;
             }
             channel.group = group;
         }

@@ -11,6 +11,7 @@ mod webhooks;
 
 use redb::{ReadableTable, WriteTransaction};
 
+use super::records::append;
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Conversation, Message, Party, Status, check_text, clean_label, preview,
@@ -20,12 +21,9 @@ use crate::domain::ids::{ChannelId, ConversationId, MessageId, UserId};
 use crate::domain::policy::{self, NotActing};
 use crate::domain::routing::{Assignment, RoutingError};
 use crate::store::StoreError;
-use crate::store::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
-};
+use crate::store::tables::{CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, OPEN_CONVERSATION_IDS};
 use webhooks::{Hook, Webhook};
 
-pub use super::transfers::{Transfer, TransferTarget, requeue};
 pub use customer::{CustomerMessage, CustomerOutcome, CustomerProfile};
 pub use webhooks::DeliveryAttempted;
 
@@ -70,17 +68,6 @@ pub(super) fn append_message(
     let message =
         Message { id: MessageId(0), conversation, author, text, private, created_at: at, activity: None, rule: None };
     append(tx, message)
-}
-
-/// Stores a message as the conversation's next one (its id is given here).
-pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, StoreError> {
-    let conversation = message.conversation;
-    let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
-    let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
-    let seq = last.map_or(1, |(key, _)| key.value().1 + 1);
-    message.id = MessageId(seq);
-    MESSAGE_KEY_TO_MESSAGE.insert(&mut table, (conversation.0, seq), &message)?;
-    Ok(message)
 }
 
 /// Writes what the router decided: each conversation now held by its agent.
@@ -339,7 +326,7 @@ pub fn system_message(
     at: u64,
 ) -> Result<(), ApplyError> {
     let webhook = if private { None } else { Webhook::of(tx, conversation)? };
-    let rule = Some(super::rules::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
+    let rule = Some(super::records::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
     let message = Message {
         id: MessageId(0),
         conversation: conversation.id,

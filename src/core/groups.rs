@@ -6,7 +6,7 @@ use redb::WriteTransaction;
 
 use super::agents::sync_all_agents;
 use super::conversations::{open_conversations, save_conversation, write_assignments};
-use super::records::{all_users, audit};
+use super::records::{all_users, audit, live_group};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
@@ -171,14 +171,6 @@ fn save_group(tx: &WriteTransaction, group: &Group) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {
-    all.iter()
-        .map(|(_, group)| group)
-        .find(|group| group.id == id && group.deleted_at.is_none())
-        .cloned()
-        .ok_or_else(|| Rejection::not_found(ErrorCode::GroupNotFound, "There is no such group.").into())
-}
-
 /// Group names are unique among live groups, ignoring case.
 fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) -> Result<(), ApplyError> {
     let taken = all.iter().map(|(_, group)| group).any(|group| {
@@ -210,9 +202,4 @@ fn check_members(tx: &impl Tables, members: &[UserId]) -> Result<Vec<UserId>, Ap
         unique.insert(*member);
     }
     Ok(unique.into_iter().collect())
-}
-
-pub fn check_group_exists(tx: &impl Tables, id: GroupId) -> Result<Group, ApplyError> {
-    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
-    live_group(&GROUP_ID_TO_GROUP.all(&table)?, id)
 }

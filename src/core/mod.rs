@@ -28,7 +28,7 @@ pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{
     AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize, MarkRead, SetLabel,
-    Staff, Transfer, TransferTarget,
+    Staff,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use notify::SetPublicUrl;
@@ -41,6 +41,7 @@ pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
+pub use transfers::{Transfer, TransferTarget};
 pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};

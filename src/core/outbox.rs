@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::accounts::NewLink;
 use super::records::{audit, open_link, queue_mail};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Language, User};
@@ -128,21 +127,6 @@ fn keep(state: &Runtime, link: &NewLink) -> Option<String> {
     // An aborted batch leaves an entry no mail points to: harmless, and gone at the next start.
     state.mail_links.vault.hold(link.hash, link.url.clone());
     None
-}
-
-/// The link under `hash` was used or replaced: it leaves the mail that carried it.
-pub fn end_mail_link(tx: &WriteTransaction, hash: [u8; 32], why: Removal) -> Result<(), StoreError> {
-    let Some(id) = tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?.map(|id| id.value()) else {
-        return Ok(());
-    };
-    let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-    if let Some(mut mail) = MAIL_ID_TO_MAIL.get(&table, id)? {
-        if let Some(link) = &mut mail.link {
-            link.remove(why);
-        }
-        MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
-    }
-    Ok(())
 }
 
 pub struct MailAttempted {
@@ -393,6 +377,13 @@ fn written_link(body: &str) -> Option<(usize, usize, &str)> {
     let start = body[..mark].rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |at| at + 1);
     let end = body[mark..].find(|c: char| c.is_ascii_whitespace()).map_or(body.len(), |at| mark + at);
     Some((start, end, &body[mark + "#token=".len()..end]))
+}
+
+/// An invite or reset link: the hash to store and the full address to mail.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub hash: [u8; 32],
+    pub url: String,
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use redb::WriteTransaction;
 
 use super::activity::group_party;
-use super::conversations::{finish, load_conversation, requeue, routing_rejection, save_conversation, system_message};
+use super::conversations::{finish, load_conversation, routing_rejection, save_conversation, system_message};
+use super::records::rule_name;
+use super::transfers::requeue;
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::Group;
 use crate::domain::conversation::{
@@ -348,11 +350,6 @@ pub struct ClosePlan {
     reason: String,
     rule: String,
     at: u64,
-}
-
-/// A rule as staff and customers read its name: its file name without `.rhai`.
-pub fn rule_name(file: &str) -> &str {
-    file.trim_end_matches(".rhai")
 }
 
 /// The "Finalized by rule …" line for staff.

@@ -4,14 +4,15 @@
 use redb::WriteTransaction;
 
 use super::accounts::{Changed, NewSession};
-use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
+pub use super::records::second_factor_missing;
+use super::records::{audit, check_second_factor, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
 use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
 use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{TokenId, UserId};
 use crate::domain::session::{ApiToken, Session};
-use crate::domain::{secret, totp};
+use crate::domain::totp;
 use crate::store::tables::{API_TOKEN_HASH_TO_TOKEN, SESSION_HASH_TO_SESSION};
 
 /// Signs a user in after their password was checked: checks the second factor if they enrolled
@@ -60,52 +61,6 @@ impl Command<Runtime, Event> for OpenSession {
         plan.session.open(tx, plan.user.id, plan.at)?;
         Ok(plan.user)
     }
-}
-
-/// The answer when two-factor login is on and no code came: `Unauthorized` where it stands for
-/// signing in (sign-in, a reset link), `Forbidden` where a signed-in user must prove it is them.
-pub fn second_factor_missing(kind: RejectKind) -> Rejection {
-    let mut rejection = Rejection::new(
-        kind,
-        ErrorCode::TotpRequired,
-        "Enter the 6-digit code from your authenticator app (or a recovery code).",
-    );
-    rejection.field = Some("totp");
-    rejection
-}
-
-/// If the user has two-factor login on, checks `code` (a TOTP code works once; a recovery code is
-/// spent) and returns the enrolment to save; `None` when it is off.
-pub fn check_second_factor(
-    user: &User,
-    code: Option<&str>,
-    kind: RejectKind,
-    at: u64,
-) -> Result<Option<Totp>, ApplyError> {
-    let Some(enrolled) = user.totp.clone() else {
-        return Ok(None);
-    };
-    let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
-        return Err(second_factor_missing(kind).into());
-    };
-    second_factor(enrolled, code, kind, at).map(Some)
-}
-
-/// Checks a TOTP or recovery code against the enrolment; returns the enrolment updated so the
-/// same code cannot work again.
-fn second_factor(mut enrolled: Totp, code: &str, kind: RejectKind, at: u64) -> Result<Totp, ApplyError> {
-    if let Some(step) = totp::verify(&enrolled.secret, code, at, enrolled.last_step) {
-        enrolled.last_step = step;
-        return Ok(enrolled);
-    }
-    let hash = secret::hash(&totp::normalize_recovery_code(code));
-    if let Some(position) = enrolled.recovery.iter().position(|stored| *stored == hash) {
-        enrolled.recovery.remove(position);
-        return Ok(enrolled);
-    }
-    let mut rejection = Rejection::new(kind, ErrorCode::TotpInvalid, "That code is not valid. Try the current one.");
-    rejection.field = Some("totp");
-    Err(rejection.into())
 }
 
 /// Signs out: the session ends on the server.

@@ -74,7 +74,7 @@ impl Command<Runtime, Event> for Transfer {
                 (Move::Agent { agent, force: self.force }, target)
             }
             TransferTarget::Group(group) => {
-                super::groups::check_group_exists(read, group)?;
+                super::records::check_group_exists(read, group)?;
                 check_group_target(state, &conversation, group, self.by.user)?;
                 check_queue_room(state, group)?;
                 check_requeue(state, &conversation)?;

@@ -10,6 +10,7 @@ use crate::domain::conversation::{ChannelKind, Contact};
 use crate::domain::ids::ContactId;
 use crate::domain::routing::{AssignMode, Routing, Ticket};
 use crate::store::Store;
+use crate::store::tables::MESSAGE_KEY_TO_MESSAGE;
 use crate::store::tables::{
     CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID,
 };
