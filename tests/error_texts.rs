@@ -1,122 +1,88 @@
 //! Every error code the server can send has a Spanish and an English text in the web UI, which
 //! translates errors by code (`errorText` in `web/js/views/common.js` looks up `error.<code>`).
-//! The codes are collected from the source, so a code added anywhere without its texts fails here.
+//! API codes come from the one enum, `ErrorCode`; the OpenAPI document lists exactly them.
+//! Socket close reasons are not API errors; they are collected from the source.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use centralita::domain::error_code::ErrorCode;
 use serde_json::Value;
 
-/// The code literals in one file's text (up to its test module): the second argument of
-/// `ApiError::new(status, code, …)` and `Rejection::new(kind, code, …)`, the first of the other
-/// constructors (`not_found(code, …)`, `conflict(code, …)`, `too_many(code, …)`; those taking a
-/// message instead never match, a message is not snake_case), and `code: "…"`.
-fn codes_in(text: &str, found: &mut BTreeSet<String>) {
-    let text = text.split("#[cfg(test)]").next().unwrap_or(text);
-    for start in ["ApiError::", "Rejection::"] {
-        for (at, _) in text.match_indices(start) {
-            let rest = &text[at + start.len()..];
-            let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
-            let name = &rest[..name_end];
-            let Some(args) = rest[name_end..].strip_prefix('(') else { continue };
-            let (first, after) = argument(args);
-            let code = match name {
-                "new" => after.map(|after| argument(after).0),
-                // These name an input field, not a code (theirs is invalid_input).
-                "invalid_field" | "on_field" => None,
-                _ => Some(first),
-            };
-            if let Some(code) = code.and_then(code_literal) {
-                found.insert(code);
-            }
-        }
-    }
-    for (at, _) in text.match_indices("code: \"") {
-        if let Some(code) = code_literal(&text[at + "code: ".len()..]) {
-            found.insert(code);
-        }
-    }
-}
-
-/// One call argument (up to the next `,` or `)` at its own depth) and what follows its comma.
-fn argument(args: &str) -> (&str, Option<&str>) {
-    let mut depth = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, c) in args.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_string => escaped = true,
-            '"' => in_string = !in_string,
-            _ if in_string => {}
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' if depth == 0 => return (&args[..i], None),
-            ')' | ']' | '}' => depth -= 1,
-            ',' if depth == 0 => return (&args[..i], Some(&args[i + 1..])),
-            _ => {}
-        }
-    }
-    (args, None)
-}
-
-/// `"some_code"` (the whole argument, a stable snake_case code), else `None`.
-fn code_literal(arg: &str) -> Option<String> {
-    let arg = arg.trim_start();
-    let inner = arg.strip_prefix('"')?;
-    let end = inner.find('"')?;
-    let code = &inner[..end];
-    let whole = arg[end + 2..].trim_start();
-    let ends_here = whole.is_empty() || whole.starts_with(',') || whole.starts_with(')') || whole.starts_with('\n');
-    let snake = !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
-    (snake && ends_here).then(|| code.to_owned())
-}
-
-fn walk(dir: &Path, found: &mut BTreeSet<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            walk(&path, found);
-        } else if path.extension().is_some_and(|ext| ext == "rs") && !path.ends_with("tests.rs") {
-            codes_in(&std::fs::read_to_string(&path).unwrap(), found);
-        }
-    }
-}
-
-fn server_codes() -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
-    found
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
 fn texts(language: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("web/i18n/{language}.json"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&read(&format!("web/i18n/{language}.json"))).unwrap()
 }
 
-#[test]
-fn the_scan_finds_codes_the_way_they_are_written() {
+/// The reasons a socket is closed with, written `reason: "…"` or `(CLOSE_…, "…")` before the tests.
+fn close_reasons() -> BTreeSet<String> {
     let mut found = BTreeSet::new();
-    codes_in(
-        r#"ApiError::not_found("user_not_found", "x") ApiError::new(
-            StatusCode::GONE,
-            "link_used", format!("a, b")) Rejection::new(RejectKind::Invalid, code, "Not a code")
-            Rejection { code: "invalid_input", field } ApiError::forbidden("Your roles do not allow this.")"#,
-        &mut found,
-    );
-    assert_eq!(found.into_iter().collect::<Vec<_>>(), ["invalid_input", "link_used", "user_not_found"]);
+    for file in ["src/http/ws_access.rs", "src/http/live_socket.rs", "src/http/sockets.rs"] {
+        let text = read(file);
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for start in ["reason: \"", "CLOSE_"] {
+            for (at, _) in text.match_indices(start) {
+                let rest = &text[at + start.len()..];
+                let rest = if start == "CLOSE_" {
+                    match rest.split_once(", \"") {
+                        Some((name, rest)) if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') => rest,
+                        _ => continue,
+                    }
+                } else {
+                    rest
+                };
+                if let Some((reason, _)) = rest.split_once('"') {
+                    found.insert(reason.to_owned());
+                }
+            }
+        }
+    }
+    found
 }
 
 #[test]
-fn every_error_code_the_server_sends_has_a_spanish_and_an_english_text() {
-    let codes = server_codes();
-    // The scan must see the codes everyone knows, or it has stopped working.
-    for known in ["forbidden", "not_signed_in", "conversation_not_found", "invalid_input", "queue_full"] {
-        assert!(codes.contains(known), "the scan missed {known}: {codes:?}");
+fn every_error_code_has_a_spanish_and_an_english_text() {
+    for language in ["es", "en"] {
+        let texts = texts(language);
+        let missing: Vec<&str> = ErrorCode::ALL
+            .iter()
+            .filter(|code| texts[code.message_key()].as_str().is_none_or(str::is_empty))
+            .map(|code| code.as_str())
+            .collect();
+        assert!(missing.is_empty(), "web/i18n/{language}.json has no \"error.<code>\" text for {missing:?}");
+    }
+}
+
+#[test]
+fn every_socket_close_reason_has_a_spanish_and_an_english_text() {
+    let reasons = close_reasons();
+    for known in ["session_ended", "idle_timeout", "too_many_sockets"] {
+        assert!(reasons.contains(known), "the scan missed {known}: {reasons:?}");
     }
     for language in ["es", "en"] {
         let texts = texts(language);
         let missing: Vec<&String> =
-            codes.iter().filter(|code| texts[format!("error.{code}")].as_str().is_none_or(str::is_empty)).collect();
-        assert!(missing.is_empty(), "web/i18n/{language}.json has no \"error.<code>\" text for {missing:?}");
+            reasons.iter().filter(|code| texts[format!("error.{code}")].as_str().is_none_or(str::is_empty)).collect();
+        assert!(missing.is_empty(), "web/i18n/{language}.json has no \"error.<reason>\" text for {missing:?}");
     }
+}
+
+#[test]
+fn the_openapi_document_lists_exactly_the_error_codes() {
+    let doc: Value = serde_json::from_str(&read("src/http/openapi.json")).unwrap();
+    let listed: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("components.schemas.ErrorCode.enum")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let declared: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(listed, declared, "the OpenAPI ErrorCode enum must equal domain::error_code::ErrorCode, in order");
+    assert_eq!(
+        doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
 }

@@ -4,16 +4,18 @@
 use redb::WriteTransaction;
 
 use super::agents::sync_agent;
-use super::outbox::{end_mail_link, queue_link_mail};
+pub use super::outbox::NewLink;
+use super::outbox::queue_link_mail;
 use super::records::{
     all_users, audit, check_email_free, end_sessions, insert_session, load_user, next_user_id, open_link,
     revoke_api_tokens, revoke_links, save_user, user_id_by_email,
 };
-use super::sessions::check_second_factor;
+use super::records::{check_second_factor, end_mail_link};
 use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::access::Role;
 use crate::domain::account::{NewUser, User, UserPatch, leaves_no_admin, normalize_email};
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::mail::Removal;
 use crate::domain::secret::{Link, LinkKind, LinkProblem, LinkState};
@@ -34,13 +36,6 @@ impl NewSession {
         let session = Session { user, created_at: at, last_seen_at: at, csrf: self.csrf, address: self.address };
         insert_session(tx, self.hash, &session)
     }
-}
-
-/// An invite or reset link: the hash to store and the full address to mail.
-#[derive(Debug, Clone)]
-pub struct NewLink {
-    pub hash: [u8; 32],
-    pub url: String,
 }
 
 /// A user as a check decided they become, with who changes them and when: the plan of the
@@ -170,7 +165,9 @@ impl Command<Runtime, Event> for UpdateUser {
         let after = self.patch.apply(&before, self.at).map_err(Rejection::from)?;
         check_email_free(read, &after.email, Some(after.id))?;
         if leaves_no_admin(&all_users(read)?, &after) {
-            return Err(Rejection::conflict("last_admin", "At least one active administrator must remain.").into());
+            return Err(
+                Rejection::conflict(ErrorCode::LastAdmin, "At least one active administrator must remain.").into()
+            );
         }
         let deactivated = before.active && !after.active;
         Ok(Edit {
@@ -222,11 +219,13 @@ impl Command<Runtime, Event> for ResendInvite {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
         let user = load_user(read, self.id)?;
         if !user.active {
-            return Err(Rejection::conflict("user_inactive", "The user is deactivated; activate them first.").into());
+            return Err(
+                Rejection::conflict(ErrorCode::UserInactive, "The user is deactivated; activate them first.").into()
+            );
         }
         if user.password_hash.is_some() {
             return Err(Rejection::conflict(
-                "already_active",
+                ErrorCode::AlreadyActive,
                 "The user has already set a password; they can use \"Forgot password\" instead.",
             )
             .into());
@@ -283,7 +282,12 @@ impl Command<Runtime, Event> for UseLink {
         link.check(self.kind, self.at).map_err(link_rejection)?;
         let mut user = load_user(read, link.user)?;
         if !user.active {
-            return Err(Rejection::new(RejectKind::Gone, "user_inactive", "This account has been deactivated.").into());
+            return Err(Rejection::new(
+                RejectKind::Gone,
+                ErrorCode::UserInactive,
+                "This account has been deactivated.",
+            )
+            .into());
         }
         let second = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
         user.totp = second.or(user.totp);
@@ -333,27 +337,27 @@ impl Command<Runtime, Event> for UseLink {
 pub fn link_rejection(problem: LinkProblem) -> Rejection {
     match problem {
         LinkProblem::Unknown | LinkProblem::WrongKind => Rejection::not_found(
-            "link_invalid",
+            ErrorCode::LinkInvalid,
             "This link is not valid. Check that you copied all of it, or ask for a new one.",
         ),
         LinkProblem::Expired => Rejection::new(
             RejectKind::Gone,
-            "link_expired",
+            ErrorCode::LinkExpired,
             "This link has expired (links last 7 days). Ask an administrator to send a new invitation, or use \"Forgot password\".",
         ),
         LinkProblem::Used => Rejection::new(
             RejectKind::Gone,
-            "link_used",
+            ErrorCode::LinkUsed,
             "This link has already been used. Sign in, or ask for a new one.",
         ),
         LinkProblem::Replaced => Rejection::new(
             RejectKind::Gone,
-            "link_replaced",
+            ErrorCode::LinkReplaced,
             "A newer link was sent after this one; use the newest e-mail.",
         ),
         LinkProblem::Revoked => Rejection::new(
             RejectKind::Gone,
-            "link_revoked",
+            ErrorCode::LinkRevoked,
             "This link no longer works: the password was changed after it was sent. Sign in, or ask for a new one.",
         ),
     }
@@ -409,7 +413,7 @@ impl Command<Runtime, Event> for RequestReset {
 fn user_by_email(read: &impl Tables, raw: &str) -> Result<User, ApplyError> {
     let email = normalize_email(raw).map_err(Rejection::from)?;
     let id = user_id_by_email(read, &email)?
-        .ok_or_else(|| Rejection::not_found("user_not_found", format!("No user has the e-mail {email}.")))?;
+        .ok_or_else(|| Rejection::not_found(ErrorCode::UserNotFound, format!("No user has the e-mail {email}.")))?;
     load_user(read, id)
 }
 

@@ -31,7 +31,7 @@ pub fn write(
         activity: Some(activity),
         rule: None,
     };
-    let message = super::conversations::append(tx, message)?;
+    let message = super::records::append(tx, message)?;
     events.push(Event::MessageCreated { conversation: conversation.clone(), message });
     Ok(())
 }

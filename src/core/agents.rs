@@ -11,6 +11,7 @@ use super::runtime::{agent_settings, routable};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{ActivityKind, Conversation, Party, Status};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::routing::{AgentProfile, AssignMode, RoutingError};
 use crate::store::StoreError;
@@ -145,7 +146,7 @@ impl Command<Runtime, Event> for SetAvailability {
     fn check(self, state: &Runtime, read: &Read<'_>) -> Result<ProfilePlan, ApplyError> {
         let user = load_user(read, self.agent)?;
         if !routable(&user) {
-            return Err(Rejection::conflict("not_an_agent", "Only active agents take conversations.").into());
+            return Err(Rejection::conflict(ErrorCode::NotAnAgent, "Only active agents take conversations.").into());
         }
         check_routed(state, self.agent)?;
         let profile = AgentProfile { available: self.available, ..load_profile(read, self.agent)? };
@@ -335,7 +336,7 @@ fn dispenser_rejection(state: &Runtime, agent: UserId, err: RoutingError) -> App
         (RoutingError::AgentFull, Some(this)) => {
             let limit = state.routing.capacity(this);
             Rejection::conflict(
-                "at_capacity",
+                ErrorCode::AtCapacity,
                 format!("You are at your limit of {limit} conversations; finalize one first."),
             )
             .into()
@@ -366,7 +367,7 @@ impl Command<Runtime, Event> for SetAgentRouting {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<AgentRoutingPlan, ApplyError> {
         let user = load_user(read, self.agent)?;
         if !routable(&user) {
-            return Err(Rejection::conflict("not_an_agent", "Only active agents have routing settings.").into());
+            return Err(Rejection::conflict(ErrorCode::NotAnAgent, "Only active agents have routing settings.").into());
         }
         let mut profile = load_profile(read, self.agent)?;
         if let Some(capacity) = self.capacity {

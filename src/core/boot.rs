@@ -4,6 +4,7 @@
 use redb::WriteTransaction;
 
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
+use crate::domain::error_code::ErrorCode;
 use crate::store::BootRecord;
 use crate::store::tables::BOOT_SEQ_TO_RECORD;
 
@@ -64,7 +65,7 @@ impl Command<Runtime, Event> for RecordStop {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<(u64, BootRecord), ApplyError> {
         let record = BOOT_SEQ_TO_RECORD
             .get(&read.table(BOOT_SEQ_TO_RECORD.definition())?, self.seq)?
-            .ok_or_else(|| Rejection::not_found("start_not_found", "no such start record"))?;
+            .ok_or_else(|| Rejection::not_found(ErrorCode::StartNotFound, "no such start record"))?;
         Ok((self.seq, BootRecord { stopped_at: Some(self.at), ..record }))
     }
 

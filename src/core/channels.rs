@@ -7,6 +7,7 @@ use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteE
 use crate::domain::account::clean_name;
 use crate::domain::audit::Actor;
 use crate::domain::conversation::{Channel, ChannelKind, Contact, ContactPatch};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
 use crate::store::tables::{CHANNEL_ID_TO_CHANNEL, CONTACT_ID_TO_CONTACT, VISITOR_HASH_TO_VISITOR};
 
@@ -38,7 +39,7 @@ impl Command<Runtime, Event> for CreateChannel {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ChannelPlan, ApplyError> {
         let name = clean_name("name", &self.name).map_err(Rejection::from)?;
         if let Some(group) = self.group {
-            super::groups::check_group_exists(read, group)?;
+            super::records::check_group_exists(read, group)?;
         }
         check_webhook_url(self.webhook_url.as_deref())?;
         let id = ChannelId(CHANNEL_ID_TO_CHANNEL.next_key(&read.table(CHANNEL_ID_TO_CHANNEL.definition())?)?);
@@ -90,13 +91,13 @@ impl Command<Runtime, Event> for UpdateChannel {
         let mut channel = CHANNEL_ID_TO_CHANNEL
             .get(&read.table(CHANNEL_ID_TO_CHANNEL.definition())?, self.id.0)?
             .filter(|channel| channel.disabled_at.is_none())
-            .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel."))?;
+            .ok_or_else(|| Rejection::not_found(ErrorCode::ChannelNotFound, "There is no such channel."))?;
         if let Some(name) = &self.name {
             channel.name = clean_name("name", name).map_err(Rejection::from)?;
         }
         if let Some(group) = self.group {
             if let Some(group) = group {
-                super::groups::check_group_exists(read, group)?;
+                super::records::check_group_exists(read, group)?;
             }
             channel.group = group;
         }
@@ -175,7 +176,7 @@ impl Command<Runtime, Event> for UpdateContact {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<ContactPlan, ApplyError> {
         let contact = CONTACT_ID_TO_CONTACT
             .get(&read.table(CONTACT_ID_TO_CONTACT.definition())?, self.id.0)?
-            .ok_or_else(|| Rejection::not_found("contact_not_found", "There is no such contact."))?;
+            .ok_or_else(|| Rejection::not_found(ErrorCode::ContactNotFound, "There is no such contact."))?;
         let contact = self.patch.apply(&contact).map_err(Rejection::from)?;
         Ok(ContactPlan { id: self.id, contact, actor: self.actor, at: self.at })
     }

@@ -11,21 +11,21 @@ mod webhooks;
 
 use redb::{ReadableTable, WriteTransaction};
 
+use super::records::append;
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::conversation::{
     ActivityKind, Author, Channel, Conversation, Message, Party, Status, check_text, clean_label, preview,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ChannelId, ConversationId, MessageId, UserId};
 use crate::domain::policy::{self, NotActing};
 use crate::domain::routing::{Assignment, RoutingError};
 use crate::store::StoreError;
 use crate::store::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, LAST_MESSAGE_TO_OPEN_ID, MESSAGE_KEY_TO_MESSAGE,
-    OPEN_CONVERSATION_IDS,
+    CHANNEL_ID_TO_CHANNEL, CONVERSATION_ID_TO_CONVERSATION, LAST_MESSAGE_TO_OPEN_ID, OPEN_CONVERSATION_IDS,
 };
 use webhooks::{Hook, Webhook};
 
-pub use super::transfers::{Transfer, TransferTarget, requeue};
 pub use customer::{CustomerMessage, CustomerOutcome, CustomerProfile};
 pub use webhooks::DeliveryAttempted;
 
@@ -34,7 +34,7 @@ pub fn load_conversation(tx: &impl Tables, id: ConversationId) -> Result<Convers
     let table = tx.table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     CONVERSATION_ID_TO_CONVERSATION
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("conversation_not_found", "There is no such conversation.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::ConversationNotFound, "There is no such conversation.").into())
 }
 
 /// The conversation, in a write step: its check made sure it exists (or its command just wrote
@@ -77,17 +77,6 @@ pub(super) fn append_message(
     let message =
         Message { id: MessageId(0), conversation, author, text, private, created_at: at, activity: None, rule: None };
     append(tx, message)
-}
-
-/// Stores a message as the conversation's next one (its id is given here).
-pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, StoreError> {
-    let conversation = message.conversation;
-    let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
-    let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
-    let seq = last.map_or(1, |(key, _)| key.value().1 + 1);
-    message.id = MessageId(seq);
-    MESSAGE_KEY_TO_MESSAGE.insert(&mut table, (conversation.0, seq), &message)?;
-    Ok(message)
 }
 
 /// Writes what the router decided: each conversation now held by its agent.
@@ -138,32 +127,33 @@ fn load_channel(tx: &impl Tables, id: ChannelId) -> Result<Channel, ApplyError> 
     let table = tx.table(CHANNEL_ID_TO_CHANNEL.definition())?;
     CHANNEL_ID_TO_CHANNEL
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("channel_not_found", "There is no such channel.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::ChannelNotFound, "There is no such channel.").into())
 }
 
 pub fn routing_rejection(err: RoutingError) -> ApplyError {
     let rejection = match err {
         RoutingError::QueueFull => {
-            Rejection::conflict("queue_full", "That group's queue is at its limit; choose another target.")
+            Rejection::conflict(ErrorCode::QueueFull, "That group's queue is at its limit; choose another target.")
         }
         RoutingError::AgentFull => {
-            Rejection::conflict("agent_unavailable", "That agent is not available or has no free slot.")
+            Rejection::conflict(ErrorCode::AgentUnavailable, "That agent is not available or has no free slot.")
         }
-        RoutingError::UnknownAgent => {
-            Rejection::not_found("agent_not_found", "That user does not take conversations (not an active agent).")
-        }
+        RoutingError::UnknownAgent => Rejection::not_found(
+            ErrorCode::AgentNotFound,
+            "That user does not take conversations (not an active agent).",
+        ),
         RoutingError::UnknownConversation | RoutingError::Duplicate => {
-            Rejection::conflict("conversation_not_routable", "The conversation is not waiting or assigned.")
+            Rejection::conflict(ErrorCode::ConversationNotRoutable, "The conversation is not waiting or assigned.")
         }
         RoutingError::NotWaiting => Rejection::conflict(
-            "conversation_not_waiting",
+            ErrorCode::ConversationNotWaiting,
             "This conversation is no longer waiting: someone has taken it, or it ended.",
         ),
         RoutingError::NotServed => {
-            Rejection::forbidden("not_your_queue", "This conversation waits in a queue you do not serve.")
+            Rejection::forbidden(ErrorCode::NotYourQueue, "This conversation waits in a queue you do not serve.")
         }
         RoutingError::SupervisorAssigns => Rejection::conflict(
-            "supervisor_assigns",
+            ErrorCode::SupervisorAssigns,
             "A supervisor or an administrator assigns the conversations of this channel.",
         ),
     };
@@ -188,9 +178,9 @@ pub(super) fn check_may_act(conversation: &Conversation, by: Staff) -> Result<()
 
 fn not_acting(why: NotActing) -> Rejection {
     match why {
-        NotActing::Finalized => Rejection::conflict("conversation_finalized", "The conversation is finalized."),
+        NotActing::Finalized => Rejection::conflict(ErrorCode::ConversationFinalized, "The conversation is finalized."),
         NotActing::NotYours => {
-            Rejection::forbidden("not_your_conversation", "The conversation is not assigned to you.")
+            Rejection::forbidden(ErrorCode::NotYourConversation, "The conversation is not assigned to you.")
         }
     }
 }
@@ -345,7 +335,7 @@ pub fn system_message(
     at: u64,
 ) -> Result<(), ApplyError> {
     let webhook = if private { None } else { Webhook::of(tx, conversation)? };
-    let rule = Some(super::rules::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
+    let rule = Some(super::records::rule_name(rule).to_owned()).filter(|name| !name.is_empty());
     let message = Message {
         id: MessageId(0),
         conversation: conversation.id,

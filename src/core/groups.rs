@@ -6,11 +6,12 @@ use redb::WriteTransaction;
 
 use super::agents::sync_all_agents;
 use super::conversations::{open_conversations, save_conversation, write_assignments};
-use super::records::{all_users, audit};
+use super::records::{all_users, audit, live_group};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Group, clean_group_name};
 use crate::domain::audit::Actor;
 use crate::domain::conversation::Conversation;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::GroupRules;
 use crate::store::tables::GROUP_ID_TO_GROUP;
@@ -170,14 +171,6 @@ fn save_group(tx: &WriteTransaction, group: &Group) -> Result<(), WriteError> {
     Ok(())
 }
 
-fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {
-    all.iter()
-        .map(|(_, group)| group)
-        .find(|group| group.id == id && group.deleted_at.is_none())
-        .cloned()
-        .ok_or_else(|| Rejection::not_found("group_not_found", "There is no such group.").into())
-}
-
 /// Group names are unique among live groups, ignoring case.
 fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) -> Result<(), ApplyError> {
     let taken = all.iter().map(|(_, group)| group).any(|group| {
@@ -185,7 +178,7 @@ fn check_name_free(all: &[(u64, Group)], name: &str, except: Option<GroupId>) ->
     });
     if taken {
         let mut rejection =
-            Rejection::conflict("group_name_taken", format!("A group named \"{name}\" already exists."));
+            Rejection::conflict(ErrorCode::GroupNameTaken, format!("A group named \"{name}\" already exists."));
         rejection.field = Some("name");
         return Err(rejection.into());
     }
@@ -200,7 +193,7 @@ fn check_members(tx: &impl Tables, members: &[UserId]) -> Result<Vec<UserId>, Ap
         if !known.contains(member) {
             let mut rejection = Rejection::new(
                 super::RejectKind::Invalid,
-                "invalid_input",
+                ErrorCode::InvalidInput,
                 format!("members: there is no user {member}"),
             );
             rejection.field = Some("members");
@@ -209,9 +202,4 @@ fn check_members(tx: &impl Tables, members: &[UserId]) -> Result<Vec<UserId>, Ap
         unique.insert(*member);
     }
     Ok(unique.into_iter().collect())
-}
-
-pub fn check_group_exists(tx: &impl Tables, id: GroupId) -> Result<Group, ApplyError> {
-    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
-    live_group(&GROUP_ID_TO_GROUP.all(&table)?, id)
 }

@@ -32,7 +32,7 @@ pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{
     AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize, MarkRead, SetLabel,
-    Staff, Transfer, TransferTarget,
+    Staff,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use live::{LiveView, WatchLive};
@@ -47,9 +47,11 @@ pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,
 };
+pub use transfers::{Transfer, TransferTarget};
 pub use writer::{Command, MAX_BATCH, Read, State, Tables, WriteError, Writer};
 
 use crate::domain::conversation::{Conversation, Message};
+pub use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{GroupId, UserId};
 use crate::store::StoreError;
 
@@ -115,7 +117,7 @@ pub type Core = Writer<Runtime, Event>;
 pub struct Rejection {
     pub kind: RejectKind,
     /// Stable, machine-readable; becomes the API error code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     /// The input field at fault, when there is one.
     pub field: Option<&'static str>,
@@ -134,19 +136,19 @@ pub enum RejectKind {
 }
 
 impl Rejection {
-    pub fn new(kind: RejectKind, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: RejectKind, code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection { kind, code, message: message.into(), field: None }
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::NotFound, code, message)
     }
 
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::Conflict, code, message)
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Rejection::new(RejectKind::Forbidden, code, message)
     }
 }
@@ -155,7 +157,7 @@ impl From<crate::domain::account::Invalid> for Rejection {
     fn from(invalid: crate::domain::account::Invalid) -> Self {
         Rejection {
             kind: RejectKind::Invalid,
-            code: "invalid_input",
+            code: ErrorCode::InvalidInput,
             message: invalid.to_string(),
             field: Some(invalid.field),
         }

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::accounts::NewLink;
 use super::records::{audit, open_link, queue_mail};
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{Language, User};
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::mail::{self, Mail, MailLink, Removal};
 use crate::domain::secret::{self, Link, LinkKind, LinkState};
@@ -129,21 +129,6 @@ fn keep(state: &Runtime, link: &NewLink) -> Option<String> {
     None
 }
 
-/// The link under `hash` was used or replaced: it leaves the mail that carried it.
-pub fn end_mail_link(tx: &WriteTransaction, hash: [u8; 32], why: Removal) -> Result<(), StoreError> {
-    let Some(id) = tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?.map(|id| id.value()) else {
-        return Ok(());
-    };
-    let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
-    if let Some(mut mail) = MAIL_ID_TO_MAIL.get(&table, id)? {
-        if let Some(link) = &mut mail.link {
-            link.remove(why);
-        }
-        MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
-    }
-    Ok(())
-}
-
 pub struct MailAttempted {
     pub id: u64,
     /// `None`: delivered to the SMTP server.
@@ -158,7 +143,7 @@ impl Command<Runtime, Event> for MailAttempted {
 
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
         let mut mail = find_mail(read, self.id)?
-            .ok_or_else(|| Rejection::not_found("mail_not_found", "There is no such mail."))?;
+            .ok_or_else(|| Rejection::not_found(ErrorCode::MailNotFound, "There is no such mail."))?;
         mail.attempts += 1;
         mail.last_attempt_at = Some(self.at);
         let mut sent_link = None;
@@ -395,6 +380,13 @@ fn written_link(body: &str) -> Option<(usize, usize, &str)> {
     let start = body[..mark].rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |at| at + 1);
     let end = body[mark..].find(|c: char| c.is_ascii_whitespace()).map_or(body.len(), |at| mark + at);
     Some((start, end, &body[mark + "#token=".len()..end]))
+}
+
+/// An invite or reset link: the hash to store and the full address to mail.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub hash: [u8; 32],
+    pub url: String,
 }
 
 #[cfg(test)]

@@ -4,17 +4,19 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::outbox::end_mail_link;
-use super::{ApplyError, Rejection, Tables};
-use crate::domain::account::User;
+use super::{ApplyError, RejectKind, Rejection, Tables};
+use crate::domain::account::{Group, Totp, User};
 use crate::domain::audit::{Actor, AuditEntry};
-use crate::domain::ids::UserId;
+use crate::domain::conversation::Message;
+use crate::domain::error_code::ErrorCode;
+use crate::domain::ids::{GroupId, MessageId, UserId};
 use crate::domain::mail::{Letter, Mail, MailLink, Removal};
-use crate::domain::secret::{Link, LinkKind, LinkState};
+use crate::domain::secret::{self, Link, LinkKind, LinkState};
 use crate::domain::session::Session;
+use crate::domain::totp;
 use crate::store::tables::{
-    API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, LINK_HASH_TO_LINK, MAIL_ID_TO_MAIL,
-    SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
+    API_TOKEN_HASH_TO_TOKEN, AUDIT_ID_TO_ENTRY, EMAIL_TO_USER_ID, GROUP_ID_TO_GROUP, LINK_HASH_TO_LINK,
+    LINK_HASH_TO_MAIL_ID, MAIL_ID_TO_MAIL, MESSAGE_KEY_TO_MESSAGE, SESSION_HASH_TO_SESSION, USER_ID_TO_USER,
 };
 use crate::store::{StoreError, indexes};
 
@@ -124,7 +126,7 @@ pub fn load_user(tx: &impl Tables, id: UserId) -> Result<User, ApplyError> {
     let table = tx.table(USER_ID_TO_USER.definition())?;
     USER_ID_TO_USER
         .get(&table, id.0)?
-        .ok_or_else(|| Rejection::not_found("user_not_found", "There is no such user.").into())
+        .ok_or_else(|| Rejection::not_found(ErrorCode::UserNotFound, "There is no such user.").into())
 }
 
 pub fn all_users(tx: &impl Tables) -> Result<Vec<User>, StoreError> {
@@ -160,7 +162,7 @@ pub fn check_email_free(tx: &impl Tables, email: &str, except: Option<UserId>) -
     match user_id_by_email(tx, email)? {
         Some(owner) if Some(owner) != except => {
             let mut rejection =
-                Rejection::conflict("email_taken", format!("Another user already has the e-mail {email}."));
+                Rejection::conflict(ErrorCode::EmailTaken, format!("Another user already has the e-mail {email}."));
             rejection.field = Some("email");
             Err(rejection.into())
         }
@@ -199,4 +201,94 @@ pub fn revoke_links(tx: &WriteTransaction, user: UserId) -> Result<(), StoreErro
         end_mail_link(tx, hash, Removal::Revoked)?;
     }
     Ok(())
+}
+
+/// The link under `hash` was used or replaced: it leaves the mail that carried it.
+pub fn end_mail_link(tx: &WriteTransaction, hash: [u8; 32], why: Removal) -> Result<(), StoreError> {
+    let Some(id) = tx.open_table(LINK_HASH_TO_MAIL_ID)?.remove(hash)?.map(|id| id.value()) else {
+        return Ok(());
+    };
+    let mut table = tx.open_table(MAIL_ID_TO_MAIL.definition())?;
+    if let Some(mut mail) = MAIL_ID_TO_MAIL.get(&table, id)? {
+        if let Some(link) = &mut mail.link {
+            link.remove(why);
+        }
+        MAIL_ID_TO_MAIL.insert(&mut table, id, &mail)?;
+    }
+    Ok(())
+}
+
+/// The answer when two-factor login is on and no code came: `Unauthorized` where it stands for
+/// signing in (sign-in, a reset link), `Forbidden` where a signed-in user must prove it is them.
+pub fn second_factor_missing(kind: RejectKind) -> Rejection {
+    let mut rejection = Rejection::new(
+        kind,
+        ErrorCode::TotpRequired,
+        "Enter the 6-digit code from your authenticator app (or a recovery code).",
+    );
+    rejection.field = Some("totp");
+    rejection
+}
+
+/// If the user has two-factor login on, checks `code` (a TOTP code works once; a recovery code is
+/// spent) and returns the enrolment to save; `None` when it is off.
+pub fn check_second_factor(
+    user: &User,
+    code: Option<&str>,
+    kind: RejectKind,
+    at: u64,
+) -> Result<Option<Totp>, ApplyError> {
+    let Some(enrolled) = user.totp.clone() else {
+        return Ok(None);
+    };
+    let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
+        return Err(second_factor_missing(kind).into());
+    };
+    second_factor(enrolled, code, kind, at).map(Some)
+}
+
+/// Checks a TOTP or recovery code against the enrolment; returns the enrolment updated so the
+/// same code cannot work again.
+fn second_factor(mut enrolled: Totp, code: &str, kind: RejectKind, at: u64) -> Result<Totp, ApplyError> {
+    if let Some(step) = totp::verify(&enrolled.secret, code, at, enrolled.last_step) {
+        enrolled.last_step = step;
+        return Ok(enrolled);
+    }
+    let hash = secret::hash(&totp::normalize_recovery_code(code));
+    if let Some(position) = enrolled.recovery.iter().position(|stored| *stored == hash) {
+        enrolled.recovery.remove(position);
+        return Ok(enrolled);
+    }
+    let mut rejection = Rejection::new(kind, ErrorCode::TotpInvalid, "That code is not valid. Try the current one.");
+    rejection.field = Some("totp");
+    Err(rejection.into())
+}
+
+/// Stores a message as the conversation's next one (its id is given here).
+pub fn append(tx: &WriteTransaction, mut message: Message) -> Result<Message, StoreError> {
+    let conversation = message.conversation;
+    let mut table = tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
+    let last = table.range((conversation.0, 0)..=(conversation.0, u64::MAX))?.next_back().transpose()?;
+    let seq = last.map_or(1, |(key, _)| key.value().1 + 1);
+    message.id = MessageId(seq);
+    MESSAGE_KEY_TO_MESSAGE.insert(&mut table, (conversation.0, seq), &message)?;
+    Ok(message)
+}
+
+pub fn live_group(all: &[(u64, Group)], id: GroupId) -> Result<Group, ApplyError> {
+    all.iter()
+        .map(|(_, group)| group)
+        .find(|group| group.id == id && group.deleted_at.is_none())
+        .cloned()
+        .ok_or_else(|| Rejection::not_found(ErrorCode::GroupNotFound, "There is no such group.").into())
+}
+
+pub fn check_group_exists(tx: &impl Tables, id: GroupId) -> Result<Group, ApplyError> {
+    let table = tx.table(GROUP_ID_TO_GROUP.definition())?;
+    live_group(&GROUP_ID_TO_GROUP.all(&table)?, id)
+}
+
+/// A rule as staff and customers read its name: its file name without `.rhai`.
+pub fn rule_name(file: &str) -> &str {
+    file.trim_end_matches(".rhai")
 }

@@ -4,7 +4,7 @@
 
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
-use super::outbox::end_mail_link;
+use super::records::end_mail_link;
 use super::{ApplyError, Command, Event, Read, Runtime, Tables, WriteError};
 use crate::domain::mail::Removal;
 use crate::domain::retention::{self, BATCH, Retention};

@@ -4,12 +4,15 @@
 use redb::WriteTransaction;
 
 use super::activity::group_party;
-use super::conversations::{finish, load_conversation, requeue, routing_rejection, save_conversation, system_message};
+use super::conversations::{finish, load_conversation, routing_rejection, save_conversation, system_message};
+use super::records::rule_name;
+use super::transfers::requeue;
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::Group;
 use crate::domain::conversation::{
     ActivityKind, Channel, Contact, Conversation, Party, Status, check_text, clean_label,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, GroupId};
 use crate::domain::routing::RoutingError;
 use crate::rules::actions::Action;
@@ -34,7 +37,7 @@ impl Command<Runtime, Event> for ApplyRuleActions {
     fn check(self, state: &Runtime, read: &Read<'_>) -> Result<RulePlan, ApplyError> {
         let conversation = load_conversation(read, self.conversation)?;
         if conversation.status == Status::Finalized {
-            return Err(Rejection::conflict("conversation_finalized", "The conversation is finalized.").into());
+            return Err(Rejection::conflict(ErrorCode::ConversationFinalized, "The conversation is finalized.").into());
         }
         let groups: Vec<Group> =
             GROUP_ID_TO_GROUP.all(&read.table(GROUP_ID_TO_GROUP.definition())?)?.into_iter().map(|(_, g)| g).collect();
@@ -160,7 +163,9 @@ fn check(action: &Action, groups: &[Group]) -> Result<Checked, Rejection> {
             let group = groups
                 .iter()
                 .find(|group| group.deleted_at.is_none() && group.name.eq_ignore_ascii_case(name.trim()))
-                .ok_or_else(|| Rejection::not_found("group_not_found", format!("There is no group named {name:?}.")))?;
+                .ok_or_else(|| {
+                    Rejection::not_found(ErrorCode::GroupNotFound, format!("There is no group named {name:?}."))
+                })?;
             Checked::Group(group.id)
         }
         Action::Finalize(reason) if reason.trim().is_empty() => Checked::Finalize(None),
@@ -225,11 +230,6 @@ pub struct ClosePlan {
 pub fn group_name(groups: &[Group], id: Option<GroupId>) -> Option<&str> {
     let id = id?;
     groups.iter().find(|group| group.id == id).map(|group| group.name.as_str())
-}
-
-/// A rule as staff and customers read its name: its file name without `.rhai`.
-pub fn rule_name(file: &str) -> &str {
-    file.trim_end_matches(".rhai")
 }
 
 /// The "Finalized by rule …" line for staff.

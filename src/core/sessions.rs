@@ -4,13 +4,15 @@
 use redb::WriteTransaction;
 
 use super::accounts::{Changed, NewSession};
-use super::records::{audit, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
+pub use super::records::second_factor_missing;
+use super::records::{audit, check_second_factor, end_sessions, load_user, revoke_api_tokens, revoke_links, save_user};
 use super::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::account::{ProfilePatch, Totp, User};
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{TokenId, UserId};
 use crate::domain::session::{ApiToken, Session};
-use crate::domain::{secret, totp};
+use crate::domain::totp;
 use crate::store::indexes;
 use crate::store::tables::{API_TOKEN_HASH_TO_TOKEN, SESSION_HASH_TO_SESSION};
 
@@ -38,9 +40,12 @@ impl Command<Runtime, Event> for OpenSession {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<SignIn, ApplyError> {
         let mut user = load_user(read, self.user)?;
         if !user.active {
-            return Err(
-                Rejection::new(RejectKind::Unauthorized, "invalid_credentials", "Wrong e-mail or password.").into()
-            );
+            return Err(Rejection::new(
+                RejectKind::Unauthorized,
+                ErrorCode::InvalidCredentials,
+                "Wrong e-mail or password.",
+            )
+            .into());
         }
         let spent = check_second_factor(&user, self.second_factor.as_deref(), RejectKind::Unauthorized, self.at)?;
         let saves = spent.is_some();
@@ -57,52 +62,6 @@ impl Command<Runtime, Event> for OpenSession {
         plan.session.open(tx, plan.user.id, plan.at)?;
         Ok(plan.user)
     }
-}
-
-/// The answer when two-factor login is on and no code came: `Unauthorized` where it stands for
-/// signing in (sign-in, a reset link), `Forbidden` where a signed-in user must prove it is them.
-pub fn second_factor_missing(kind: RejectKind) -> Rejection {
-    let mut rejection = Rejection::new(
-        kind,
-        "totp_required",
-        "Enter the 6-digit code from your authenticator app (or a recovery code).",
-    );
-    rejection.field = Some("totp");
-    rejection
-}
-
-/// If the user has two-factor login on, checks `code` (a TOTP code works once; a recovery code is
-/// spent) and returns the enrolment to save; `None` when it is off.
-pub fn check_second_factor(
-    user: &User,
-    code: Option<&str>,
-    kind: RejectKind,
-    at: u64,
-) -> Result<Option<Totp>, ApplyError> {
-    let Some(enrolled) = user.totp.clone() else {
-        return Ok(None);
-    };
-    let Some(code) = code.map(str::trim).filter(|code| !code.is_empty()) else {
-        return Err(second_factor_missing(kind).into());
-    };
-    second_factor(enrolled, code, kind, at).map(Some)
-}
-
-/// Checks a TOTP or recovery code against the enrolment; returns the enrolment updated so the
-/// same code cannot work again.
-fn second_factor(mut enrolled: Totp, code: &str, kind: RejectKind, at: u64) -> Result<Totp, ApplyError> {
-    if let Some(step) = totp::verify(&enrolled.secret, code, at, enrolled.last_step) {
-        enrolled.last_step = step;
-        return Ok(enrolled);
-    }
-    let hash = secret::hash(&totp::normalize_recovery_code(code));
-    if let Some(position) = enrolled.recovery.iter().position(|stored| *stored == hash) {
-        enrolled.recovery.remove(position);
-        return Ok(enrolled);
-    }
-    let mut rejection = Rejection::new(kind, "totp_invalid", "That code is not valid. Try the current one.");
-    rejection.field = Some("totp");
-    Err(rejection.into())
 }
 
 /// Signs out: the session ends on the server.
@@ -279,7 +238,7 @@ impl Command<Runtime, Event> for RevokeApiToken {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<TokenChange, ApplyError> {
         let found = all_tokens(read)?.into_iter().find(|(_, token)| token.id == self.id && token.user == self.user);
         let Some((hash, token)) = found else {
-            return Err(Rejection::not_found("token_not_found", "You have no API token with that id.").into());
+            return Err(Rejection::not_found(ErrorCode::TokenNotFound, "You have no API token with that id.").into());
         };
         Ok(TokenChange { hash, token, actor: self.actor, at: self.at })
     }
@@ -343,7 +302,7 @@ impl Command<Runtime, Event> for EnableTotp {
     fn check(self, _: &Runtime, read: &Read<'_>) -> Result<Self::Plan, ApplyError> {
         let mut user = load_user(read, self.user)?;
         let Some(secret) = user.totp_pending.take() else {
-            return Err(Rejection::conflict("totp_not_started", "Start two-factor setup first.").into());
+            return Err(Rejection::conflict(ErrorCode::TotpNotStarted, "Start two-factor setup first.").into());
         };
         let replacing = user.totp.is_some();
         // The current code is only proof here: the enrolment it belongs to is replaced below.
@@ -351,7 +310,7 @@ impl Command<Runtime, Event> for EnableTotp {
         let Some(step) = totp::verify(&secret, &self.code, self.at, 0) else {
             let mut rejection = Rejection::new(
                 RejectKind::Invalid,
-                "totp_invalid",
+                ErrorCode::TotpInvalid,
                 "That code is not valid. Check the time on your phone.",
             );
             rejection.field = Some("code");
@@ -392,7 +351,7 @@ impl Command<Runtime, Event> for DisableTotp {
         let mut user = load_user(read, self.user)?;
         if user.totp_required {
             return Err(Rejection::conflict(
-                "totp_required_by_admin",
+                ErrorCode::TotpRequiredByAdmin,
                 "An administrator requires two-factor login for you.",
             )
             .into());

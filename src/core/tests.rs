@@ -9,6 +9,7 @@ use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransacti
 
 use super::writer::{Read, Tables, WriteError};
 use super::*;
+use crate::domain::error_code::ErrorCode;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -43,10 +44,10 @@ impl Command<Counter, u64> for Put {
 
     fn check(self, _: &Counter, read: &Read<'_>) -> Result<Self, ApplyError> {
         if self.value == 0 {
-            return Err(Rejection::new(RejectKind::Invalid, "zero", "zero").into());
+            return Err(Rejection::new(RejectKind::Invalid, ErrorCode::InvalidInput, "zero").into());
         }
         if read.table(KV)?.get(self.key)?.is_some() {
-            return Err(Rejection::conflict("taken", "taken").into());
+            return Err(Rejection::conflict(ErrorCode::EmailTaken, "taken").into());
         }
         Ok(self)
     }

@@ -10,6 +10,7 @@ use super::conversations::{
 };
 use super::{ApplyError, Command, Event, Read, Rejection, Runtime, WriteError};
 use crate::domain::conversation::{ActivityKind, Author, Conversation, Party, Status, check_text};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::routing::{Assignment, RoutingError};
 
@@ -63,7 +64,7 @@ impl Command<Runtime, Event> for Transfer {
             TransferTarget::Agent(agent) => {
                 if conversation.assignee == Some(agent) {
                     return Err(Rejection::conflict(
-                        "already_with_agent",
+                        ErrorCode::AlreadyWithAgent,
                         "The conversation is already with that agent.",
                     )
                     .into());
@@ -73,7 +74,7 @@ impl Command<Runtime, Event> for Transfer {
                 (Move::Agent { agent, force: self.force }, target)
             }
             TransferTarget::Group(group) => {
-                super::groups::check_group_exists(read, group)?;
+                super::records::check_group_exists(read, group)?;
                 check_group_target(state, &conversation, group, self.by.user)?;
                 check_queue_room(state, group)?;
                 check_requeue(state, &conversation)?;
@@ -130,11 +131,13 @@ fn check_group_target(
     by: UserId,
 ) -> Result<(), ApplyError> {
     if conversation.group == Some(group) {
-        return Err(Rejection::conflict("transfer_to_same_group", "The conversation is already in that group.").into());
+        return Err(
+            Rejection::conflict(ErrorCode::TransferToSameGroup, "The conversation is already in that group.").into()
+        );
     }
     if state.routing.is_member(by, group) && !state.routing.taken_by_others(group, by) {
         return Err(Rejection::conflict(
-            "transfer_to_only_yourself",
+            ErrorCode::TransferToOnlyYourself,
             "Nobody else in that group is taking conversations now; it would come back to you. Choose another group or an agent.",
         )
         .into());

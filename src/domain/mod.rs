@@ -6,6 +6,7 @@ pub mod account;
 pub mod audit;
 pub mod clock;
 pub mod conversation;
+pub mod error_code;
 pub mod ids;
 pub mod mail;
 pub mod policy;

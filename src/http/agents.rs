@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Body, Caller, Id};
+use super::query::{Filters, NoFilters, Query};
 use super::{ApiError, AppState};
 use crate::core::{DEFAULT_CAPACITY, SetAgentRouting, SetAvailability};
 use crate::domain::account::User;
@@ -61,7 +61,7 @@ fn agent_view(user: &User, figures: Option<&AgentFigures>) -> AgentView {
 
 /// `GET /api/v1/agents`: every active agent with status, load and capacity. Only the users are
 /// read; what routing knows comes from the snapshot.
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let users = state.read(|read| read.users()).await?;
     let live = Arc::clone(&state.live.borrow());
     let views: Vec<AgentView> =
@@ -110,16 +110,18 @@ pub async fn update(
 }
 
 /// `GET /api/v1/stats/panel?group=`: today's figures (UTC day), for a group or all.
-pub async fn stats(State(state): State<AppState>, uri: Uri) -> Result<Response, ApiError> {
-    let group = match uri.query().and_then(|q| q.strip_prefix("group=")) {
-        Some(raw) => Some(GroupId(raw.parse().map_err(|_| ApiError::invalid_field("group", "must be a group id"))?)),
-        None if uri.query().is_some_and(|q| !q.is_empty()) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "The only filter is group."));
-        }
-        None => None,
-    };
-    Ok(Json(panel_figures(&state, group)).into_response())
+pub async fn stats(State(state): State<AppState>, Query(panel): Query<PanelQuery>) -> Result<Response, ApiError> {
+    Ok(Json(panel_figures(&state, panel.group.map(GroupId))).into_response())
 }
+
+/// `?group=<id>`: the panel of one group; all groups without it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelQuery {
+    group: Option<u64>,
+}
+
+impl Filters for PanelQuery {}
 
 /// Today's panel figures (UTC day) for a group or all, from the live snapshot: what
 /// `GET /stats/panel` answers and the `stats.panel` message carries.

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
 
 use super::ApiError;
+use crate::domain::error_code::ErrorCode;
 
 #[derive(Embed)]
 #[folder = "web/"]
@@ -27,9 +28,12 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         Some(file) => (path, file),
         None if is_page_route(path) => match Web::get("index.html") {
             Some(file) => ("index.html", file),
-            None => return ApiError::not_found("not_found", "The web UI is missing from this build.").into_response(),
+            None => {
+                return ApiError::not_found(ErrorCode::NotFound, "The web UI is missing from this build.")
+                    .into_response();
+            }
         },
-        None => return ApiError::not_found("not_found", "There is no such file.").into_response(),
+        None => return ApiError::not_found(ErrorCode::NotFound, "There is no such file.").into_response(),
     };
     let etag = etag(&file.metadata.sha256_hash());
     let mut response = if headers.get(header::IF_NONE_MATCH).is_some_and(|given| given.as_bytes() == etag.as_bytes()) {

@@ -19,6 +19,7 @@ use crate::core::{
     second_factor_missing,
 };
 use crate::domain::account::{User, check_password};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::secret::{self, LinkKind, LinkProblem};
 
 #[derive(Deserialize)]
@@ -38,7 +39,7 @@ pub async fn login(
     let now = state.clock.now();
     let email = input.email.trim().to_lowercase();
     if let Err(wait) = state.guard.begin_sign_in(&email, address, now) {
-        return Err(ApiError::too_many("too_many_attempts", wait.0));
+        return Err(ApiError::too_many(ErrorCode::TooManyAttempts, wait.0));
     }
     let lookup = email.clone();
     let found = state.read(move |read| read.user_by_email(&lookup)).await?;
@@ -52,12 +53,12 @@ pub async fn login(
         }
     };
     let Some(user) = found.filter(|_| matches) else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Wrong e-mail or password."));
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "Wrong e-mail or password."));
     };
     if !user.active {
         // The password was right, so saying why is safe, and spares a useless "forgot password".
         let message = "This account has been deactivated; ask an administrator.";
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "user_inactive", message));
+        return Err(ApiError::new(ErrorCode::UserInactive, message).with_status(StatusCode::FORBIDDEN));
     }
     let (token, session) = new_session(address);
     let csrf = session.csrf.clone();
@@ -128,7 +129,7 @@ pub async fn forgot(
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     if let Err(wait) = state.guard.begin_mail(address, now) {
-        return Err(ApiError::too_many("too_many_attempts", wait.0));
+        return Err(ApiError::too_many(ErrorCode::TooManyAttempts, wait.0));
     }
     let token = secret::new_token("rs_");
     let link = NewLink { hash: secret::hash(&token), url: format!("{}/reset#token={token}", state.public_url) };
@@ -204,7 +205,7 @@ async fn use_link(state: AppState, address: IpAddr, kind: LinkKind, input: LinkU
             return Err(second_factor_missing(RejectKind::Unauthorized).into());
         }
         if let Err(wait) = state.guard.begin_sign_in(&user.email, address, now) {
-            return Err(ApiError::too_many("too_many_attempts", wait.0));
+            return Err(ApiError::too_many(ErrorCode::TooManyAttempts, wait.0));
         }
     }
     let password_hash = state.passwords.hash(input.password).await?;
@@ -233,11 +234,9 @@ async fn linked_user(state: &AppState, hash: [u8; 32], kind: Option<LinkKind>, n
     let link = state.read(move |read| read.link(hash)).await?.ok_or_else(|| link_rejection(LinkProblem::Unknown))?;
     link.check(kind.unwrap_or(link.kind), now).map_err(link_rejection)?;
     let id = link.user;
-    state
-        .read(move |read| read.user(id))
-        .await?
-        .filter(|user| user.active)
-        .ok_or_else(|| ApiError::new(StatusCode::GONE, "user_inactive", "This account has been deactivated."))
+    state.read(move |read| read.user(id)).await?.filter(|user| user.active).ok_or_else(|| {
+        ApiError::new(ErrorCode::UserInactive, "This account has been deactivated.").with_status(StatusCode::GONE)
+    })
 }
 
 #[derive(Deserialize)]

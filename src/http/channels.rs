@@ -10,10 +10,12 @@ use serde_json::json;
 
 use super::conversations::{my_groups, sees_everything};
 use super::extract::{Body, Caller, Id};
+use super::query::{NoFilters, Query};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
 use crate::domain::conversation::{Channel, ChannelKind, ContactPatch, MAX_TEXT_BYTES, clean_contact_field};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ChannelId, ContactId, GroupId};
 use crate::domain::policy::{self, Viewer};
 use crate::domain::routing::AssignMode;
@@ -56,7 +58,7 @@ fn view(state: &AppState, channel: &Channel) -> ChannelView {
     }
 }
 
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let channels = state.read(|read| read.channels()).await?;
     Ok(Json(channels.iter().map(|channel| view(&state, channel)).collect::<Vec<_>>()).into_response())
 }
@@ -225,7 +227,7 @@ pub async fn inbound(
     let channel = state
         .read_now(|read| read.channel(ChannelId(id)))?
         .filter(|channel| channel.kind == ChannelKind::Api && channel.disabled_at.is_none())
-        .ok_or_else(|| ApiError::not_found("channel_not_found", "There is no such API channel."))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::ChannelNotFound, "There is no such API channel."))?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -233,11 +235,7 @@ pub async fn inbound(
         .unwrap_or("");
     let valid = channel.token_hash.is_some_and(|hash| constant_time_eq(&secret::hash(given.trim()), &hash));
     if !valid {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "This channel's token is missing or wrong.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidToken, "This channel's token is missing or wrong."));
     }
     let (identifier, profile, text) = input.checked()?;
     let command = CustomerMessage { channel: channel.id, identifier, profile, text, at: state.clock.now() };
@@ -269,7 +267,8 @@ pub async fn contact(State(state): State<AppState>, Caller(caller): Caller, Id(i
             Ok((Some(contact), newest))
         })
         .await?;
-    let contact = contact.ok_or_else(|| ApiError::not_found("contact_not_found", "There is no such contact."))?;
+    let contact =
+        contact.ok_or_else(|| ApiError::not_found(ErrorCode::ContactNotFound, "There is no such contact."))?;
     if !sees_everything(&caller) {
         let groups = my_groups(&state, caller.user.id).await?;
         let grants = caller.user.grants();

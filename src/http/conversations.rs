@@ -3,16 +3,18 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::extract::{Body, Caller, Id};
 use super::guard::Principal;
+use super::query::{Filters, Query};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{AgentMessage, Finalize, MarkRead, SetLabel, Staff, Take, TakeNext, Transfer, TransferTarget};
 use crate::domain::conversation::{Conversation, MAX_TEXT_BYTES, Status};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::policy::{self, Viewer};
 
@@ -42,21 +44,26 @@ async fn visible(state: &AppState, caller: &Principal, id: u64) -> Result<Conver
     let conversation = state
         .read(move |read| read.conversation(ConversationId(id)))
         .await?
-        .ok_or_else(|| ApiError::not_found("conversation_not_found", "There is no such conversation."))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::ConversationNotFound, "There is no such conversation."))?;
     if !can_see(caller, &conversation, &my_groups(state, caller.user.id).await?) {
         return Err(ApiError::forbidden("This conversation is not yours to see."));
     }
     Ok(conversation)
 }
 
-/// Filters of the list, from the query string.
-#[derive(Debug, Default)]
-struct ListQuery {
+/// Filters of the list, from the query string (`query::Query`): an unknown parameter is a 400.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// open (default), queued, assigned, finalized or all.
     status: Option<String>,
+    /// me, unassigned, all (default) or a user id.
     assignee: Option<String>,
     group: Option<u64>,
     /// The raw `before`: a cursor on open lists, an id on finalized and all (`Cursor::parse`).
     before: Option<String>,
+    /// 1 to 200 (a larger or smaller one is clamped), 50 by default.
+    #[serde(default = "default_limit")]
     limit: usize,
 }
 
@@ -80,7 +87,7 @@ impl Cursor {
         let shape = if open { "<last_message_at>-<id>, as X-Next-Before gave it" } else { "a conversation id" };
         cursor.ok_or_else(|| {
             let message = format!("before: not a cursor of this list (expected {shape}).");
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", message).on_field("before")
+            ApiError::new(ErrorCode::InvalidCursor, message).on_field("before")
         })
     }
 
@@ -89,25 +96,23 @@ impl Cursor {
     }
 }
 
-fn parse_list(uri: &Uri) -> Result<ListQuery, ApiError> {
-    let mut query = ListQuery { limit: 50, ..ListQuery::default() };
-    let bad = |field: &str, message: String| ApiError::invalid_field(field, message);
-    for pair in uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = |field: &str| value.parse::<u64>().map_err(|_| bad(field, "must be a whole number".into()));
-        match key {
-            "status" if ["open", "queued", "assigned", "finalized", "all"].contains(&value) => {
-                query.status = Some(value.into())
-            }
-            "status" => return Err(bad("status", "one of open, queued, assigned, finalized, all".into())),
-            "assignee" => query.assignee = Some(value.into()),
-            "group" => query.group = Some(number("group")?),
-            "before" => query.before = Some(value.into()),
-            "limit" => query.limit = number("limit")?.clamp(1, 200) as usize,
-            other => return Err(bad(other, "is not a filter (use status, assignee, group, before, limit)".into())),
+fn default_limit() -> usize {
+    50
+}
+
+impl Filters for ListQuery {
+    fn check(mut self) -> Result<Self, ApiError> {
+        let statuses = ["open", "queued", "assigned", "finalized", "all"];
+        if self.status.as_deref().is_some_and(|status| !statuses.contains(&status)) {
+            return Err(ApiError::invalid_field("status", "one of open, queued, assigned, finalized, all"));
         }
+        let named = |assignee: &str| ["me", "unassigned", "all"].contains(&assignee) || assignee.parse::<u64>().is_ok();
+        if self.assignee.as_deref().is_some_and(|assignee| !named(assignee)) {
+            return Err(ApiError::invalid_field("assignee", "one of me, unassigned, all or a user id"));
+        }
+        self.limit = self.limit.clamp(1, 200);
+        Ok(self)
     }
-    Ok(query)
 }
 
 fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
@@ -131,14 +136,17 @@ fn matches(query: &ListQuery, me: UserId, conversation: &Conversation) -> bool {
 /// `GET /api/v1/conversations?status=&assignee=me|unassigned|all|<id>&group=&before=&limit=`: open lists
 /// newest message first, a page at a time (`X-Next-Before` is the next page's `before`), except
 /// `status=queued`, in queue order (longest waiting first) and not paged.
-pub async fn list(State(state): State<AppState>, Caller(caller): Caller, uri: Uri) -> Result<Response, ApiError> {
-    let query = parse_list(&uri)?;
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let open_only = query.status.as_deref().is_none_or(|s| s != "finalized" && s != "all");
     let waiting_only = query.status.as_deref() == Some("queued");
     let before = query.before.as_deref().map(|value| Cursor::parse(value, open_only)).transpose()?;
     if waiting_only && before.is_some() {
         let message = "before: a queued list comes in queue order, whole up to its limit, and has no pages.";
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", message).on_field("before"));
+        return Err(ApiError::new(ErrorCode::InvalidCursor, message).on_field("before"));
     }
     let groups = my_groups(&state, caller.user.id).await?;
     let me = caller.user.id;
@@ -279,7 +287,7 @@ pub async fn transfer(
         (Some(agent), None) => TransferTarget::Agent(UserId(agent)),
         (None, Some(group)) => TransferTarget::Group(GroupId(group)),
         _ => {
-            let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "Give either agent_id or group_id.");
+            let error = ApiError::new(ErrorCode::InvalidInput, "Give either agent_id or group_id.");
             return Err(error.on_field("agent_id"));
         }
     };

@@ -9,13 +9,14 @@ use serde_json::json;
 use crate::auth::password::{Busy, HashError};
 use crate::core::{CoreError, RejectKind, Rejection};
 use crate::domain::account::Invalid;
+use crate::domain::error_code::ErrorCode;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     /// Stable, machine-readable: clients may match on it.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// For people; may change wording.
     pub message: String,
     /// The input field at fault, when there is one.
@@ -25,29 +26,41 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// The error with its code's usual status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError { status, code, message: message.into(), field: None, retry_after: None }
     }
 
+    /// Sends it with another of the statuses its code declares.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        debug_assert!(self.code.statuses().contains(&status.as_u16()), "{} is not sent as {status}", self.code);
+        self.status = status;
+        self
+    }
+
     /// 429 with `Retry-After`, the wait rounded up to whole seconds.
-    pub fn too_many(code: &'static str, wait_ms: u64) -> Self {
+    pub fn too_many(code: ErrorCode, wait_ms: u64) -> Self {
         let seconds = wait_ms.div_ceil(1000).max(1);
         let unit = if seconds == 1 { "second" } else { "seconds" };
         let message = format!("Too many requests. Try again in {seconds} {unit}.");
-        ApiError { retry_after: Some(seconds), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message) }
+        ApiError {
+            retry_after: Some(seconds),
+            ..ApiError::new(code, message).with_status(StatusCode::TOO_MANY_REQUESTS)
+        }
     }
 
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::new(code, message).with_status(StatusCode::NOT_FOUND)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+        ApiError::new(ErrorCode::Forbidden, message)
     }
 
     /// 400 `invalid_input` for one field, the message reading "field: what is wrong".
     pub fn invalid_field(field: &str, message: impl std::fmt::Display) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", format!("{field}: {message}")).on_field(field)
+        ApiError::new(ErrorCode::InvalidInput, format!("{field}: {message}")).on_field(field)
     }
 
     /// Names the input field at fault.
@@ -57,37 +70,32 @@ impl ApiError {
     }
 
     pub fn not_signed_in() -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in first.")
+        ApiError::new(ErrorCode::NotSignedIn, "Sign in first.")
     }
 
     pub fn route_not_found() -> Self {
-        ApiError::not_found("route_not_found", "There is no such API route; see /api/v1/openapi.json.")
+        ApiError::not_found(ErrorCode::RouteNotFound, "There is no such API route; see /api/v1/openapi.json.")
     }
 
     pub fn method_not_allowed() -> Self {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This route does not accept that method.")
+        ApiError::new(ErrorCode::MethodNotAllowed, "This route does not accept that method.")
     }
 
     /// Logs the cause in full and answers without it: database or script text never reaches a client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on the server. It has been logged; please try again.",
-        )
+        ApiError::new(ErrorCode::Internal, "Something went wrong on the server. It has been logged; please try again.")
     }
 
     /// 413 for a message text over `MAX_TEXT_BYTES`.
     pub fn text_too_long() -> Self {
         let message = format!("A message is at most {} bytes.", crate::domain::conversation::MAX_TEXT_BYTES);
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_long", message)
+        ApiError::new(ErrorCode::TextTooLong, message)
     }
 
     pub fn payload_too_large() -> Self {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("The body is larger than this request accepts ({} KiB).", super::BODY_LIMIT / 1024),
         )
     }
@@ -96,8 +104,7 @@ impl ApiError {
     pub fn disk_full(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "the data disk is full: nothing can be saved until space is freed");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "disk_full",
+            ErrorCode::DiskFull,
             "The server's disk is full, so nothing was saved. Reading still works; \
              an administrator must free space on the data disk.",
         )
@@ -106,18 +113,13 @@ impl ApiError {
     /// `/healthz` when the writer does not take a no-op in time: reads may work, writes do not.
     pub fn writer_unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "the writer did not answer the health check");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "writer_unavailable",
-            "The server cannot save changes: its writer does not answer.",
-        )
+        ApiError::new(ErrorCode::WriterUnavailable, "The server cannot save changes: its writer does not answer.")
     }
 
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "storage unavailable");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            ErrorCode::StorageUnavailable,
             "The server cannot save changes right now. Nothing was saved; please try again shortly.",
         )
     }
@@ -143,7 +145,7 @@ impl IntoResponse for ApiError {
 impl From<Busy> for ApiError {
     fn from(_: Busy) -> Self {
         let message = "The server is checking many passwords right now. Try again in a moment.";
-        ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message) }
+        ApiError { retry_after: Some(1), ..ApiError::new(ErrorCode::Busy, message) }
     }
 }
 
@@ -177,8 +179,7 @@ impl From<StoreError> for ApiError {
         }
         tracing::error!(error = %err, "storage unavailable for a read");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
+            ErrorCode::StorageUnavailable,
             "The database is not available for a moment; please try again shortly.",
         )
     }
@@ -195,7 +196,7 @@ impl From<Rejection> for ApiError {
             RejectKind::Unauthorized => StatusCode::UNAUTHORIZED,
         };
         let field = rejection.field.map(str::to_owned);
-        ApiError { field, ..ApiError::new(status, rejection.code, rejection.message) }
+        ApiError { field, ..ApiError::new(rejection.code, rejection.message).with_status(status) }
     }
 }
 

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::guard::Principal;
+use crate::domain::error_code::ErrorCode;
 
 /// A JSON body; a malformed one is a 400 naming the field when it can be told.
 pub struct Body<T>(pub T);
@@ -36,40 +37,33 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// 408: the body did not arrive in time. The connection is closed after this answer.
 pub fn body_timeout() -> ApiError {
     ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!("The request body did not arrive within {} seconds.", super::BODY_READ_TIMEOUT.as_secs()),
     )
 }
 
 fn json_error(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as JSON with Content-Type: application/json.",
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new(ErrorCode::UnsupportedMediaType, "Send the body as JSON with Content-Type: application/json.")
+        }
         JsonRejection::JsonDataError(err) => {
             let detail = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_else(|| err.body_text());
-            let mut error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", clean(&detail));
+            let mut error = ApiError::new(ErrorCode::InvalidInput, clean(&detail));
             error.field = field_of(&detail);
             error
         }
         JsonRejection::JsonSyntaxError(err) => {
             let detail = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_else(|| err.body_text());
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("The body is not valid JSON: {}", clean(&detail)),
-            )
+            ApiError::new(ErrorCode::InvalidJson, format!("The body is not valid JSON: {}", clean(&detail)))
         }
         JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::payload_too_large()
         }
         JsonRejection::BytesRejection(err) => {
-            ApiError::new(err.status(), "body_unreadable", format!("The body could not be read: {}", err.body_text()))
+            ApiError::new(ErrorCode::BodyUnreadable, format!("The body could not be read: {}", err.body_text()))
         }
-        other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", other.body_text()),
+        other => ApiError::new(ErrorCode::InvalidInput, other.body_text()),
     }
 }
 
@@ -103,10 +97,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::not_found("not_found", "There is no such item."))?;
+            .map_err(|_| ApiError::not_found(ErrorCode::NotFound, "There is no such item."))?;
         raw.parse()
             .map(Id)
-            .map_err(|_| ApiError::not_found("not_found", format!("There is no item with id \"{raw}\".")))
+            .map_err(|_| ApiError::not_found(ErrorCode::NotFound, format!("There is no item with id \"{raw}\".")))
     }
 }
 
@@ -121,42 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// `?before=<id>&limit=<n>` for lists read newest first; limit 1 to 200, each list picks its default.
-pub struct Page {
-    pub before: Option<u64>,
-    limit: Option<usize>,
-}
-
-impl Page {
-    /// The limit asked for, else the list's own default.
-    pub fn limit_or(&self, default: usize) -> usize {
-        self.limit.unwrap_or(default)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Page {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let mut page = Page { before: None, limit: None };
-        for pair in parts.uri.query().unwrap_or("").split('&').filter(|pair| !pair.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let bad = |field: &str, message: &str| ApiError::invalid_field(field, message);
-            match key {
-                "before" => page.before = Some(value.parse().map_err(|_| bad("before", "must be a whole number"))?),
-                "limit" => {
-                    let limit: usize = value.parse().map_err(|_| bad("limit", "must be a whole number"))?;
-                    if !(1..=200).contains(&limit) {
-                        return Err(bad("limit", "must be from 1 to 200"));
-                    }
-                    page.limit = Some(limit);
-                }
-                _ => return Err(bad(key, "is not a parameter of this list (use before, limit)")),
-            }
-        }
-        Ok(page)
-    }
-}
+pub use super::query::Page;
 
 #[cfg(test)]
 mod tests {

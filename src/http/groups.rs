@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::extract::{Body, Caller, Id};
+use super::query::{NoFilters, Query};
 use super::views::GroupView;
 use super::{ApiError, AppState};
 use crate::core::{CreateGroup, DeleteGroup, UpdateGroup};
@@ -14,7 +15,7 @@ use crate::domain::account::Group;
 use crate::domain::ids::{GroupId, UserId};
 use crate::domain::routing::GroupRules;
 
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let (groups, users) = state.read(|read| Ok((read.groups()?, read.users()?))).await?;
     Ok(Json(groups.iter().map(|group| GroupView::new(group, &users)).collect::<Vec<_>>()).into_response())
 }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -14,6 +14,7 @@ use crate::core::TouchSession;
 use crate::domain::access::{Capability, allows};
 use crate::domain::account::User;
 use crate::domain::audit::Actor;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::secret::{self, constant_time_eq};
 
 pub const SESSION_COOKIE: &str = "__Host-centralita";
@@ -163,16 +164,14 @@ fn check(
         let sent = headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
         if !safe && !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_failed",
+                ErrorCode::CsrfFailed,
                 "The request lacks the X-CSRF-Token header of this session; reload the page.",
             ));
         }
     }
     if capability != Capability::Public && principal.must_enrol_totp() && !ENROLMENT_ROUTES.contains(&route) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "totp_setup_required",
+            ErrorCode::TotpSetupRequired,
             "An administrator requires two-factor login for your account: set it up in your profile first.",
         ));
     }
@@ -193,8 +192,7 @@ async fn identify(state: &AppState, headers: &HeaderMap, address: IpAddr) -> Res
         return match user.filter(|user| user.active) {
             Some(user) => Ok(Some(Principal { user, via: Via::Token { hash }, address })),
             None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
+                ErrorCode::InvalidToken,
                 "The API token is not valid (revoked, mistyped, or its user deactivated).",
             )),
         };

@@ -10,12 +10,14 @@ use serde_json::json;
 use super::auth::me_view;
 use super::extract::{Body, Caller, Id};
 use super::guard::{Principal, Via};
+use super::query::{NoFilters, Query};
 use super::views::TokenView;
 use super::{ApiError, AppState};
 use crate::core::{
     ChangePassword, CoreError, CreateApiToken, DisableTotp, EnableTotp, RevokeApiToken, StartTotp, UpdateProfile,
 };
 use crate::domain::account::{ProfilePatch, check_password};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::TokenId;
 use crate::domain::{secret, totp};
 
@@ -49,7 +51,7 @@ async fn verify_password(
     field: &'static str,
 ) -> Result<(), ApiError> {
     if let Err(wait) = state.guard.begin_sign_in(&caller.user.email, caller.address, state.clock.now()) {
-        return Err(ApiError::too_many("too_many_attempts", wait.0));
+        return Err(ApiError::too_many(ErrorCode::TooManyAttempts, wait.0));
     }
     let checked = state.passwords.verify(password, caller.user.password_hash.clone()).await;
     if let Err(busy) = checked {
@@ -58,7 +60,7 @@ async fn verify_password(
         return Err(busy.into());
     }
     if checked != Ok(true) {
-        let error = ApiError::new(StatusCode::FORBIDDEN, "wrong_password", "The current password is not right.");
+        let error = ApiError::new(ErrorCode::WrongPassword, "The current password is not right.");
         return Err(error.on_field(field));
     }
     Ok(())
@@ -99,7 +101,11 @@ pub async fn change_password(
     Ok(Json(body).into_response())
 }
 
-pub async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    _: Query<NoFilters>,
+) -> Result<Response, ApiError> {
     let user = caller.user.id;
     let tokens = state.read(move |read| read.api_tokens_of(user)).await?;
     Ok(Json(tokens.iter().map(TokenView::from).collect::<Vec<_>>()).into_response())
@@ -147,8 +153,7 @@ fn person_at_the_keyboard(caller: &Principal) -> Result<(), ApiError> {
     match caller.via {
         Via::Session { .. } => Ok(()),
         Via::Token { .. } => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "session_required",
+            ErrorCode::SessionRequired,
             "Two-factor login can only be changed from a signed-in web session, not with an API token.",
         )),
     }
@@ -167,7 +172,8 @@ async fn prove_person(state: &AppState, caller: &Principal, password: String) ->
 fn settle<T>(state: &AppState, caller: &Principal, result: Result<T, CoreError>) -> Result<T, ApiError> {
     match &result {
         Ok(_) => state.guard.signed_in(&caller.user.email, caller.address),
-        Err(CoreError::Rejected(rejection)) if rejection.code == "totp_invalid" && rejection.field != Some("code") => {}
+        Err(CoreError::Rejected(rejection))
+            if rejection.code == ErrorCode::TotpInvalid && rejection.field != Some("code") => {}
         Err(_) => state.guard.refund_sign_in(&caller.user.email, caller.address),
     }
     Ok(result?)

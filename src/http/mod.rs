@@ -14,6 +14,7 @@ pub mod guard;
 pub mod live_socket;
 mod me;
 mod middleware;
+pub mod query;
 pub mod routes;
 mod rules;
 pub mod sockets;

@@ -11,6 +11,7 @@ use super::extract::Body;
 use super::{ApiError, AppState};
 use crate::core::facts_of;
 use crate::domain::conversation::Author;
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::ConversationId;
 
 pub async fn status(State(state): State<AppState>) -> Result<Response, ApiError> {
@@ -31,7 +32,8 @@ pub async fn dry_run(State(state): State<AppState>, Body(input): Body<DryRunInpu
     let id = ConversationId(input.conversation_id);
     let (view, messages) = state.read(move |read| Ok((facts_of(read, id)?, read.messages(id, None, 200)?))).await?;
     let view = view.ok_or_else(|| {
-        ApiError::not_found("conversation_not_found", "There is no such conversation.").on_field("conversation_id")
+        ApiError::not_found(ErrorCode::ConversationNotFound, "There is no such conversation.")
+            .on_field("conversation_id")
     })?;
     let last = messages.into_iter().filter(|m| m.author == Author::Customer).max_by_key(|m| m.id);
     let now = state.clock.now();

@@ -8,14 +8,16 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::extract::{Body, Caller, Id};
+use super::query::{NoFilters, Query};
 use super::views::UserView;
 use super::{ApiError, AppState};
 use crate::core::{CreateUser, NewLink, ResendInvite, UpdateUser};
 use crate::domain::account::{NewUser, User, UserPatch};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::UserId;
 use crate::domain::secret;
 
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn list(State(state): State<AppState>, _: Query<NoFilters>) -> Result<Response, ApiError> {
     let (users, groups) = state.read(|read| Ok((read.users()?, read.groups()?))).await?;
     Ok(Json(users.iter().map(|user| UserView::new(user, &groups)).collect::<Vec<_>>()).into_response())
 }
@@ -52,7 +54,7 @@ pub async fn show(State(state): State<AppState>, Id(id): Id) -> Result<Response,
     let user = state
         .read(move |read| read.user(UserId(id)))
         .await?
-        .ok_or_else(|| ApiError::not_found("user_not_found", "There is no such user."))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::UserNotFound, "There is no such user."))?;
     Ok(Json(view(&state, &user).await?).into_response())
 }
 

@@ -8,23 +8,28 @@ use std::net::IpAddr;
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::extract::Body;
 use super::guard::ClientIp;
+use super::query::{Filters, Query};
 use super::{ApiError, AppState};
 use crate::core::{CreateVisitor, CustomerMessage, CustomerProfile};
 use crate::domain::conversation::{
     Author, ChannelKind, Conversation, MAX_TEXT_BYTES, Message, Status, Visitor, clean_contact_field,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::routing::Place;
 use crate::domain::secret;
 
 pub(super) fn limit(state: &AppState, address: IpAddr) -> Result<(), ApiError> {
-    state.guard.begin_widget(address, state.clock.now()).map_err(|wait| ApiError::too_many("rate_limited", wait.0))
+    state
+        .guard
+        .begin_widget(address, state.clock.now())
+        .map_err(|wait| ApiError::too_many(ErrorCode::RateLimited, wait.0))
 }
 
 #[derive(Deserialize)]
@@ -63,7 +68,10 @@ pub async fn create_visitor(
         .await?
         .filter(|channel| channel.kind == ChannelKind::Widget && channel.disabled_at.is_none())
         .ok_or_else(|| {
-            ApiError::not_found("channel_not_found", "This chat is not set up on the server (unknown channel key).")
+            ApiError::not_found(
+                ErrorCode::ChannelNotFound,
+                "This chat is not set up on the server (unknown channel key).",
+            )
         })?;
     let (name, email) = input.profile()?;
     let token = secret::new_token("vt_");
@@ -81,9 +89,10 @@ pub async fn create_visitor(
 /// The visitor a request's token names.
 pub(super) async fn visitor(state: &AppState, token: &str) -> Result<Visitor, ApiError> {
     let hash = secret::hash(token.trim());
-    state.read(move |read| read.visitor(hash)).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_visitor", "This chat session is not known; start a new one.")
-    })
+    state
+        .read(move |read| read.visitor(hash))
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidVisitor, "This chat session is not known; start a new one."))
 }
 
 fn bearer(headers: &HeaderMap) -> &str {
@@ -144,17 +153,26 @@ pub(super) fn status_json(conversation: &Conversation, place: Option<Place>) -> 
     })
 }
 
+/// `?after=<message id>`: only the messages after it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowQuery {
+    after: Option<u64>,
+}
+
+impl Filters for ShowQuery {}
+
 /// `GET /widget/v1/conversation?after=<message id>`: the conversation, place in line, and the
 /// messages after `after` (all when absent).
 pub async fn show(
     State(state): State<AppState>,
     Extension(ClientIp(address)): Extension<ClientIp>,
     headers: HeaderMap,
-    uri: Uri,
+    Query(ShowQuery { after }): Query<ShowQuery>,
 ) -> Result<Response, ApiError> {
     limit(&state, address)?;
     let visitor = visitor(&state, bearer(&headers)).await?;
-    let after: u64 = uri.query().and_then(|q| q.strip_prefix("after=")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let after = after.unwrap_or(0);
     let Some(conversation) = current(&state, &visitor).await? else {
         return Ok(Json(json!({ "conversation": null, "messages": [] })).into_response());
     };

@@ -12,7 +12,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -24,6 +24,7 @@ use super::widget::{current, limit, place, public_message, status_json, visitor}
 use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::conversation::{Author, Conversation, Status, Visitor};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ContactId, ConversationId};
 use crate::domain::routing::Place;
 use crate::server::ConnectionSlot;
@@ -36,9 +37,8 @@ pub async fn socket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     limit(&state, address)?;
-    let upgrade = upgrade.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket.")
-    })?;
+    let upgrade =
+        upgrade.map_err(|_| ApiError::new(ErrorCode::WebsocketRequired, "Open this address as a WebSocket."))?;
     let token = uri.query().and_then(|q| q.strip_prefix("token=")).unwrap_or("").to_owned();
     let visitor = visitor(&state, &token).await?;
     let slot = slot.map(|Extension(slot)| slot);

@@ -11,7 +11,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -26,6 +26,7 @@ use super::{ApiError, AppState};
 use crate::core::Event;
 use crate::domain::access::{Capability, Role, allows};
 use crate::domain::conversation::{Author, Conversation, Status};
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::GroupId;
 use crate::domain::routing::snapshot::Snapshot;
 use crate::jobs::presence::Connected;
@@ -59,9 +60,8 @@ pub async fn upgrade(
     headers: HeaderMap,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let socket = socket.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", "Open this address as a WebSocket (wss://).")
-    })?;
+    let socket = socket
+        .map_err(|_| ApiError::new(ErrorCode::WebsocketRequired, "Open this address as a WebSocket (wss://)."))?;
     // A browser always sends Origin: only this server's own pages may open the staff socket.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) {
         let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("");

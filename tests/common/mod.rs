@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of the harness.
 
+pub mod contract;
 mod desk;
 mod process;
 pub mod raw_ws;
@@ -77,7 +78,8 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request reaches the server")
+        let response = self.client.get(self.url(path)).send().await.expect("request reaches the server");
+        contract::checked(&reqwest::Method::GET, response).await
     }
 
     /// Stops the server cleanly and hands back its data dir.
@@ -219,19 +221,26 @@ impl Staff {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path).send().await.unwrap()
+        self.send(self.request(reqwest::Method::GET, path)).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.request(reqwest::Method::POST, path).json(&body).send().await.unwrap()
+        self.send(self.request(reqwest::Method::POST, path).json(&body)).await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> reqwest::Response {
-        self.request(reqwest::Method::PATCH, path).json(&body).send().await.unwrap()
+        self.send(self.request(reqwest::Method::PATCH, path).json(&body)).await
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::DELETE, path).send().await.unwrap()
+        self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// Sends a request built with `request` and checks the answer against the OpenAPI document.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let request = request.build().unwrap();
+        let method = request.method().clone();
+        contract::checked(&method, self.client.execute(request).await.unwrap()).await
     }
 
     pub fn id(&self) -> u64 {
@@ -243,7 +252,8 @@ pub const PASSWORD: &str = "a long enough password";
 
 impl TestServer {
     pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+        let response = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        contract::checked(&reqwest::Method::POST, response).await
     }
 
     /// The first administrator, signed in through the setup link printed at first start.

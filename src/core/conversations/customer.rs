@@ -10,6 +10,7 @@ use crate::core::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runti
 use crate::domain::conversation::{
     Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, preview,
 };
+use crate::domain::error_code::ErrorCode;
 use crate::domain::ids::{ChannelId, ContactId, ConversationId};
 use crate::domain::routing::Place;
 use crate::store::tables::{
@@ -67,9 +68,12 @@ impl Command<Runtime, Event> for CustomerMessage {
         let text = check_text(&self.text).map_err(Rejection::from)?;
         let channel = load_channel(read, self.channel)?;
         if channel.disabled_at.is_some() {
-            return Err(
-                Rejection::new(RejectKind::Gone, "channel_disabled", "This channel has been switched off.").into()
-            );
+            return Err(Rejection::new(
+                RejectKind::Gone,
+                ErrorCode::ChannelDisabled,
+                "This channel has been switched off.",
+            )
+            .into());
         }
         let (contact, new_contact) = contact_of(read, &channel, &self.identifier, &self.profile, self.at)?;
         let latest = latest_conversation(read, contact.id, channel.id)?;

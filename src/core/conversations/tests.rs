@@ -10,6 +10,7 @@ use crate::domain::conversation::{ChannelKind, Contact};
 use crate::domain::ids::ContactId;
 use crate::domain::routing::{AssignMode, Routing, Ticket};
 use crate::store::Store;
+use crate::store::tables::MESSAGE_KEY_TO_MESSAGE;
 use crate::store::tables::{
     CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, DELIVERY_ID_TO_DELIVERY, IDENTITY_TO_CONTACT_ID,
 };
@@ -21,7 +22,7 @@ fn run<C: Command<Runtime, Event>>(
     tx: &WriteTransaction,
 ) -> Result<C::Output, String> {
     let refused = |err: ApplyError| match err {
-        ApplyError::Rejected(why) => why.code.to_owned(),
+        ApplyError::Rejected(why) => why.code.as_str().to_owned(),
         other => format!("not a refusal: {other}"),
     };
     let plan = command.check(state, &Read::new(tx)).map_err(refused)?;
