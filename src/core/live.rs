@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use redb::WriteTransaction;
 use tokio::sync::watch;
 
-use super::{ApplyError, Command, Event, Read, Runtime, WriteError};
+use super::Event;
 use crate::domain::conversation::Conversation;
 use crate::domain::routing::Routing;
 use crate::domain::routing::snapshot::Snapshot;
@@ -81,34 +80,15 @@ fn conversation_of(event: &Event) -> Option<&Conversation> {
     }
 }
 
-/// Hands out a `LiveView` (the server asks once at start). Writes nothing.
-pub struct WatchLive;
-
-impl Command<Runtime, Event> for WatchLive {
-    type Output = LiveView;
-    type Plan = LiveView;
-
-    fn check(self, state: &Runtime, _: &Read<'_>) -> Result<LiveView, ApplyError> {
-        Ok(state.live.view())
-    }
-
-    fn write(
-        plan: LiveView,
-        _: &mut Runtime,
-        _: &WriteTransaction,
-        _: &mut Vec<Event>,
-    ) -> Result<LiveView, WriteError> {
-        Ok(plan)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::{ApplyError, Command, Read, Runtime, WatchLive, WriteError};
     use crate::domain::ids::{ContactId, ConversationId};
     use crate::domain::routing::{AssignMode, Place, Ticket};
     use crate::metrics::Metrics;
     use crate::store::{Store, StoreError};
+    use redb::WriteTransaction;
 
     /// Puts a conversation in line in memory only (the store never hears of it); `fail` then
     /// fails the write, as a broken disk would.

@@ -10,6 +10,7 @@ mod channels;
 mod conversations;
 mod groups;
 mod live;
+mod mail_links;
 mod notify;
 mod outbox;
 mod records;
@@ -35,14 +36,13 @@ pub use conversations::{
     Staff,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
-pub use live::{LiveView, WatchLive};
+pub use live::LiveView;
+pub use mail_links::{MailLinks, MailVault};
 pub use notify::SetPublicUrl;
-pub use outbox::{
-    AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, MailLinks, MailVault, RenewMailLink, SetMailLinks, fresh_link,
-};
+pub use outbox::{AdoptLegacyMail, LinkRead, LinksRead, MailAttempted, RenewMailLink, SetMailLinks, fresh_link};
 pub use retention::{IndexForRetention, Purge, Purgeable, Purged};
 pub use rules::{ApplyRuleActions, CloseIdle, RuleView, facts_of, facts_with};
-pub use runtime::{DEFAULT_CAPACITY, Runtime, routable};
+pub use runtime::{DEFAULT_CAPACITY, Runtime, WatchLive, routable};
 pub use sessions::{
     ChangePassword, CreateApiToken, DisableTotp, EnableTotp, EndSession, OpenSession, PasswordChanged, RevokeApiToken,
     StartTotp, TouchSession, UpdateProfile, second_factor_missing,

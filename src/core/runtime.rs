@@ -3,7 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use super::State;
+use redb::WriteTransaction;
+
+use super::live::LiveView;
+use super::{ApplyError, Command, Event, Read, State, WriteError};
 use crate::domain::access::Role;
 use crate::domain::account::{Group, User};
 use crate::domain::conversation::{Conversation, Status};
@@ -19,7 +22,7 @@ pub struct Runtime {
     pub(crate) last_boot: u64,
     pub(crate) routing: Routing,
     /// Where invite and reset links wait to be sent; survives a reload of the state.
-    pub(crate) mail_links: super::outbox::MailLinks,
+    pub(crate) mail_links: super::mail_links::MailLinks,
     /// The live views' snapshot, published after each commit; its channel survives a reload.
     pub(crate) live: super::live::Live,
 }
@@ -104,5 +107,26 @@ fn restore(routing: &mut Routing, conversation: &Conversation) {
         }
         (Status::Queued | Status::Assigned, _) => routing.restore(conversation.id, None, ticket(conversation), 0),
         (Status::Bot | Status::Finalized, _) => {}
+    }
+}
+
+/// Hands out a `LiveView` (the server asks once at start). Writes nothing.
+pub struct WatchLive;
+
+impl Command<Runtime, Event> for WatchLive {
+    type Output = LiveView;
+    type Plan = LiveView;
+
+    fn check(self, state: &Runtime, _: &Read<'_>) -> Result<LiveView, ApplyError> {
+        Ok(state.live.view())
+    }
+
+    fn write(
+        plan: LiveView,
+        _: &mut Runtime,
+        _: &WriteTransaction,
+        _: &mut Vec<Event>,
+    ) -> Result<LiveView, WriteError> {
+        Ok(plan)
     }
 }
