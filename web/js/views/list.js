@@ -93,7 +93,8 @@ export function renderList() {
   list.drawn = drawn;
   if (list.next) items.push(h('li', {}, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more'))));
   const children = [...list.box.children];
-  if (items.length === children.length && items.every((node, i) => node === children[i])) return;
+  // Nothing moved: leave the box alone (an empty list still gets its empty-state line once).
+  if (items.length && items.length === children.length && items.every((node, i) => node === children[i])) return;
   replace(list.box, items.length ? items : h('li', { class: 'muted empty' }, t('conversations.empty')));
 }
 
