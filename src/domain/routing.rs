@@ -290,7 +290,12 @@ impl Routing {
     pub fn position(&self, conversation: ConversationId) -> Option<usize> {
         let ticket = self.waiting.get(&conversation)?;
         let queue = self.queues.get(&ticket.queue)?;
-        Some(queue.range(..(ticket.enqueued_at, conversation)).count() + 1)
+        let key = (ticket.enqueued_at, conversation);
+        // A customer who just wrote is last in line: no walk over everyone ahead of them.
+        if queue.last() == Some(&key) {
+            return Some(queue.len());
+        }
+        Some(queue.range(..key).count() + 1)
     }
 
     /// The place in line and whether it is beyond its queue's limit (overflow).
