@@ -153,11 +153,15 @@ impl Command<Runtime, Event> for DeleteGroup {
         save_group(tx, &group)?;
         audit(tx, &actor, "group.delete", format!("group:{}", group.id), group.name, at)?;
         // R-GRP-2: its open conversations go to the general queue; finalized ones keep their history.
+        let mut moved = Vec::with_capacity(open.len());
         for mut conversation in open {
             conversation.group = None;
             save_conversation(tx, &conversation)?;
+            moved.push(conversation);
         }
         events.push(Event::GroupChanged { id: group.id });
+        // Lists applying live events see them leave the group (for the general queue).
+        events.extend(moved.into_iter().map(|conversation| Event::ConversationUpdated { conversation }));
         let assignments = state.routing.remove_group(group.id, at);
         write_assignments(tx, &assignments, at, events)?;
         sync_all_agents(state, tx, at, events)?;

@@ -52,7 +52,13 @@ impl State<super::Event> for Runtime {
 
     fn reload(&mut self, store: &Store) -> Result<(), StoreError> {
         let mut fresh = Runtime::load(store)?;
-        // The questions put to the rules' `assign` hook are forgotten; the hook stays on.
+        // Presence is not on disk: who has a socket open is still online.
+        let online: Vec<_> = self.routing.agents().filter(|(_, agent)| agent.online).map(|(id, _)| *id).collect();
+        for id in online {
+            fresh.routing.restore_online(id);
+        }
+        // The questions put to the rules' `assign` hook are forgotten (asked again with the next
+        // batch); the hook stays on.
         fresh.routing.set_outside(self.routing.outside(), 0);
         fresh.mail_links = self.mail_links.clone();
         fresh.live.adopt(&self.live, &fresh.routing);
@@ -65,6 +71,9 @@ impl State<super::Event> for Runtime {
     }
 
     fn settle(&mut self, events: &mut Vec<super::Event>) {
+        if self.routing.take_moved() && !events.contains(&super::Event::QueueChanged) {
+            events.push(super::Event::QueueChanged);
+        }
         events.extend(
             self.routing.take_questions().into_iter().map(|question| super::Event::AssignmentAsked { question }),
         );

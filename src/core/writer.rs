@@ -224,13 +224,18 @@ impl<S: 'static, E: Send + 'static, C: Command<S, E>> Job<S, E> for Pending<C, S
                 (_, Err(ApplyError::Store(err))) => Err(CoreError::Storage(Arc::new(err))),
                 (_, Err(ApplyError::Panicked(message))) => Err(CoreError::Panicked(message)),
                 (Err(err), _) => Err(err),
-                (Ok(()), Err(ApplyError::Rejected(why))) => Err(CoreError::Rejected(why)),
-                (Ok(()), Ok(output)) => {
+                (Ok(()), result) => {
+                    // A rejected command wrote nothing, but what the state raised after it (the
+                    // batch's pending questions) stands with the batch.
                     for event in events {
                         // No subscriber is not an error: nobody is watching.
                         let _ = publisher.send(event);
                     }
-                    Ok(output)
+                    result.map_err(|err| match err {
+                        ApplyError::Rejected(why) => CoreError::Rejected(why),
+                        ApplyError::Store(err) => CoreError::Storage(Arc::new(err)),
+                        ApplyError::Panicked(message) => CoreError::Panicked(message),
+                    })
                 }
             };
             // The caller may have gone away; the change stands all the same.

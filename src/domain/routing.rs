@@ -401,6 +401,15 @@ impl Routing {
         }
     }
 
+    /// Marks an agent online again after the state was read back from disk (presence is not
+    /// stored), without assigning anything: like `restore`, the next operation dispatches.
+    pub fn restore_online(&mut self, id: UserId) {
+        if let Some(agent) = self.agents.get_mut(&id) {
+            agent.online = true;
+            self.free = None;
+        }
+    }
+
     /// Whether a group's queue is at its limit: a new customer waits beyond it (overflow), and a
     /// transfer into it is refused.
     pub fn queue_full(&self, queue: Option<GroupId>) -> bool {

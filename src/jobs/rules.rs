@@ -9,8 +9,8 @@ use tokio::sync::{broadcast, watch};
 
 use crate::clock::Clock;
 use crate::core::{
-    AnswerAssignment, ApplyRuleActions, AskAgain, CloseIdle, Core, Event, SetAssignHook, facts_of, facts_with,
-    rule_choice,
+    AnswerAssignment, ApplyRuleActions, AskAgain, CloseIdle, Core, CoreError, Event, SetAssignHook, facts_of,
+    facts_with, rule_choice,
 };
 use crate::domain::conversation::{Author, Conversation, Message};
 use crate::domain::routing::Question;
@@ -70,6 +70,10 @@ impl RuleJobs {
 
     /// Answers routing's questions, one at a time, in the order asked (first come, first served).
     async fn assignments(&self, mut events: broadcast::Receiver<Event>, mut stop: watch::Receiver<bool>) {
+        // Questions put before this loop listened (at start) are put again now that it does.
+        if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
+            tracing::warn!("routing's questions could not be asked again: {err}");
+        }
         loop {
             let event = tokio::select! {
                 event = events.recv() => event,
@@ -97,8 +101,18 @@ impl RuleJobs {
             .await
             .flatten()
             .unwrap_or(crate::domain::routing::Choice::Builtin);
-        if let Err(err) = self.core.call(AnswerAssignment { conversation: id, choice, at: self.clock.now() }).await {
-            tracing::warn!(conversation = %id.0, "the assign hook's answer was not applied: {err}");
+        // An answer that does not land would leave the conversation waiting for it: tried again
+        // a few times, then every question is put again.
+        for pause in [50, 200, 1000, 5000] {
+            match self.core.call(AnswerAssignment { conversation: id, choice, at: self.clock.now() }).await {
+                Ok(()) => return,
+                Err(CoreError::Stopped) => return,
+                Err(err) => tracing::warn!(conversation = %id.0, "the assign hook's answer was not applied: {err}"),
+            }
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
+            tracing::warn!("routing's questions could not be asked again: {err}");
         }
     }
 

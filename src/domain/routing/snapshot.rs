@@ -17,11 +17,14 @@ use crate::domain::today::DayFigures;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dirty {
     queues: BTreeSet<Option<GroupId>>,
+    /// Some queue's line moved since `take_moved`: for the command that moved it to say so.
+    moved: bool,
 }
 
 impl Dirty {
     pub(super) fn queue(&mut self, queue: Option<GroupId>) {
         self.queues.insert(queue);
+        self.moved = true;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -38,12 +41,22 @@ pub struct Waiting {
 }
 
 /// One queue, oldest first, with a conversation's index found in O(1).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct QueueView {
     pub max_queue: Option<u32>,
     pub line: Vec<Waiting>,
-    index: HashMap<ConversationId, usize>,
+    /// Made by the first reader that looks someone up, not by the writer: a queue re-made for
+    /// every batch of new customers (thousands waiting) costs the writer one copy of the line.
+    index: std::sync::OnceLock<HashMap<ConversationId, usize>>,
 }
+
+impl PartialEq for QueueView {
+    fn eq(&self, other: &Self) -> bool {
+        self.max_queue == other.max_queue && self.line == other.line
+    }
+}
+
+impl Eq for QueueView {}
 
 impl QueueView {
     fn of(routing: &Routing, queue: Option<GroupId>) -> QueueView {
@@ -53,12 +66,12 @@ impl QueueView {
             .enumerate()
             .map(|(i, (at, id))| Waiting { conversation: *id, enqueued_at: *at, place: Place::at(i, max_queue) })
             .collect();
-        let index = line.iter().enumerate().map(|(i, w)| (w.conversation, i)).collect();
-        QueueView { max_queue, line, index }
+        QueueView { max_queue, line, index: std::sync::OnceLock::new() }
     }
 
     pub fn get(&self, conversation: ConversationId) -> Option<&Waiting> {
-        self.index.get(&conversation).and_then(|i| self.line.get(*i))
+        let index = self.index.get_or_init(|| self.line.iter().enumerate().map(|(i, w)| (w.conversation, i)).collect());
+        index.get(&conversation).and_then(|i| self.line.get(*i))
     }
 
     /// How many wait beyond the limit.
@@ -194,6 +207,12 @@ impl Routing {
     /// The queues changed since the last call, and forgets them.
     pub fn take_dirty(&mut self) -> Dirty {
         std::mem::take(&mut self.dirty)
+    }
+
+    /// Whether some queue's line moved since the last call: the command that moved it tells the
+    /// waiting visitors (a customer who left the line moves everyone behind them).
+    pub fn take_moved(&mut self) -> bool {
+        std::mem::take(&mut self.dirty.moved)
     }
 }
 

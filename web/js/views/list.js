@@ -15,12 +15,12 @@ const MOST = 200;
 
 // box: the <ul>; rows: what it lists; next: the next page's cursor (X-Next-Before), null on the
 // last; drawn: each row's node and what it was drawn from; open/current: the open conversation.
-let list = { box: null, rows: [], next: null, drawn: new Map(), open: null, current: () => null };
+let list = { box: null, rows: [], next: null, drawn: new Map(), more: null, open: null, current: () => null };
 
 // The list's box; `open(id)` opens a conversation, `current()` is the open one's id.
 export function listBox({ open, current }) {
   const box = h('ul', { class: 'conv-list', 'aria-label': t('conversations.list') });
-  list = { box, rows: [], next: null, drawn: new Map(), open, current };
+  list = { box, rows: [], next: null, drawn: new Map(), more: null, open, current };
   return box;
 }
 
@@ -91,7 +91,9 @@ export function renderList() {
     return node;
   });
   list.drawn = drawn;
-  if (list.next) items.push(h('li', {}, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more'))));
+  // One "Show more" node, kept, so that a live update does not redraw every row around it.
+  list.more ??= h('li', {}, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more')));
+  if (list.next) items.push(list.more);
   const children = [...list.box.children];
   // Nothing moved: leave the box alone (an empty list still gets its empty-state line once).
   if (items.length && items.length === children.length && items.every((node, i) => node === children[i])) return;
