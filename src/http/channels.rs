@@ -240,7 +240,7 @@ pub async fn inbound(
     let (identifier, profile, text) = input.checked()?;
     let command = CustomerMessage { channel: channel.id, identifier, profile, text, at: state.clock.now() };
     let outcome = state.core.call(command).await?;
-    let mut conversation = ConversationView::one(&state, outcome.conversation).await?;
+    let mut conversation = ConversationView::answered(&state, outcome.conversation, outcome.contact, channel).await?;
     conversation.queue = outcome.place;
     let message = MessageView::one(&state, outcome.message)?;
     let overflow = outcome.place.is_some_and(|place| place.overflow);

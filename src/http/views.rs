@@ -219,6 +219,20 @@ pub struct ConversationView {
 impl ConversationView {
     /// The view of one conversation: a few point lookups, read in place (no trip to the blocking
     /// pool: these are the hot path of every customer message).
+    /// The view of a customer's conversation from what the writer answered (the contact) and
+    /// the channel the handler holds: read only for the names of a group or an agent it has.
+    pub async fn answered(
+        state: &AppState,
+        conversation: Conversation,
+        contact: Contact,
+        channel: Channel,
+    ) -> Result<ConversationView, ApiError> {
+        if conversation.group.is_some() || conversation.assignee.is_some() {
+            return ConversationView::one(state, conversation).await;
+        }
+        Ok(ConversationView::build(conversation, contact, &[channel], &[], &[]))
+    }
+
     pub async fn one(state: &AppState, conversation: Conversation) -> Result<ConversationView, ApiError> {
         state.read_now(|read| {
             let contact = read.contact(conversation.contact)?.unwrap_or_default();
@@ -331,6 +345,9 @@ impl MessageView {
 
     /// The view of one message, its author read in place.
     pub fn one(state: &AppState, message: Message) -> Result<MessageView, ApiError> {
+        if !matches!(message.author, Author::Agent(_)) {
+            return Ok(MessageView::build(message, &[]));
+        }
         state.read_now(|read| {
             let users: Vec<User> = match message.author {
                 Author::Agent(id) => read.user(id)?.into_iter().collect(),
