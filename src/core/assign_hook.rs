@@ -35,68 +35,35 @@ pub struct AskAgain {
     pub at: u64,
 }
 
-/// The three commit what routing then decides; none can be refused.
-fn settled(made: &[Assignment], tx: &WriteTransaction, at: u64, events: &mut Vec<Event>) -> Result<(), WriteError> {
-    write_assignments(tx, made, at, events)?;
-    Ok(())
+/// Each of the three is a routing operation whose assignments are written; none can be refused.
+macro_rules! routing_command {
+    ($command:ty, |$plan:ident, $routing:ident| $operation:expr) => {
+        impl Command<Runtime, Event> for $command {
+            type Output = ();
+            type Plan = Self;
+
+            fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
+                Ok(self)
+            }
+
+            fn write(
+                $plan: Self,
+                state: &mut Runtime,
+                tx: &WriteTransaction,
+                events: &mut Vec<Event>,
+            ) -> Result<(), WriteError> {
+                let $routing = &mut state.routing;
+                let made: Vec<Assignment> = $operation;
+                write_assignments(tx, &made, $plan.at, events)?;
+                Ok(())
+            }
+        }
+    };
 }
 
-impl Command<Runtime, Event> for SetAssignHook {
-    type Output = ();
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self)
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<(), WriteError> {
-        let made = state.routing.set_outside(plan.on, plan.at);
-        settled(&made, tx, plan.at, events)
-    }
-}
-
-impl Command<Runtime, Event> for AnswerAssignment {
-    type Output = ();
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self)
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<(), WriteError> {
-        let made = state.routing.answer(plan.conversation, plan.choice, plan.at);
-        settled(&made, tx, plan.at, events)
-    }
-}
-
-impl Command<Runtime, Event> for AskAgain {
-    type Output = ();
-    type Plan = Self;
-
-    fn check(self, _: &Runtime, _: &Read<'_>) -> Result<Self, ApplyError> {
-        Ok(self)
-    }
-
-    fn write(
-        plan: Self,
-        state: &mut Runtime,
-        tx: &WriteTransaction,
-        events: &mut Vec<Event>,
-    ) -> Result<(), WriteError> {
-        let made = state.routing.ask_again(plan.at);
-        settled(&made, tx, plan.at, events)
-    }
-}
+routing_command!(SetAssignHook, |plan, routing| routing.set_outside(plan.on, plan.at));
+routing_command!(AnswerAssignment, |plan, routing| routing.answer(plan.conversation, plan.choice, plan.at));
+routing_command!(AskAgain, |plan, routing| routing.ask_again(plan.at));
 
 /// What the rules' `assign` hook answers to a question, from the committed facts. Blocking (runs
 /// on the rules' pool, under their deadline); anything missing or failing: the built-in policy.
