@@ -71,9 +71,7 @@ impl RuleJobs {
     /// Answers routing's questions, one at a time, in the order asked (first come, first served).
     async fn assignments(&self, mut events: broadcast::Receiver<Event>, mut stop: watch::Receiver<bool>) {
         // Questions put before this loop listened (at start) are put again now that it does.
-        if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
-            tracing::warn!("routing's questions could not be asked again: {err}");
-        }
+        self.ask_again().await;
         loop {
             let event = tokio::select! {
                 event = events.recv() => event,
@@ -84,12 +82,17 @@ impl RuleJobs {
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "rules fell behind routing's questions; asking them again");
-                    if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
-                        tracing::warn!("routing's questions could not be asked again: {err}");
-                    }
+                    self.ask_again().await;
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
+        }
+    }
+
+    /// Every open question put again: none waits for an answer that will not come.
+    async fn ask_again(&self) {
+        if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
+            tracing::warn!("routing's questions could not be asked again: {err}");
         }
     }
 
@@ -111,9 +114,7 @@ impl RuleJobs {
             }
             tokio::time::sleep(Duration::from_millis(pause)).await;
         }
-        if let Err(err) = self.core.call(AskAgain { at: self.clock.now() }).await {
-            tracing::warn!("routing's questions could not be asked again: {err}");
-        }
+        self.ask_again().await;
     }
 
     async fn messages(&self, mut events: broadcast::Receiver<Event>, mut stop: watch::Receiver<bool>) {
