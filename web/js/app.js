@@ -21,7 +21,7 @@ const routes = {
   '/forgot': { view: forgotView, public: true, title: 'auth.forgot_title' },
   '/invite': { view: (main) => setPasswordView(main, 'invite'), public: true, title: 'auth.invite_title' },
   '/reset': { view: (main) => setPasswordView(main, 'reset'), public: true, title: 'auth.reset_title' },
-  '/conversations': { view: conversationsView, allow: isStaff, title: 'nav.conversations', nav: true },
+  '/conversations': { view: conversationsView, allow: isStaff, title: 'nav.conversations', nav: true, layout: 'full' },
   '/admin/users': { view: usersView, allow: isAdmin, title: 'nav.users', nav: true },
   '/admin/groups': { view: groupsView, allow: isAdmin, title: 'nav.groups', nav: true },
   '/admin/channels': { view: (main) => channelsView(main), allow: isAdmin, title: 'nav.channels', nav: true },
@@ -78,6 +78,8 @@ async function render() {
   history.replaceState(null, '', path + location.hash);
   renderChrome(path);
   document.title = `${t(route.title)} · centralita`;
+  // A full-page screen (the agent's workspace) takes the whole window below the top bar.
+  main.className = route.layout === 'full' ? 'page page-full' : 'page';
   replace(main);
   await route.view(main);
   // Move focus to the new page for screen readers, unless the view already focused a field.
