@@ -66,7 +66,8 @@ async function render() {
   const route = routes[path];
   if (!route) {
     renderChrome(null);
-    replace(main, h('div', { class: 'card' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
+    main.className = 'page';
+    replace(main, h('div', { class: 'card empty-state' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
     return;
   }
   if (!route.public && !session.me) {
@@ -93,6 +94,12 @@ function renderChrome(path) {
     ? Object.entries(routes).filter(([, route]) => route.nav && (!route.allow || route.allow(me)))
     : [];
   replace(nav, links.map(([href, route]) => h('a', { href, 'data-link': true, 'aria-current': href === path ? 'page' : null }, t(route.title))));
+  // On a phone the links scroll sideways: keep the current one in view.
+  nav.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  nav.setAttribute('aria-label', t('nav.main'));
+  document.getElementById('menu-label').textContent = t('nav.menu');
+  setMenu(false);
+  document.querySelector('label[for="language"]').textContent = t('field.language');
   document.getElementById('who').textContent = me ? me.email : '';
   const logout = document.getElementById('logout');
   logout.hidden = !me;
@@ -114,6 +121,23 @@ document.getElementById('logout').addEventListener('click', async () => {
   session.me = null;
   setCsrf(null);
   await navigate('/login', { replace: true });
+});
+
+// The phone's menu: the button opens it, Esc or choosing a link closes it, focus back on the button.
+const topbar = document.querySelector('.topbar');
+const menuToggle = document.getElementById('menu-toggle');
+function setMenu(open) {
+  topbar.classList.toggle('open', open);
+  menuToggle.setAttribute('aria-expanded', String(open));
+}
+menuToggle.addEventListener('click', () => setMenu(!topbar.classList.contains('open')));
+topbar.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || !topbar.classList.contains('open')) return;
+  setMenu(false);
+  menuToggle.focus();
+});
+document.addEventListener('click', (event) => {
+  if (topbar.classList.contains('open') && !topbar.contains(event.target)) setMenu(false);
 });
 
 document.getElementById('language').addEventListener('change', async (event) => {
