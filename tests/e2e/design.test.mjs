@@ -230,6 +230,28 @@ for (const lang of ['es', 'en']) {
   }
 }
 
+// The links never hide past the bar's edge: at each width they all show, or they fold into the menu.
+test('the top bar shows every link or folds them into the menu, at any width, in es and en', async () => {
+  for (const lang of ['es', 'en']) {
+    const { page, context } = await adminPage(lang, 'light');
+    await visit(page, '/admin/users', words[lang]['users.title']);
+    for (const width of [1366, 1280, 1024, 900, 600, 390]) {
+      await page.setViewportSize({ width, height: 768 });
+      await page.waitForTimeout(100);
+      const bar = await page.evaluate(() => {
+        const links = [...document.querySelectorAll('#nav a')].map((a) => a.getBoundingClientRect());
+        const nav = document.getElementById('nav').getBoundingClientRect();
+        return { folded: getComputedStyle(document.getElementById('menu-toggle')).display !== 'none', clipped: links.filter((r) => r.width === 0 || r.left < nav.left - 1 || r.right > nav.right + 1).length, height: document.querySelector('.topbar').getBoundingClientRect().height };
+      });
+      assert.ok(bar.folded || bar.clipped === 0, `${lang} at ${width}px: ${bar.clipped} links cut off at the bar's edge`);
+      assert.ok(bar.height <= 50, `${lang} at ${width}px: the bar keeps one line`);
+      if (width === 1366) assert.equal(bar.folded, false, `${lang}: a 1366-px window shows the links on the bar`);
+      if (width === 390) assert.equal(bar.folded, true, `${lang}: a phone folds them`);
+    }
+    await context.close();
+  }
+});
+
 // Every kind of input, placed in a real form of the Groups screen, wears the system's look.
 for (const scheme of ['light', 'dark']) {
   test(`every input type is styled in ${scheme}, with invalid, disabled and focus states`, async () => {

@@ -99,6 +99,7 @@ function renderChrome(path) {
   nav.setAttribute('aria-label', t('nav.main'));
   document.getElementById('menu-label').textContent = t('nav.menu');
   setMenu(false);
+  fitTopbar(true);
   document.querySelector('label[for="language"]').textContent = t('field.language');
   document.getElementById('who').textContent = me ? me.email : '';
   const logout = document.getElementById('logout');
@@ -130,6 +131,21 @@ function setMenu(open) {
   topbar.classList.toggle('open', open);
   menuToggle.setAttribute('aria-expanded', String(open));
 }
+
+// Whether the links fit on the bar is measured, not guessed from a width: it depends on the
+// language and on how many screens the user's roles show. Measured unfolded, kept for resizes.
+let barNeeds = 0;
+function fitTopbar(measure) {
+  if (measure || !topbar.classList.contains('compact')) {
+    topbar.classList.remove('compact');
+    const nav = document.getElementById('nav');
+    const links = nav.querySelectorAll('a');
+    const content = links.length ? links[links.length - 1].getBoundingClientRect().right - links[0].getBoundingClientRect().left : 0;
+    barNeeds = topbar.scrollWidth - nav.clientWidth + content + 1;
+  }
+  topbar.classList.toggle('compact', barNeeds > topbar.clientWidth);
+}
+new ResizeObserver(() => fitTopbar(false)).observe(topbar);
 menuToggle.addEventListener('click', () => setMenu(!topbar.classList.contains('open')));
 topbar.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape' || !topbar.classList.contains('open')) return;
