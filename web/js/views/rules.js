@@ -10,15 +10,15 @@ import { pageHead } from './page.js';
 export async function rulesView(main) {
   const files = h('div', { id: 'rule-files' });
   const refresh = h('button', { type: 'button' }, t('rules.refresh'));
-  const head = pageHead(t('rules.title'), refresh, { help: ' ' });
-  const help = head[1];
+  // Filled in once the server says where the rules folder is.
+  const help = h('p', { class: 'page-help' });
   const load = async () => {
     const status = await get('/rules');
     help.textContent = t('rules.help', { dir: status.dir ?? '—', ms: status.deadline_ms });
     replace(files, status.files.length === 0 ? h('p', { class: 'card empty' }, t('rules.empty')) : status.files.map(fileCard));
   };
   refresh.addEventListener('click', load);
-  replace(main, head, files, await dryRunForm());
+  replace(main, pageHead(t('rules.title'), refresh), help, files, await dryRunForm());
   await load();
 }
 
