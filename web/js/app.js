@@ -66,7 +66,8 @@ async function render() {
   const route = routes[path];
   if (!route) {
     renderChrome(null);
-    replace(main, h('div', { class: 'card' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
+    main.className = 'page';
+    replace(main, h('div', { class: 'card empty-state' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
     return;
   }
   if (!route.public && !session.me) {
@@ -93,6 +94,13 @@ function renderChrome(path) {
     ? Object.entries(routes).filter(([, route]) => route.nav && (!route.allow || route.allow(me)))
     : [];
   replace(nav, links.map(([href, route]) => h('a', { href, 'data-link': true, 'aria-current': href === path ? 'page' : null }, t(route.title))));
+  // On a phone the links scroll sideways: keep the current one in view.
+  nav.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  nav.setAttribute('aria-label', t('nav.main'));
+  document.getElementById('menu-label').textContent = t('nav.menu');
+  setMenu(false);
+  fitTopbar(true);
+  document.querySelector('label[for="language"]').textContent = t('field.language');
   document.getElementById('who').textContent = me ? me.email : '';
   const logout = document.getElementById('logout');
   logout.hidden = !me;
@@ -114,6 +122,38 @@ document.getElementById('logout').addEventListener('click', async () => {
   session.me = null;
   setCsrf(null);
   await navigate('/login', { replace: true });
+});
+
+// The phone's menu: the button opens it, Esc or choosing a link closes it, focus back on the button.
+const topbar = document.querySelector('.topbar');
+const menuToggle = document.getElementById('menu-toggle');
+function setMenu(open) {
+  topbar.classList.toggle('open', open);
+  menuToggle.setAttribute('aria-expanded', String(open));
+}
+
+// Whether the links fit on the bar is measured, not guessed from a width: it depends on the
+// language and on how many screens the user's roles show. Measured unfolded, kept for resizes.
+let barNeeds = 0;
+function fitTopbar(measure) {
+  if (measure || !topbar.classList.contains('compact')) {
+    topbar.classList.remove('compact');
+    const nav = document.getElementById('nav');
+    const links = nav.querySelectorAll('a');
+    const content = links.length ? links[links.length - 1].getBoundingClientRect().right - links[0].getBoundingClientRect().left : 0;
+    barNeeds = topbar.scrollWidth - nav.clientWidth + content + 1;
+  }
+  topbar.classList.toggle('compact', barNeeds > topbar.clientWidth);
+}
+new ResizeObserver(() => fitTopbar(false)).observe(topbar);
+menuToggle.addEventListener('click', () => setMenu(!topbar.classList.contains('open')));
+topbar.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape' || !topbar.classList.contains('open')) return;
+  setMenu(false);
+  menuToggle.focus();
+});
+document.addEventListener('click', (event) => {
+  if (topbar.classList.contains('open') && !topbar.contains(event.target)) setMenu(false);
 });
 
 document.getElementById('language').addEventListener('change', async (event) => {

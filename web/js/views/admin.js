@@ -4,13 +4,13 @@ import { get } from '../api.js';
 import { t, has, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session } from '../app.js';
+import { pageHead, tableCard } from './page.js';
 
 export async function outboxView(main) {
   const mails = await get('/outbox?limit=100');
   replace(
     main,
-    h('h1', {}, t('outbox.title')),
-    h('p', { class: 'muted' }, t('outbox.help')),
+    pageHead(t('outbox.title'), { label: t('common.refresh'), onclick: () => outboxView(main) }, { help: t('outbox.help') }),
     mails.length === 0 ? h('p', { class: 'card empty' }, t('outbox.empty')) : null,
     mails.map((mail) =>
       h('details', { class: 'card mail', 'data-to': mail.to },
@@ -57,14 +57,16 @@ function copyLink(link) {
 export async function auditView(main) {
   const body = h('tbody', {});
   const more = h('button', { type: 'button', class: 'secondary' }, t('audit.more'));
+  const headers = ['audit.when', 'audit.who', 'audit.action', 'audit.target', 'audit.detail'].map((k) => h('th', { scope: 'col' }, t(k)));
   let before = null;
   const load = async () => {
     const entries = await get(`/audit?limit=50${before ? `&before=${before}` : ''}`);
-    body.append(...entries.map((entry) => h('tr', {}, h('td', {}, formatTime(entry.at, language())), h('td', {}, entry.actor.email, h('div', { class: 'muted' }, entry.actor.address)), h('td', {}, has(`action.${entry.action}`) ? t(`action.${entry.action}`) : h('code', {}, entry.action)), h('td', {}, entry.target), h('td', {}, entry.detail))));
+    body.append(...entries.map((entry) => h('tr', {}, h('td', { class: 'nowrap' }, formatTime(entry.at, language())), h('td', {}, entry.actor.email, h('div', { class: 'muted' }, entry.actor.address)), h('td', {}, has(`action.${entry.action}`) ? t(`action.${entry.action}`) : h('code', {}, entry.action)), h('td', {}, entry.target), h('td', {}, entry.detail))));
     before = entries.length ? entries[entries.length - 1].id : before;
     more.hidden = entries.length < 50;
   };
   more.addEventListener('click', load);
-  replace(main, h('h1', {}, t('audit.title')), h('table', {}, h('thead', {}, h('tr', {}, ['audit.when', 'audit.who', 'audit.action', 'audit.target', 'audit.detail'].map((k) => h('th', {}, t(k))))), body), more);
+  const list = tableCard(h('table', {}, h('thead', {}, h('tr', {}, headers)), body), t('audit.title'));
+  replace(main, pageHead(t('audit.title'), { label: t('common.refresh'), onclick: () => auditView(main) }), list, h('div', { class: 'actions' }, more));
   await load();
 }

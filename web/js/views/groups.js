@@ -3,36 +3,40 @@ import { get, post, patch, del } from '../api.js';
 import { t } from '../i18n.js';
 import { h, field, showError, replace } from '../dom.js';
 import { busy, errorForUi, formError, errorText } from './common.js';
+import { pageHead, table, tableCard, actionsCell } from './page.js';
+import { toast, confirmDialog } from '../ui.js';
 
 export async function groupsView(main) {
   const [groups, users] = await Promise.all([get('/groups'), get('/users')]);
   const editor = h('div', {});
-  const rows = groups.map((group) => {
-    const message = h('span', { class: 'error', role: 'alert' });
-    return h(
+  const remove = async (group) => {
+    const sure = await confirmDialog({ title: t('groups.delete_title'), body: t('groups.confirm_delete', { name: group.name }), confirmLabel: t('common.delete'), danger: true });
+    if (!sure) return;
+    try {
+      await del(`/groups/${group.id}`);
+      await groupsView(main);
+      toast(t('groups.deleted', { name: group.name }), { kind: 'ok' });
+    } catch (err) {
+      toast(errorText(err), { kind: 'error' });
+    }
+  };
+  const rows = groups.map((group) =>
+    h(
       'tr',
-      {},
+      { 'data-group': group.name },
       h('td', {}, group.name),
       h('td', {}, group.members.length ? group.members.map((m) => m.name).join(', ') : h('span', { class: 'muted' }, t('groups.no_members'))),
-      h('td', {}, h('div', { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary', onclick: () => openEditor(editor, users, group, main) }, t('common.edit')),
-        h('button', { type: 'button', class: 'danger', onclick: async () => {
-          if (!confirm(t('groups.confirm_delete', { name: group.name }))) return;
-          try {
-            await del(`/groups/${group.id}`);
-            await groupsView(main);
-          } catch (err) {
-            message.textContent = errorText(err);
-          }
-        } }, t('common.delete'))), message),
-    );
-  });
+      actionsCell(
+        { label: t('common.edit'), kind: 'secondary', small: true, onclick: () => openEditor(editor, users, group, main) },
+        { label: t('common.delete'), kind: 'danger', small: true, onclick: () => remove(group) },
+      ),
+    ));
+  const headers = [t('field.name'), t('groups.members'), { label: h('span', { class: 'sr-only' }, t('common.actions')), class: 'col-actions' }];
   replace(
     main,
-    h('div', { class: 'actions' }, h('h1', {}, t('groups.title')), h('button', { type: 'button', onclick: () => openEditor(editor, users, null, main) }, t('groups.new'))),
-    h('p', { class: 'muted' }, t('groups.help')),
+    pageHead(t('groups.title'), { label: t('groups.new'), onclick: () => openEditor(editor, users, null, main) }, { help: t('groups.help') }),
     editor,
-    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, t('field.name')), h('th', {}, t('groups.members')), h('th', {}, ''))), h('tbody', {}, groups.length ? rows : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('groups.none'))))),
+    tableCard(table(headers, rows, t('groups.none')), t('groups.title')),
   );
 }
 
@@ -47,7 +51,7 @@ function openEditor(editor, users, group, main) {
   const boxes = users.filter((user) => user.active).map((user) => h('label', {}, h('input', { type: 'checkbox', value: user.id, checked: members.has(user.id) }), `${user.first_name} ${user.last_name}`));
   const form = h(
     'form',
-    { class: 'card', novalidate: true },
+    { class: 'card card-form', novalidate: true },
     h('h2', {}, group ? t('groups.edit_named', { name: group.name }) : t('groups.new')),
     field(t('field.name'), name),
     h('fieldset', { 'data-field': 'members' }, h('legend', {}, t('groups.members')), boxes, h('div', { class: 'error' })),

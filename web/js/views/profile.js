@@ -3,14 +3,16 @@ import { get, post, patch, del } from '../api.js';
 import { t, setLanguage, language } from '../i18n.js';
 import { h, field, showError, replace, formatTime } from '../dom.js';
 import { session, refreshMe, navigate } from '../app.js';
-import { busy, errorForUi, formError, notice } from './common.js';
+import { busy, errorForUi, errorText, formError, notice } from './common.js';
+import { pageHead, table, tableCard, actionsCell } from './page.js';
+import { toast, confirmDialog } from '../ui.js';
 
 export async function profileView(main) {
   const me = session.me;
   const tokens = await tokensCard();
   replace(
     main,
-    h('h1', {}, t('profile.title')),
+    pageHead(t('profile.title')),
     me.totp_setup_required ? h('p', { class: 'card error', role: 'alert' }, t('profile.totp_required_banner')) : null,
     personalCard(me),
     passwordCard(() => tokens.refresh()),
@@ -28,7 +30,7 @@ function personalCard(me) {
   const notifyQueue = h('input', { type: 'checkbox', name: 'notify_group_queue', checked: me.notify_group_queue });
   const form = h(
     'form',
-    { class: 'card', novalidate: true },
+    { class: 'card card-form', novalidate: true },
     h('h2', {}, t('profile.personal')),
     h('p', { class: 'muted' }, me.email),
     field(t('field.first_name'), first),
@@ -73,7 +75,7 @@ function passwordCard(tokensRevoked) {
   const revoke = h('input', { type: 'checkbox', name: 'revoke_tokens' });
   const form = h(
     'form',
-    { class: 'card', novalidate: true },
+    { class: 'card card-form', novalidate: true },
     h('h2', {}, t('profile.password')),
     field(t('field.current_password'), current),
     field(t('field.new_password'), next, t('auth.password_rule')),
@@ -111,7 +113,7 @@ function proofFields(enrolled) {
 }
 
 function totpCard(me) {
-  const card = h('section', { class: 'card' }, h('h2', {}, t('profile.totp')));
+  const card = h('section', { class: 'card card-form' }, h('h2', {}, t('profile.totp')));
   if (me.totp_enabled) {
     const proof = proofFields(true);
     const form = h('form', { novalidate: true }, h('p', {}, t('profile.totp_on')), proof.fields, formError(), h('button', { type: 'submit', class: 'danger' }, t('profile.totp_disable')));
@@ -175,19 +177,27 @@ async function setupFlow(card, enrolled) {
 }
 
 async function tokensCard() {
-  const card = h('section', { class: 'card' }, h('h2', {}, t('profile.tokens')), h('p', { class: 'muted' }, t('profile.tokens_help')));
-  const list = h('table', {});
+  const card = h('section', { class: 'card card-form' }, h('h2', {}, t('profile.tokens')), h('p', { class: 'muted' }, t('profile.tokens_help')));
+  const list = h('div', {});
+  const revoke = async (token) => {
+    if (!(await confirmDialog({ title: t('profile.revoke_title'), body: t('profile.confirm_revoke', { name: token.name }), confirmLabel: t('profile.revoke'), danger: true }))) return;
+    try {
+      await del(`/me/tokens/${token.id}`);
+      await render();
+      toast(t('profile.token_revoked', { name: token.name }), { kind: 'ok' });
+    } catch (err) {
+      toast(errorText(err), { kind: 'error' });
+    }
+  };
   const render = async () => {
     const tokens = await get('/me/tokens');
-    replace(
-      list,
-      h('thead', {}, h('tr', {}, h('th', {}, t('field.name')), h('th', {}, t('common.created')), h('th', {}, ''))),
-      h('tbody', {}, tokens.length === 0 ? h('tr', {}, h('td', { colspan: 3, class: 'muted' }, t('profile.no_tokens'))) : null, tokens.map((token) => h('tr', {}, h('td', {}, token.name), h('td', {}, formatTime(token.created_at, language())), h('td', {}, h('button', { type: 'button', class: 'danger', onclick: async () => { await del(`/me/tokens/${token.id}`); render(); } }, t('profile.revoke')))))),
-    );
+    const headers = [t('field.name'), t('common.created'), { label: h('span', { class: 'sr-only' }, t('common.actions')), class: 'col-actions' }];
+    const rows = tokens.map((token) => h('tr', {}, h('td', {}, token.name), h('td', {}, formatTime(token.created_at, language())), actionsCell({ label: t('profile.revoke'), kind: 'danger', small: true, onclick: () => revoke(token) })));
+    replace(list, tableCard(table(headers, rows, t('profile.no_tokens')), t('profile.tokens')));
   };
   const name = h('input', { type: 'text', name: 'name', required: true });
   const shown = h('div', {});
-  const form = h('form', { novalidate: true }, field(t('profile.token_name'), name), formError(), h('button', { type: 'submit' }, t('profile.create_token')), shown);
+  const form = h('form', { novalidate: true }, field(t('profile.token_name'), name), formError(), h('div', { class: 'actions' }, h('button', { type: 'submit' }, t('profile.create_token'))), shown);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {

@@ -5,18 +5,20 @@ import { get, post } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, field, showError, formatTime } from '../dom.js';
 import { errorForUi } from './common.js';
+import { pageHead } from './page.js';
 
 export async function rulesView(main) {
   const files = h('div', { id: 'rule-files' });
-  const refresh = h('button', { type: 'button', class: 'secondary' }, t('rules.refresh'));
-  const help = h('p', { class: 'muted' });
+  const refresh = h('button', { type: 'button' }, t('rules.refresh'));
+  // Filled in once the server says where the rules folder is.
+  const help = h('p', { class: 'page-help' });
   const load = async () => {
     const status = await get('/rules');
     help.textContent = t('rules.help', { dir: status.dir ?? '—', ms: status.deadline_ms });
     replace(files, status.files.length === 0 ? h('p', { class: 'card empty' }, t('rules.empty')) : status.files.map(fileCard));
   };
   refresh.addEventListener('click', load);
-  replace(main, h('h1', {}, t('rules.title')), help, refresh, files, await dryRunForm());
+  replace(main, pageHead(t('rules.title'), refresh), help, files, await dryRunForm());
   await load();
 }
 
@@ -27,13 +29,13 @@ function fileCard(file) {
     : null;
   const hooks = file.hooks.length === 0
     ? h('p', { class: 'muted' }, t('rules.no_hooks'))
-    : h('table', {},
-      h('thead', {}, h('tr', {}, ['rules.hook', 'rules.calls', 'rules.errors', 'rules.last_error'].map((k) => h('th', {}, t(k))))),
+    : h('div', { class: 'table-scroll', role: 'region', 'aria-label': file.name, tabindex: 0 }, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('rules.hook')), h('th', { scope: 'col', class: 'num' }, t('rules.calls')), h('th', { scope: 'col', class: 'num' }, t('rules.errors')), h('th', { scope: 'col' }, t('rules.last_error')))),
       h('tbody', {}, file.hooks.map((hook) => h('tr', { 'data-hook': hook.hook },
         h('td', {}, h('code', {}, hook.hook), hook.suspended ? [' ', h('span', { class: 'badge failed' }, t('rules.suspended'))] : null),
-        h('td', {}, hook.calls),
-        h('td', {}, hook.errors),
-        h('td', {}, hook.last_error ?? '', hook.last_error_at ? h('div', { class: 'muted' }, formatTime(hook.last_error_at, language())) : null)))));
+        h('td', { class: 'num' }, hook.calls),
+        h('td', { class: 'num' }, hook.errors),
+        h('td', {}, hook.last_error ?? '', hook.last_error_at ? h('div', { class: 'muted' }, formatTime(hook.last_error_at, language())) : null))))));
   return h('section', { class: 'card rule', 'data-file': file.name },
     h('h2', {}, h('code', {}, file.name), ' ', h('span', { class: `badge ${file.status === 'ok' ? 'active' : 'failed'}` }, t(`rules.status_${file.status}`))),
     h('p', { class: 'muted' }, t('rules.changed', { when: formatTime(file.changed_at, language()) })),
@@ -66,7 +68,7 @@ async function dryRunForm() {
   };
   const reload = h('button', { type: 'button', class: 'secondary', 'data-action': 'reload-conversations' }, t('rules.reload_conversations'));
   reload.addEventListener('click', fill);
-  const form = h('form', { class: 'card', novalidate: true },
+  const form = h('form', { class: 'card card-form', novalidate: true },
     h('h2', {}, t('rules.dry_run')),
     h('p', { class: 'muted' }, t('rules.dry_run_help')),
     field(t('rules.conversation'), select, t('rules.conversation_hint')),

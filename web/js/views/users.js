@@ -4,37 +4,39 @@ import { get, post, patch, del } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, field, showError, replace, formatTime } from '../dom.js';
 import { busy, errorForUi, formError, errorText } from './common.js';
+import { pageHead, table, tableCard, actionsCell } from './page.js';
+import { toast, confirmDialog } from '../ui.js';
 
 export async function usersView(main, message) {
   const [users, roles] = await Promise.all([get('/users'), get('/roles')]);
   const editor = h('div', {});
-  const table = h(
-    'table',
-    {},
-    h('thead', {}, h('tr', {}, ['field.name', 'field.email', 'field.roles', 'users.status', ''].map((key) => h('th', {}, key ? t(key) : '')))),
-    h('tbody', {}, users.map((user) => userRow(user, roles, editor, main))),
-  );
-  const create = h('button', { type: 'button', onclick: () => openEditor(editor, roles, null, main) }, t('users.new'));
-  const banner = message ? h('p', { class: 'card notice', role: 'status' }, message, ' ', h('a', { href: '/admin/outbox', 'data-link': true }, t('users.goto_outbox'))) : null;
-  replace(main, h('div', { class: 'actions' }, h('h1', {}, t('users.title')), create), banner, editor, table);
+  const headers = [t('field.name'), t('field.email'), t('field.roles'), t('users.status'), { label: h('span', { class: 'sr-only' }, t('common.actions')), class: 'col-actions' }];
+  const list = table(headers, users.map((user) => userRow(user, roles, editor, main)), t('users.none'));
+  const create = { label: t('users.new'), onclick: () => openEditor(editor, roles, null, main) };
+  const banner = message ? h('p', { class: 'card callout notice', role: 'status' }, message, ' ', h('a', { href: '/admin/outbox', 'data-link': true }, t('users.goto_outbox'))) : null;
+  replace(main, pageHead(t('users.title'), create), banner, editor, tableCard(list, t('users.title'), { 'data-testid': 'users-table' }));
 }
 
 function userRow(user, roles, editor, main) {
-  const message = h('span', { class: 'notice', role: 'status' });
-  const act = (label, cls, work) =>
-    h('button', { type: 'button', class: cls, onclick: async () => {
-      try {
-        const notice = await work();
-        await usersView(main, typeof notice === 'string' ? notice : undefined);
-      } catch (err) {
-        message.className = 'error';
-        message.textContent = errorText(err);
-      }
-    } }, label);
+  const act = (label, kind, work) => ({ label, kind, small: true, onclick: async () => {
+    try {
+      const notice = await work();
+      if (notice === false) return;
+      await usersView(main, typeof notice === 'string' ? notice : undefined);
+    } catch (err) {
+      toast(errorText(err), { kind: 'error' });
+    }
+  } });
+  const deactivate = async () => {
+    const sure = await confirmDialog({ title: t('users.deactivate_title'), body: t('users.confirm_deactivate', { email: user.email }), confirmLabel: t('users.deactivate'), danger: true });
+    if (!sure) return false;
+    await del(`/users/${user.id}`);
+    toast(t('users.deactivated', { email: user.email }), { kind: 'ok' });
+  };
   const actions = [
-    h('button', { type: 'button', class: 'secondary', onclick: () => openEditor(editor, roles, user, main) }, t('common.edit')),
+    { label: t('common.edit'), kind: 'secondary', small: true, onclick: () => openEditor(editor, roles, user, main) },
     user.status === 'invited' ? act(t('users.resend'), 'secondary', async () => { await post(`/users/${user.id}/invite`); return t('users.invite_resent', { email: user.email }); }) : null,
-    user.active ? act(t('users.deactivate'), 'danger', () => (confirm(t('users.confirm_deactivate', { email: user.email })) ? del(`/users/${user.id}`) : null)) : act(t('users.activate'), 'secondary', () => patch(`/users/${user.id}`, { active: true })),
+    user.active ? act(t('users.deactivate'), 'danger', deactivate) : act(t('users.activate'), 'secondary', () => patch(`/users/${user.id}`, { active: true })),
   ];
   return h(
     'tr',
@@ -43,7 +45,7 @@ function userRow(user, roles, editor, main) {
     h('td', {}, user.email),
     h('td', {}, user.roles.map((role) => t(`role.${role}`)).join(', '), user.permissions.length ? h('div', { class: 'muted' }, user.permissions.map((p) => t(`permission.${p}`)).join(', ')) : null),
     h('td', {}, h('span', { class: `badge ${user.status}` }, t(`users.status_${user.status}`)), h('div', { class: 'muted' }, `${t('users.created')}: ${formatTime(user.created_at, language())}`)),
-    h('td', {}, h('div', { class: 'actions' }, actions), message),
+    actionsCell(actions.filter(Boolean)),
   );
 }
 
@@ -70,7 +72,7 @@ function openEditor(editor, roles, user, main) {
   renderPermissions();
   const form = h(
     'form',
-    { class: 'card', novalidate: true, 'aria-label': t(user ? 'users.edit' : 'users.new') },
+    { class: 'card card-form', novalidate: true, 'aria-label': t(user ? 'users.edit' : 'users.new') },
     h('h2', {}, user ? t('users.edit_named', { email: user.email }) : t('users.new')),
     field(t('field.first_name'), first),
     field(t('field.last_name'), last),
@@ -78,7 +80,7 @@ function openEditor(editor, roles, user, main) {
     user ? null : field(t('field.invite_language'), lang),
     h('fieldset', { 'data-field': 'roles' }, h('legend', {}, t('field.roles')), roleBoxes.map((box) => h('label', {}, box, t(`role.${box.value}`))), h('div', { class: 'error' })),
     permissionsSet,
-    h('div', { class: 'field' }, h('label', {}, totpRequired, ' ', t('users.totp_required'))),
+    h('div', { class: 'field' }, h('label', {}, totpRequired, t('users.totp_required'))),
     formError(),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, user ? t('common.save') : t('users.create')), h('button', { type: 'button', class: 'secondary', onclick: () => replace(editor) }, t('common.cancel'))),
   );
