@@ -153,7 +153,6 @@ test('at 1366 × 768 the three panes fit; filters, sort, rows, contact, previous
   assert.equal(Number(await handle.getAttribute('aria-valuenow')), wide);
   assert.equal((await layout(page)).list.width, wide);
   const sideHandle = page.getByRole('separator', { name: 'Resize the contact panel' });
-  await page.screenshot({ path: '/tmp/ws-desk.png' });
   await sideHandle.focus();
   await page.keyboard.press('ArrowLeft');
   const sideWidth = Number(await sideHandle.getAttribute('aria-valuenow'));
@@ -192,7 +191,7 @@ test('at 390 × 844 an agent opens a chat, replies and goes back', async () => {
   await page.getByRole('button', { name: 'Show the contact panel' }).click();
   await page.locator('.ws-side').getByTestId('contact-name').getByText('Marta López').waitFor();
   assert.equal((await layout(page)).main.visible, false);
-  await page.locator('.ws-side').getByRole('button', { name: 'Hide the contact panel' }).first().click();
+  await page.locator('.ws-side').getByRole('button', { name: 'Back to the conversation' }).click();
   await reply.waitFor();
   // The browser's back button: the list again, the draft kept.
   await reply.fill('un borrador');

@@ -14,7 +14,7 @@ import { icon } from '../icons.js';
 import { errorText, roles, oversees, canDispense } from './common.js';
 import { waitingSection, refreshWaiting, applyWaiting, leftWaiting, takeNext as takeNextInLine } from './waiting.js';
 import { rowsOf } from './live.js';
-import { listBox, loadList, showRow, applyToList } from './list.js';
+import { listBox, loadList, showRow, applyToList, syncFilters } from './list.js';
 import { claiming, noticeAssignment, alertNewMessage } from './alerts.js';
 import { agentsSection, loadAgents, applyAgentsChanged } from './agents.js';
 import { paneBox, openConversation, openOrTell, refreshOpen, applyToOpen, updatePane, showAgents } from './pane.js';
@@ -69,6 +69,7 @@ async function accountChanged() {
   await refreshMe();
   if (!roles().some((role) => role !== 'orders_admin')) return navigate('/', { replace: true });
   view.takeNext.hidden = !canDispense();
+  syncFilters();
   await Promise.all([refreshWaiting(), loadList(), loadAgents()]).catch(() => null);
   if (view.open) await refreshOpen().catch(() => null);
 }

@@ -50,6 +50,7 @@ export function workspace({ list, main, side, open }) {
     h('aside', { class: 'ws-pane ws-side', id: 'ws-side', 'aria-label': t('workspace.side') }, side));
   view.root = root;
   view.openFromHistory = open;
+  syncSideButtons();
   return root;
 }
 
@@ -115,9 +116,11 @@ export function toggleSide() {
 export function syncSideButtons() {
   const shown = sideShown();
   for (const button of view.root?.querySelectorAll('[data-ws-side-toggle]') ?? []) {
+    // The side panel's own back button (phone width) leads back to the conversation.
+    const label = button.dataset.wsSideToggle === 'back' ? t('workspace.side_back') : shown ? t('workspace.side_hide') : t('workspace.side_show');
     button.setAttribute('aria-expanded', String(shown));
-    button.setAttribute('aria-label', shown ? t('workspace.side_hide') : t('workspace.side_show'));
-    button.title = button.getAttribute('aria-label');
+    button.setAttribute('aria-label', label);
+    button.title = label;
   }
 }
 

@@ -51,8 +51,18 @@ export function listBox({ open, current }) {
   list = { box, rows: [], next: null, drawn: new Map(), more: null, open, current, filter, sort };
   clearInterval(ticker);
   // Waiting times and the rows' times move on by themselves.
-  ticker = setInterval(() => (box.isConnected ? renderList({ retime: true }) : clearInterval(ticker)), 15_000);
-  return h('div', { class: 'ws-list-body' }, toolbar(offered), h('div', { class: 'ws-list-scroll' }, box));
+  ticker = setInterval(() => (box.isConnected ? renderList() : clearInterval(ticker)), 15_000);
+  list.tools = toolbar(offered);
+  return h('div', { class: 'ws-list-body' }, list.tools, h('div', { class: 'ws-list-scroll' }, box));
+}
+
+// The account's roles changed: the filters follow (one no longer offered falls back).
+export function syncFilters() {
+  const offered = filtersOffered();
+  if (!offered.includes(list.filter)) list.filter = offered.includes('all') ? 'all' : offered[0];
+  const tools = toolbar(offered);
+  list.tools.replaceWith(tools);
+  list.tools = tools;
 }
 
 function toolbar(offered) {

@@ -26,7 +26,7 @@ export function sideBox(hooks) {
   side = { parts, hooks, conversation: null, contact: null, next: null, previous: [], editing: false };
   return h('div', { class: 'ws-side-body' },
     h('div', { class: 'ws-side-head' },
-      h('button', { type: 'button', class: 'icon-button ws-side-back', 'data-ws-side-toggle': '', 'aria-controls': 'ws-side', onclick: toggleSide }, icon('back')),
+      h('button', { type: 'button', class: 'icon-button ws-side-back', 'data-ws-side-toggle': 'back', 'aria-controls': 'ws-side', onclick: toggleSide }, icon('back')),
       h('h2', { id: 'ws-contact-title' }, t('workspace.contact')),
       h('button', { type: 'button', class: 'icon-button ws-side-close', 'data-ws-side-toggle': '', 'aria-controls': 'ws-side', onclick: toggleSide }, icon('panel'))),
     parts.contact, parts.labels, parts.previous,
