@@ -77,11 +77,14 @@ async function accountChanged() {
 // A notice mail links to /conversations#conversation=N (and a reload keeps it): open that one.
 function openFromHash() {
   const id = Number(location.hash.match(/^#conversation=(\d+)$/)?.[1]);
-  if (id) openOrTell(id);
+  if (id) openOrTell(id, { behind: true });
 }
 
 function availabilityToggle() {
+  // The saved state is read once; should the person tick the box before it arrives, theirs stands.
+  let touched = false;
   const box = h('input', { type: 'checkbox', id: 'accepting', onchange: async (event) => {
+    touched = true;
     try {
       await api('PUT', '/me/availability', { available: event.target.checked });
     } catch (err) {
@@ -90,7 +93,7 @@ function availabilityToggle() {
     }
   } });
   get('/agents').then((agents) => {
-    box.checked = Boolean(agents.find((a) => a.id === session.me.id)?.available);
+    if (!touched) box.checked = Boolean(agents.find((a) => a.id === session.me.id)?.available);
   });
   return h('label', { class: 'toggle' }, box, ' ', t('conversations.accepting'));
 }

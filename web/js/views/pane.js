@@ -37,9 +37,10 @@ export function closePane() {
 }
 
 // Opens a conversation (or brings the open one up to date): the pane, the side panel, the list's
-// current row; on a phone it takes the screen.
-export async function openConversation(id) {
-  showAgents(false);
+// current row; on a phone it takes the screen. `behind`: one the page opens by itself (a link's
+// #conversation=N) stays behind the agents table if the person opened it meanwhile.
+export async function openConversation(id, { behind = false } = {}) {
+  if (!behind) showAgents(false);
   if (view.open?.id === id) {
     showConversation(id);
     return refreshOpen();
@@ -56,7 +57,7 @@ export async function openConversation(id) {
 }
 
 // Errors of a click that opens a conversation are told, not thrown.
-export const openOrTell = (id) => openConversation(id).catch((err) => alert(errorText(err)));
+export const openOrTell = (id, options) => openConversation(id, options).catch((err) => alert(errorText(err)));
 
 // The agents table (overseers) in place of the conversation, or the conversation again.
 export function showAgents(shown) {

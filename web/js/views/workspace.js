@@ -1,6 +1,16 @@
 // The workspace's shared state: the open conversation and its messages, the agents and groups the
 // page knows, and what the person typed, ticked and chose in each conversation (kept across
 // redraws and live updates). Every workspace module reads and writes this one `view`.
+//
+// DOM hooks (stable, for keyboard shortcuts and tests): the frame `[data-ws]` (its `data-mode`:
+// list, conversation or side at phone width); the list `ul[data-ws-list]` of
+// `button.conv-item[data-id]` (the open one `aria-current="true"`), its filters
+// `[data-ws-filter]` (`aria-pressed`) and sort `[data-ws-sort]`; the reply `[data-ws-reply]`, the
+// note toggle `[data-ws-note]`, the composer `form[data-ws-composer]`; actions
+// `[data-ws-action="send|transfer|assign|finalize|take-next|edit-contact"]` with the pickers
+// `[data-ws-transfer]` and `[data-ws-assign]`; the side panel's buttons `[data-ws-side-toggle]`,
+// the back button `[data-ws-back]`, the separators `[data-ws-separator]`, labels `[data-ws-label]`.
+// pane.js exports `openConversation(id)`; layout.js `toggleSide()` and `backToList()`.
 import { session } from '../app.js';
 import { replace } from '../dom.js';
 import { roles, oversees } from './common.js';
