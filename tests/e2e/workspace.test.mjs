@@ -103,6 +103,12 @@ test('at 1366 × 768 the three panes fit; filters, sort, rows, contact, previous
   assert.equal(await page.getByRole('button', { name: "My groups' queue" }).getAttribute('aria-pressed'), 'true');
   await page.getByRole('button', { name: 'All', exact: true }).click();
   await until('all again', same(page, ['Hola, soy Pedro', 'Segunda consulta']));
+  // The waiting line folds to its heading and opens again.
+  const fold = page.getByTestId('waiting').getByRole('button', { name: 'Waiting (1)' });
+  await fold.click();
+  assert.deepEqual([await fold.getAttribute('aria-expanded'), await page.getByTestId('waiting').getByText('Hola, soy Pedro').isVisible()], ['false', false]);
+  await fold.click();
+  await page.getByTestId('waiting').getByText('Hola, soy Pedro').waitFor();
   // Ana has her own and her queue, and no "All".
   assert.deepEqual(await ana.page.locator('[data-ws-filter]').evaluateAll((nodes) => nodes.map((n) => n.dataset.wsFilter)), ['mine', 'queue']);
   await until('Ana: hers only', same(ana.page, ['Segunda consulta']));
