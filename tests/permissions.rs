@@ -69,6 +69,7 @@ const EXPECTED: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/stats/panel", Rule::Staff),
     ("GET", "/api/v1/contacts/{id}", Rule::Staff),
     ("PATCH", "/api/v1/contacts/{id}", Rule::Oversee),
+    ("GET", "/api/v1/contacts/{id}/conversations", Rule::Staff),
     ("GET", "/api/v1/channels", Rule::Admin),
     ("POST", "/api/v1/channels", Rule::Admin),
     ("PATCH", "/api/v1/channels/{id}", Rule::Admin),

@@ -6,6 +6,7 @@
 //! The helpers here that only write (`save_conversation`, `append`, `write_assignments`, …) fail
 //! only on storage, so any command's `write` may call them.
 
+mod contact_index;
 mod customer;
 mod webhooks;
 
@@ -26,6 +27,7 @@ use crate::store::tables::{
 };
 use webhooks::{Hook, Webhook};
 
+pub use contact_index::IndexContactConversations;
 pub use customer::{CustomerMessage, CustomerOutcome, CustomerProfile};
 pub use webhooks::DeliveryAttempted;
 

@@ -32,8 +32,8 @@ pub use assign_hook::{AnswerAssignment, AskAgain, SetAssignHook, rule_choice};
 pub use boot::{RecordStart, RecordStop, StartReport};
 pub use channels::{CreateChannel, CreateVisitor, UpdateChannel, UpdateContact};
 pub use conversations::{
-    AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize, MarkRead, SetLabel,
-    Staff,
+    AgentMessage, CustomerMessage, CustomerOutcome, CustomerProfile, DeliveryAttempted, Finalize,
+    IndexContactConversations, MarkRead, SetLabel, Staff,
 };
 pub use groups::{CreateGroup, DeleteGroup, UpdateGroup};
 pub use live::LiveView;

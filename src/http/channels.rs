@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::conversations::{my_groups, sees_everything};
+use super::conversations::{NEXT_BEFORE, my_groups, sees_everything};
 use super::extract::{Body, Caller, Id};
-use super::query::{NoFilters, Query};
+use super::query::{Filters, NoFilters, Query};
 use super::views::{ConversationView, MessageView};
 use super::{ApiError, AppState};
 use crate::core::{CreateChannel, CustomerMessage, CustomerProfile, UpdateChannel, UpdateContact};
@@ -278,6 +278,62 @@ pub async fn contact(State(state): State<AppState>, Caller(caller): Caller, Id(i
         }
     }
     Ok(Json(contact).into_response())
+}
+
+/// `?before=&limit=` of a contact's conversations: ids below `before`, at most `limit` (1-200,
+/// 50 by default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactConversationsQuery {
+    before: Option<u64>,
+    limit: Option<usize>,
+}
+
+impl Filters for ContactConversationsQuery {
+    fn check(mut self) -> Result<Self, ApiError> {
+        self.limit = Some(self.limit.unwrap_or(50).clamp(1, 200));
+        Ok(self)
+    }
+}
+
+/// `GET /api/v1/contacts/{id}/conversations`: the contact's conversations on every channel, newest
+/// first, a page at a time (`X-Next-Before`), only those the caller may see (`policy::may_see`).
+/// A contact the caller may not see at all is a 403, as `GET /contacts/{id}` answers.
+pub async fn contact_conversations(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+    Query(query): Query<ContactConversationsQuery>,
+) -> Result<Response, ApiError> {
+    let contact = ContactId(id);
+    let groups = if sees_everything(&caller) { Vec::new() } else { my_groups(&state, caller.user.id).await? };
+    let principal = caller.clone();
+    let limit = query.limit.unwrap_or(50);
+    let found = state
+        .read(move |read| {
+            let Some(known) = read.contact(contact)? else { return Ok(None) };
+            let mut newest = Vec::new();
+            for identity in &known.identities {
+                newest.extend(read.latest_conversation(contact, identity.channel)?);
+            }
+            let grants = principal.user.grants();
+            let viewer = Viewer { user: principal.user.id, grants: &grants, groups: &groups };
+            if !policy::may_see_contact(viewer, newest.iter()) {
+                return Ok(Some(None));
+            }
+            let page = read.contact_conversations(contact, query.before, limit, |c| policy::may_see(viewer, c))?;
+            Ok(Some(Some(page)))
+        })
+        .await?;
+    let found = found.ok_or_else(|| ApiError::not_found(ErrorCode::ContactNotFound, "There is no such contact."))?;
+    let (conversations, next) =
+        found.ok_or_else(|| ApiError::forbidden("This contact is not in any conversation of yours."))?;
+    let views = ConversationView::many(&state, conversations).await?;
+    let mut response = Json(views).into_response();
+    if let Some(next) = next {
+        response.headers_mut().insert(NEXT_BEFORE, next.into());
+    }
+    Ok(response)
 }
 
 pub async fn update_contact(

@@ -203,7 +203,7 @@ struct ListPage {
 }
 
 /// On paged open lists, when more follow: the `before` of the next page.
-const NEXT_BEFORE: &str = "x-next-before";
+pub(super) const NEXT_BEFORE: &str = "x-next-before";
 
 /// On queued lists: how many matched in all, before `limit`.
 const TOTAL_COUNT: &str = "x-total-count";

@@ -68,6 +68,7 @@ pub fn table() -> Vec<Route> {
         route(Method::GET, "/api/v1/stats/panel", Staff, || get(agents::stats)),
         route(Method::GET, "/api/v1/contacts/{id}", Staff, || get(channels::contact)),
         route(Method::PATCH, "/api/v1/contacts/{id}", Oversee, || patch(channels::update_contact)),
+        route(Method::GET, "/api/v1/contacts/{id}/conversations", Staff, || get(channels::contact_conversations)),
         // Channels.
         route(Method::GET, "/api/v1/channels", Administer, || get(channels::list)),
         route(Method::POST, "/api/v1/channels", Administer, || post(channels::create)),

@@ -20,8 +20,8 @@ use crate::auth::{Guard, Passwords};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::core::{
-    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexForRetention, MailLinks, MailVault, NewLink, RecordStart,
-    RecordStop, SetAssignHook, SetMailLinks, SetPublicUrl, StartReport,
+    AdoptLegacyMail, Core, CoreError, EnsureFirstAdmin, IndexContactConversations, IndexForRetention, MailLinks,
+    MailVault, NewLink, RecordStart, RecordStop, SetAssignHook, SetMailLinks, SetPublicUrl, StartReport,
 };
 use crate::domain::retention::Retention;
 use crate::domain::secret;
@@ -114,6 +114,10 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
     let indexed = core.call(IndexForRetention).await?;
     if indexed > 0 {
         tracing::info!(entries = indexed, "indexes of pending mail and of old records were built for this database");
+    }
+    let indexed = core.call(IndexContactConversations).await?;
+    if indexed > 0 {
+        tracing::info!(entries = indexed, "the index of each contact's conversations was built for this database");
     }
     let setup_link = ensure_first_admin(&core, &settings.admin_email, &public_url, clock.now()).await?;
     let rules = load_rules(&settings.rules.dir);

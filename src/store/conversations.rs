@@ -3,9 +3,9 @@
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::tables::{
-    CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONVERSATION_ID_TO_CONVERSATION,
-    IDENTITY_TO_CONTACT_ID, LAST_MESSAGE_TO_OPEN_ID, MESSAGE_KEY_TO_MESSAGE, OPEN_CONVERSATION_IDS,
-    VISITOR_HASH_TO_VISITOR,
+    CHANNEL_ID_TO_CHANNEL, CONTACT_CHANNEL_TO_CONVERSATION, CONTACT_ID_TO_CONTACT, CONTACT_TO_CONVERSATION_IDS,
+    CONVERSATION_ID_TO_CONVERSATION, IDENTITY_TO_CONTACT_ID, LAST_MESSAGE_TO_OPEN_ID, MESSAGE_KEY_TO_MESSAGE,
+    OPEN_CONVERSATION_IDS, VISITOR_HASH_TO_VISITOR,
 };
 use super::{Reader, StoreError};
 use crate::domain::conversation::{Channel, Contact, Conversation, Message, Visitor};
@@ -97,6 +97,35 @@ impl Reader {
             }
             if page.len() == limit {
                 let next = page.last().map(|last: &Conversation| (last.last_message_at, last.id.0));
+                return Ok((page, next));
+            }
+            page.push(conversation);
+        }
+        Ok((page, None))
+    }
+
+    /// A page of a contact's conversations, newest first (by id), with ids below `before` (all
+    /// when `None`), that `keep` accepts: at most `limit`, and the `before` of the next page when
+    /// more follow. Read along the contact's index: other contacts' conversations are never decoded.
+    pub fn contact_conversations(
+        &self,
+        contact: ContactId,
+        before: Option<u64>,
+        limit: usize,
+        mut keep: impl FnMut(&Conversation) -> bool,
+    ) -> Result<(Vec<Conversation>, Option<u64>), StoreError> {
+        let index = self.0.open_table(CONTACT_TO_CONVERSATION_IDS)?;
+        let table = self.0.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+        let mut page = Vec::new();
+        let end = (contact.0, before.unwrap_or(u64::MAX));
+        for row in index.range((contact.0, 0)..end)?.rev() {
+            let id = row?.0.value().1;
+            let Some(conversation) = CONVERSATION_ID_TO_CONVERSATION.get(&table, id)? else { continue };
+            if !keep(&conversation) {
+                continue;
+            }
+            if page.len() == limit {
+                let next = page.last().map(|last: &Conversation| last.id.0);
                 return Ok((page, next));
             }
             page.push(conversation);

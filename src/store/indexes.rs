@@ -1,4 +1,5 @@
-//! The indexes that keep the mailer and the retention job off whole tables (issue 14, point 4):
+//! The indexes that keep the mailer, the retention job and the contact panel off whole tables
+//! (issue 14, point 4; issue 22):
 //! written in the same transaction as the record they point to, by whoever writes that record.
 //! Each helper is one write step and fails only on storage.
 
@@ -6,7 +7,8 @@ use redb::WriteTransaction;
 
 use super::StoreError;
 use super::tables::{
-    DELIVERED_AT_DELIVERY_IDS, EXPIRES_AT_LINK_HASHES, PENDING_MAIL_IDS, SEEN_AT_SESSION_HASHES, SENT_AT_MAIL_IDS,
+    CONTACT_TO_CONVERSATION_IDS, DELIVERED_AT_DELIVERY_IDS, EXPIRES_AT_LINK_HASHES, PENDING_MAIL_IDS,
+    SEEN_AT_SESSION_HASHES, SENT_AT_MAIL_IDS,
 };
 
 /// A mail was queued: it waits in the pending index until sent.
@@ -47,5 +49,11 @@ pub fn session_seen(tx: &WriteTransaction, hash: [u8; 32], before: Option<u64>, 
 /// A session ended (signed out, or ended with the user's others).
 pub fn session_ended(tx: &WriteTransaction, hash: [u8; 32], seen_at: u64) -> Result<(), StoreError> {
     tx.open_table(SEEN_AT_SESSION_HASHES)?.remove((seen_at, hash))?;
+    Ok(())
+}
+
+/// A conversation was opened for a contact: it joins the contact's conversations.
+pub fn conversation_opened(tx: &WriteTransaction, contact: u64, conversation: u64) -> Result<(), StoreError> {
+    tx.open_table(CONTACT_TO_CONVERSATION_IDS)?.insert((contact, conversation), ())?;
     Ok(())
 }

@@ -66,6 +66,11 @@ pub const CONVERSATION_ID_TO_CONVERSATION: Typed<u64, Conversation> = Typed::new
 pub const CONTACT_CHANNEL_TO_CONVERSATION: TableDefinition<(u64, u64), u64> =
     TableDefinition::new("contact_channel_to_conversation");
 
+/// (contact id, conversation id): every conversation of a contact, on any channel, in id order (the
+/// side panel's previous conversations, newest first, read a page at a time).
+pub const CONTACT_TO_CONVERSATION_IDS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("contact_to_conversation_ids");
+
 /// Ids of conversations not finalized, for the live lists.
 pub const OPEN_CONVERSATION_IDS: TableDefinition<u64, ()> = TableDefinition::new("open_conversation_ids");
 
@@ -135,6 +140,7 @@ pub fn create_all(tx: &WriteTransaction) -> Result<(), StoreError> {
     tx.open_table(OPEN_CONVERSATION_IDS)?;
     tx.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
     tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?;
+    tx.open_table(CONTACT_TO_CONVERSATION_IDS)?;
     tx.open_table(MESSAGE_KEY_TO_MESSAGE.definition())?;
     tx.open_table(AGENT_ID_TO_PROFILE.definition())?;
     tx.open_table(VISITOR_HASH_TO_VISITOR.definition())?;

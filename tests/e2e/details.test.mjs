@@ -40,7 +40,9 @@ test('a wait under a minute shows in seconds, the new-conversation dot is green,
   const longest = await figure(admin, 'Longest wait').textContent();
   assert.match(longest, /^[1-9]\d? s$/, `seconds under a minute, not "0 min": ${longest}`);
   assert.match(await figure(admin, 'Average wait').textContent(), /^\d+ s$/);
-  // An administrator's half-typed cap in the agents table survives the table's live redraws.
+  // An administrator's half-typed cap in the agents table survives the table's live redraws. The
+  // table shows in the workspace's middle pane from the strip's "Agents" button.
+  await admin.getByRole('button', { name: 'Agents' }).click();
   const row = admin.getByTestId('agents-table').locator('tr', { hasText: 'Ana Prueba' });
   await row.getByText('1 / 5').waitFor();
   await row.getByLabel("Own cap (empty: group's or 6)").fill('3');

@@ -34,7 +34,7 @@ function countListReads(page) {
 }
 
 // The previews of the list's rows, top to bottom, and of the waiting section's.
-const listed = (page) => page.locator('.conv-side .conv-item .preview').allTextContents();
+const listed = (page) => page.locator('.ws-list .conv-item .preview').allTextContents();
 const waitingPreviews = (page) => page.getByTestId('waiting').locator('.waiting-entry .preview').allTextContents();
 
 async function until(what, check, timeout = 5000) {
@@ -123,7 +123,7 @@ test('past a page, "Show more" / "Mostrar más" loads the next one and keeps the
   assert.ok(all.length > 50 && all.length <= 100, `${all.length} open`);
   const admin = desk.admin;
   await admin.goto(`${server.base}/conversations`);
-  const rows = admin.locator('.conv-side .conv-item');
+  const rows = admin.locator('.ws-list .conv-item');
   await until('a first page', async () => (await rows.count()) === 50 || (await rows.count()));
   await admin.getByRole('button', { name: 'Show more' }).waitFor();
   // In Spanish, the same button.

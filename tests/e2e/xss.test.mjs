@@ -156,6 +156,7 @@ test('payloads in names, messages, contact fields and labels never run in any vi
   await agent.waitForTimeout(500);
   assert.deepEqual(await executed(agent, agentSeen), { dialogs: 0, markers: [], injectedElements: 0 }, 'agent view');
   await admin.reload();
+  await admin.getByRole('button', { name: 'Agents' }).click();
   await admin.getByTestId('agents-table').getByText(PAYLOADS[0], { exact: false }).first().waitFor();
   await admin.waitForTimeout(500);
   assert.deepEqual(await executed(admin, adminSeen), { dialogs: 0, markers: [], injectedElements: 0 }, 'agents table');

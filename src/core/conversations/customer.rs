@@ -108,6 +108,7 @@ impl Command<Runtime, Event> for CustomerMessage {
         if created {
             let key = (contact.id.0, channel.id.0);
             tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?.insert(key, conversation.id.0)?;
+            crate::store::indexes::conversation_opened(tx, contact.id.0, conversation.id.0)?;
         }
         let message = append_message(tx, conversation.id, Author::Customer, text, false, at)?;
         conversation.last_message_at = at;

@@ -41,3 +41,19 @@ export async function busy(form, work) {
 export function formError() {
   return h('div', { class: 'error form-error', role: 'alert' });
 }
+
+// A contact as people call them: their name, else their number.
+export const contactName = (contact) => contact?.name || `#${contact?.id ?? ''}`;
+
+// The customer's initials in a coloured circle (one of eight colours, by the contact's id).
+export function avatar(contact, size = '') {
+  const words = (contact?.name ?? '').trim().split(/\s+/).filter(Boolean);
+  const letters = words.length ? words.slice(0, 2).map((word) => [...word][0]).join('').toUpperCase() : '#';
+  return h('span', { class: `avatar avatar-${(contact?.id ?? 0) % 8}${size ? ` avatar-${size}` : ''}`, 'aria-hidden': 'true', 'data-testid': 'avatar' }, letters);
+}
+
+// How long since `since` as people read a wait: seconds under a minute ("45 s"), minutes after.
+export function waitedText(since) {
+  const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
+  return seconds < 60 ? t('waiting.seconds', { n: seconds }) : t('waiting.minutes', { n: Math.floor(seconds / 60) });
+}

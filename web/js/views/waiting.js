@@ -6,7 +6,8 @@ import { get, getCounted, post } from '../api.js';
 import { t } from '../i18n.js';
 import { h, replace } from '../dom.js';
 import { session } from '../app.js';
-import { errorText, oversees, canDispense } from './common.js';
+import { errorText, oversees, canDispense, waitedText, contactName as nameOf } from './common.js';
+import { remembered, remember } from './layout.js';
 
 // The most the section shows; past it, "and N more" (the server lists them in queue order).
 const SHOWN = 50;
@@ -22,7 +23,7 @@ let ticker = null;
 // gives the groups the page knows (their queue limits mark the overflow).
 export function waitingSection({ open, taken, claim: claimHook, groups }) {
   hooks = { open, taken, claim: claimHook, groups };
-  box = h('section', { class: 'card waiting', 'data-testid': 'waiting', 'aria-label': t('waiting.title') });
+  box = h('section', { class: 'waiting', 'data-testid': 'waiting', 'aria-label': t('waiting.title') });
   clearInterval(ticker);
   ticker = setInterval(() => (document.body.contains(box) ? render() : clearInterval(ticker)), 10_000);
   refreshWaiting();
@@ -86,12 +87,17 @@ function placeInLine() {
   }
 }
 
-function waited(since) {
-  const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
-  return seconds < 60 ? t('waiting.seconds', { n: seconds }) : t('waiting.minutes', { n: Math.floor(seconds / 60) });
-}
+const waited = waitedText;
+const contactName = (c) => nameOf(c.contact);
 
-const contactName = (c) => c.contact.name || `#${c.contact.id}`;
+// The section folds to its heading (kept in this browser): the list below gets the room.
+let folded = remembered().waitingFolded === true;
+
+function fold() {
+  folded = !folded;
+  remember({ waitingFolded: folded });
+  render();
+}
 
 function render() {
   const notice = box.querySelector('[data-testid="waiting-notice"]')?.textContent ?? '';
@@ -103,12 +109,17 @@ function render() {
         c.queue?.overflow ? h('span', { class: 'badge failed', 'data-testid': 'overflow-badge' }, ` ${t('waiting.overflow')}`) : null,
         h('div', { class: 'preview' }, c.last_preview)),
       canDispense() ? h('button', { type: 'button', class: 'secondary', 'aria-label': t('waiting.take_named', { contact: contactName(c) }), onclick: () => take(c) }, t('waiting.take')) : null));
-  replace(box,
-    h('h2', {}, `${t('waiting.title')} (${Math.max(total, waiting.length)})`),
-    h('p', { class: 'notice', role: 'status', 'data-testid': 'waiting-notice' }, notice),
+  const body = h('div', { class: 'waiting-body', id: 'ws-waiting-body', hidden: folded },
     items.length ? h('ul', { class: 'conv-list' }, items) : h('p', { class: 'muted' }, t('waiting.empty')),
     total > waiting.length ? h('p', { class: 'muted', 'data-testid': 'waiting-more' }, t('waiting.more', { n: total - waiting.length })) : null,
     items.length && !canDispense() && !oversees() ? h('p', { class: 'muted', 'data-testid': 'who-assigns' }, t('waiting.who_assigns')) : null);
+  const hadFocus = box.querySelector('.waiting-fold') === document.activeElement;
+  replace(box,
+    h('h2', {}, h('button', { type: 'button', class: 'waiting-fold', 'aria-expanded': String(!folded), 'aria-controls': 'ws-waiting-body', onclick: fold },
+      `${t('waiting.title')} (${Math.max(total, waiting.length)})`)),
+    h('p', { class: 'notice', role: 'status', 'data-testid': 'waiting-notice' }, notice),
+    body);
+  if (hadFocus) box.querySelector('.waiting-fold').focus();
 }
 
 const claim = (request) => (hooks?.claim ? hooks.claim(request) : request);
