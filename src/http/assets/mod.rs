@@ -44,9 +44,11 @@ impl Freshness {
     }
 }
 
-/// What a request names: a file's name (for its type), bytes and content hash.
+/// What a request names: a file's name (for its type), its key among the compressed copies (the
+/// page has one per language), bytes and content hash.
 struct Found {
     name: String,
+    key: String,
     data: Bytes,
     hash: [u8; 32],
 }
@@ -64,7 +66,12 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         },
         None => (requested, None),
     };
-    let index = || Found { name: "index.html".to_owned(), data: site.index.clone(), hash: site.index_hash };
+    let language =
+        site::language_of(headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()).unwrap_or(""));
+    let index = || {
+        let (data, hash) = site.index(language);
+        Found { name: "index.html".to_owned(), key: format!("index.html:{}", site::LANGUAGES[language]), data, hash }
+    };
     let (found, freshness) = match path {
         "" | "index.html" => (index(), Freshness::Revalidate),
         // The one file other sites load: `<script src="https://…/widget.js">`.
@@ -88,7 +95,7 @@ fn file(path: &str) -> Option<Found> {
         Cow::Borrowed(data) => Bytes::from_static(data),
         Cow::Owned(data) => Bytes::from(data),
     };
-    Some(Found { name: path.to_owned(), data, hash: file.metadata.sha256_hash() })
+    Some(Found { name: path.to_owned(), key: path.to_owned(), data, hash: file.metadata.sha256_hash() })
 }
 
 fn no_such_file() -> Response {
@@ -106,7 +113,7 @@ async fn answer(method: &Method, headers: &HeaderMap, found: Found, freshness: F
     } else if coding == Coding::Identity {
         Response::new(Body::from(found.data))
     } else {
-        Response::new(Body::from(encoding::encoded(&found.name, found.hash, found.data).await.get(coding)))
+        Response::new(Body::from(encoding::encoded(&found.key, found.hash, found.data).await.get(coding)))
     };
     let out = response.headers_mut();
     out.insert(header::CONTENT_TYPE, content_type(&found.name));
@@ -114,7 +121,10 @@ async fn answer(method: &Method, headers: &HeaderMap, found: Found, freshness: F
     if let Ok(value) = HeaderValue::from_str(&etag) {
         out.insert(header::ETAG, value);
     }
-    if text {
+    if found.name == "index.html" {
+        // The page preloads the strings of the browser's language.
+        out.insert(header::VARY, HeaderValue::from_static("accept-encoding, accept-language"));
+    } else if text {
         out.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     if let Some(name) = coding.header().filter(|_| response.status() == StatusCode::OK) {
