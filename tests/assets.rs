@@ -138,6 +138,15 @@ async fn the_page_is_revalidated_and_its_files_are_cached_for_a_year_under_the_v
         );
     }
     assert!(!html.contains("widget/widget.js"), "the staff page does not load the widget");
+    // What the modules fetch first comes with them: who is signed in, the strings of the browser's
+    // language (Spanish when it has neither).
+    assert!(html.contains("<link rel=\"preload\" href=\"/api/v1/me\" as=\"fetch\" crossorigin>"), "{html}");
+    assert!(html.contains(&format!("href=\"{prefix}/i18n/es.json\" as=\"fetch\" crossorigin>")), "{html}");
+    let english = server.client.get(server.url("/")).header("accept-language", "en-GB,en;q=0.9").send().await.unwrap();
+    assert_eq!(english.headers()["vary"], "accept-encoding, accept-language");
+    let english = english.text().await.unwrap();
+    assert!(english.contains(&format!("href=\"{prefix}/i18n/en.json\" as=\"fetch\"")), "{english}");
+    assert!(!english.contains("i18n/es.json"), "{english}");
     for page in ["/conversations", "/admin/users", "/index.html"] {
         let got = fetch(&server, page, None).await;
         assert_eq!((got.status, got.header("cache-control")), (StatusCode::OK, "no-cache"), "{page}");
