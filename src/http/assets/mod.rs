@@ -1,9 +1,6 @@
-//! The web UI, embedded from `web/` (read from disk in debug builds). Text files go out compressed
-//! (brotli or gzip, by `Accept-Encoding`) from copies made once; under `/assets/<version>/` they
-//! are cached for a year (the version is a hash of all files, so a new build has a new prefix),
-//! elsewhere they carry an ETag and `no-cache` (revalidate: a 304 costs a round trip, not the
-//! file). Page routes get `index.html`, pointed at the versioned prefix, so the UI routes in the
-//! browser.
+//! The web UI from `web/` (embedded; read from disk in debug builds): text files compressed by
+//! `Accept-Encoding` (`encoding`), cached for a year under `/assets/<version>/` (`site`), else
+//! revalidated by ETag; page routes get `index.html`, so the UI routes in the browser.
 
 mod encoding;
 mod site;
