@@ -1,4 +1,4 @@
-// Spanish and English strings from /i18n/{es,en}.json. The language is the user's saved choice,
+// Spanish and English strings from i18n/{es,en}.json. The language is the user's saved choice,
 // else the one picked on this browser, else the browser's own.
 const SUPPORTED = ['es', 'en'];
 let strings = {};
@@ -11,10 +11,26 @@ export function browserLanguage() {
   return preferred.find((l) => SUPPORTED.includes(l)) ?? 'es';
 }
 
+// The strings sit beside this module (under the versioned, long-cached prefix when the page loaded
+// from it). Each language is fetched once; the likely one starts at once, while the page asks the
+// server who is signed in, instead of one round trip after it.
+const loading = new Map();
+function load(language) {
+  if (!loading.has(language)) {
+    const strings = fetch(new URL(`../i18n/${language}.json`, import.meta.url)).then((response) => {
+      if (!response.ok) throw new Error(`i18n ${language}: ${response.status}`);
+      return response.json();
+    });
+    strings.catch(() => loading.delete(language));
+    loading.set(language, strings);
+  }
+  return loading.get(language);
+}
+load(browserLanguage());
+
 export async function setLanguage(language) {
   current = SUPPORTED.includes(language) ? language : 'es';
-  const response = await fetch(`/i18n/${current}.json`);
-  strings = await response.json();
+  strings = await load(current);
   document.documentElement.lang = current;
   localStorage.setItem('language', current);
 }
