@@ -50,14 +50,27 @@ pub fn stored_conversation(tx: &impl Tables, id: ConversationId) -> Result<Conve
 
 /// Writes a conversation and keeps the indexes of open ones in step.
 pub fn save_conversation(tx: &WriteTransaction, conversation: &Conversation) -> Result<(), StoreError> {
+    let stored = {
+        let table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
+        CONVERSATION_ID_TO_CONVERSATION.get(&table, conversation.id.0)?.map(|before| before.last_message_at)
+    };
+    save_conversation_over(tx, conversation, stored)
+}
+
+/// As `save_conversation`, for a caller that holds the record as it is stored now: `stored` is
+/// its `last_message_at` (`None` for a conversation not on record yet), so it is not read again.
+pub fn save_conversation_over(
+    tx: &WriteTransaction,
+    conversation: &Conversation,
+    stored: Option<u64>,
+) -> Result<(), StoreError> {
     let mut table = tx.open_table(CONVERSATION_ID_TO_CONVERSATION.definition())?;
     let id = conversation.id.0;
-    let before = CONVERSATION_ID_TO_CONVERSATION.get(&table, id)?;
     CONVERSATION_ID_TO_CONVERSATION.insert(&mut table, id, conversation)?;
     let mut open = tx.open_table(OPEN_CONVERSATION_IDS)?;
     let mut by_last_message = tx.open_table(LAST_MESSAGE_TO_OPEN_ID)?;
-    if let Some(before) = before {
-        by_last_message.remove((before.last_message_at, id))?;
+    if let Some(before) = stored {
+        by_last_message.remove((before, id))?;
     }
     if conversation.status == Status::Finalized {
         open.remove(id)?;
@@ -102,6 +115,7 @@ pub fn write_assignments_by(
 ) -> Result<(), ApplyError> {
     for assignment in assignments {
         let mut conversation = stored_conversation(tx, assignment.conversation)?;
+        let stored = conversation.last_message_at;
         // New to whoever gets it (a transfer, a supervisor's choice): the dot shows until she opens it.
         conversation.unread |= conversation.assignee != Some(assignment.agent);
         conversation.status = Status::Assigned;
@@ -110,7 +124,7 @@ pub fn write_assignments_by(
         if !conversation.served_by.contains(&assignment.agent) {
             conversation.served_by.push(assignment.agent);
         }
-        save_conversation(tx, &conversation)?;
+        save_conversation_over(tx, &conversation, Some(stored))?;
         super::notify::assigned(tx, &conversation, by, at, events)?;
         // A person's assignment (a transfer, a supervisor, the dispenser) wrote its own line.
         if !super::activity::told(events, conversation.id, assignment.agent) {

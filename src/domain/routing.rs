@@ -438,17 +438,19 @@ impl Routing {
     }
 
     fn park(&mut self, conversation: ConversationId, ticket: Ticket) {
-        self.dirty.queue(ticket.queue);
-        self.queues.entry(ticket.queue).or_default().insert((ticket.enqueued_at, conversation));
+        let key = (ticket.enqueued_at, conversation);
+        self.dirty.edit(ticket.queue, true, key);
+        self.queues.entry(ticket.queue).or_default().insert(key);
         self.waiting.insert(conversation, ticket);
     }
 
     /// Takes a conversation out of its queue (it is given to someone, or leaves routing).
     pub(super) fn unpark(&mut self, conversation: ConversationId) -> Option<Ticket> {
         let ticket = self.waiting.remove(&conversation)?;
-        self.dirty.queue(ticket.queue);
+        let key = (ticket.enqueued_at, conversation);
+        self.dirty.edit(ticket.queue, false, key);
         if let Some(line) = self.queues.get_mut(&ticket.queue) {
-            line.remove(&(ticket.enqueued_at, conversation));
+            line.remove(&key);
         }
         self.outside.asking.remove(&conversation);
         self.outside.left.remove(&conversation);

@@ -244,14 +244,21 @@ pub async fn inbound(
     conversation.queue = outcome.place;
     let message = MessageView::one(&state, outcome.message)?;
     let overflow = outcome.place.is_some_and(|place| place.overflow);
-    let mut body = json!({ "conversation": conversation, "message": message, "overflow": overflow });
     // A full queue is not an error: the message is kept and the customer waits beyond the limit.
-    if overflow {
-        body["notice"] = json!(
-            "All agents are busy: the conversation waits in overflow, past the queue's limit, and will be answered as soon as possible."
-        );
-    }
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let notice = overflow.then_some(
+        "All agents are busy: the conversation waits in overflow, past the queue's limit, and will be answered as soon as possible.",
+    );
+    Ok((StatusCode::CREATED, Json(Inbounded { conversation, message, overflow, notice })).into_response())
+}
+
+/// The answer to an inbound message, serialized straight to the body (not through a JSON value).
+#[derive(Serialize)]
+struct Inbounded {
+    conversation: ConversationView,
+    message: MessageView,
+    overflow: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notice: Option<&'static str>,
 }
 
 /// `GET /api/v1/contacts/{id}`. Those who see every conversation see every contact; an agent sees

@@ -162,7 +162,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         trigger: retention.clone(),
     };
     let retention_job = tokio::spawn(retention_job.run(stopped.clone()));
-    let state = AppState {
+    let state = AppState::new(crate::http::AppStateInner {
         guard: Arc::new(Guard::new(&settings.auth)),
         settings: Arc::new(settings),
         store: store.clone(),
@@ -187,7 +187,7 @@ pub async fn start_with_clock(settings: Settings, clock: Clock) -> Result<Runnin
         live: core.call(crate::core::WatchLive).await?,
         sockets: Arc::default(),
         visitor_hub: crate::http::visitor_hub::VisitorHub::spawn(core.subscribe(), stopped.clone()),
-    };
+    });
     let shared = Arc::new(conn::Listener {
         acceptor: TlsAcceptor::from(Arc::clone(&tls.server_config)),
         router: router(state),

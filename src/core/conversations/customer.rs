@@ -5,7 +5,9 @@
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::{append_message, load_channel, load_conversation, routing_broke, routing_rejection, save_conversation};
+use super::{
+    append_message, load_channel, load_conversation, routing_broke, routing_rejection, save_conversation_over,
+};
 use crate::core::{ApplyError, Command, Event, Read, RejectKind, Rejection, Runtime, Tables, WriteError};
 use crate::domain::conversation::{
     Author, Channel, Contact, Conversation, Identity, Message, Status, check_text, preview,
@@ -52,6 +54,8 @@ pub struct CustomerPlan {
     contact: Contact,
     /// Not on record under this identity yet: the identity index gets it.
     new_contact: bool,
+    /// New, or what the customer told filled a gap: the record is written.
+    contact_changed: bool,
     /// The conversation the message goes to, before the message.
     conversation: Conversation,
     /// A new one: it is indexed as the contact's latest on the channel and enters routing.
@@ -75,7 +79,8 @@ impl Command<Runtime, Event> for CustomerMessage {
             )
             .into());
         }
-        let (contact, new_contact) = contact_of(read, &channel, &self.identifier, &self.profile, self.at)?;
+        let (contact, new_contact, contact_changed) =
+            contact_of(read, &channel, &self.identifier, &self.profile, self.at)?;
         let latest = latest_conversation(read, contact.id, channel.id)?;
         // A full queue still takes the customer, beyond its limit (overflow): no words are lost.
         let (conversation, created) = match latest {
@@ -87,7 +92,17 @@ impl Command<Runtime, Event> for CustomerMessage {
             }
         };
         let identifier = self.identifier;
-        Ok(CustomerPlan { channel, identifier, contact, new_contact, conversation, created, text, at: self.at })
+        Ok(CustomerPlan {
+            channel,
+            identifier,
+            contact,
+            new_contact,
+            contact_changed,
+            conversation,
+            created,
+            text,
+            at: self.at,
+        })
     }
 
     fn write(
@@ -96,26 +111,40 @@ impl Command<Runtime, Event> for CustomerMessage {
         tx: &WriteTransaction,
         events: &mut Vec<Event>,
     ) -> Result<CustomerOutcome, WriteError> {
-        let CustomerPlan { channel, identifier, contact, new_contact, mut conversation, created, text, at } = plan;
+        let CustomerPlan {
+            channel,
+            identifier,
+            contact,
+            new_contact,
+            contact_changed,
+            mut conversation,
+            created,
+            text,
+            at,
+        } = plan;
         if new_contact {
             tx.open_table(IDENTITY_TO_CONTACT_ID)?.insert((channel.id.0, identifier.as_str()), contact.id.0)?;
         }
-        CONTACT_ID_TO_CONTACT.insert(
-            &mut tx.open_table(CONTACT_ID_TO_CONTACT.definition())?,
-            contact.id.0,
-            &contact,
-        )?;
+        if contact_changed {
+            CONTACT_ID_TO_CONTACT.insert(
+                &mut tx.open_table(CONTACT_ID_TO_CONTACT.definition())?,
+                contact.id.0,
+                &contact,
+            )?;
+        }
         if created {
             let key = (contact.id.0, channel.id.0);
             tx.open_table(CONTACT_CHANNEL_TO_CONVERSATION)?.insert(key, conversation.id.0)?;
             crate::store::indexes::conversation_opened(tx, contact.id.0, conversation.id.0)?;
         }
         let message = append_message(tx, conversation.id, Author::Customer, text, false, at)?;
+        // As the check read it in this transaction (or not on record, if new).
+        let stored = (!created).then_some(conversation.last_message_at);
         conversation.last_message_at = at;
         conversation.last_customer_at = Some(at);
         conversation.last_preview = preview(&message.text);
         conversation.unread = true;
-        save_conversation(tx, &conversation)?;
+        save_conversation_over(tx, &conversation, stored)?;
         if created {
             conversation = enqueue(state, tx, events, conversation, at)?;
         }
@@ -139,20 +168,26 @@ fn enqueue(
     let assignments = state.routing.enqueue(conversation.id, ticket, at).map_err(routing_broke)?;
     events.push(Event::QueueChanged);
     super::write_assignments(tx, &assignments, at, events)?;
-    let conversation = super::stored_conversation(tx, conversation.id)?;
+    // Read again only if routing gave it to someone at once (the assignment changed the record).
+    let conversation = if assignments.iter().any(|assignment| assignment.conversation == conversation.id) {
+        super::stored_conversation(tx, conversation.id)?
+    } else {
+        conversation
+    };
     crate::core::notify::entered_queue(tx, &conversation, None, at, events)?;
     Ok(conversation)
 }
 
 /// The contact known by this identity on the channel, or a new one (`true`), with the gaps in
-/// what is on record filled from what the customer told.
+/// what is on record filled from what the customer told; and whether the record is to be written
+/// (new, or a gap was filled).
 fn contact_of(
     tx: &impl Tables,
     channel: &Channel,
     identifier: &str,
     profile: &CustomerProfile,
     at: u64,
-) -> Result<(Contact, bool), ApplyError> {
+) -> Result<(Contact, bool, bool), ApplyError> {
     let index = tx.table(IDENTITY_TO_CONTACT_ID)?;
     let contacts = tx.table(CONTACT_ID_TO_CONTACT.definition())?;
     let known = index.get((channel.id.0, identifier))?.map(|id| id.value());
@@ -165,15 +200,17 @@ fn contact_of(
         }
     };
     // What the customer tells about themselves fills gaps; staff edits are not overwritten.
-    let fill = |slot: &mut Option<String>, given: &Option<String>| {
+    let mut changed = new;
+    let mut fill = |slot: &mut Option<String>, given: &Option<String>| {
         if slot.is_none() {
             *slot = given.clone().filter(|value| !value.trim().is_empty());
+            changed |= slot.is_some();
         }
     };
     fill(&mut contact.name, &profile.name);
     fill(&mut contact.email, &profile.email);
     fill(&mut contact.phone, &profile.phone);
-    Ok((contact, new))
+    Ok((contact, new, changed))
 }
 
 /// The contact's newest conversation on a channel.

@@ -3,8 +3,12 @@
 //! committed batch. Built from the routing state, never from the store; a batch re-makes only the
 //! queues it changed (`Dirty`), the others are shared with the previous snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+mod line;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+
+use line::{Key, Line};
 
 use serde::Serialize;
 
@@ -13,18 +17,43 @@ use crate::domain::conversation::Panel;
 use crate::domain::ids::{ConversationId, GroupId, UserId};
 use crate::domain::today::DayFigures;
 
-/// Queues changed since the last snapshot, kept by `Routing` as it moves conversations.
+/// Queues changed since the last snapshot, kept by `Routing` as it moves conversations: for each,
+/// who came in and who left (so the snapshot edits the line it had), or that it is to be made
+/// again whole (its limit changed, a group went away, or too much moved for edits to pay).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dirty {
-    queues: BTreeSet<Option<GroupId>>,
+    queues: BTreeMap<Option<GroupId>, Change>,
     /// Some queue's line moved since `take_moved`: for the command that moved it to say so.
     moved: bool,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// In order: added (`true`) or taken out.
+    Edits(Vec<(bool, Key)>),
+    Whole,
+}
+
+/// Past this many moves in one batch a queue is made again whole.
+const MAX_EDITS: usize = 4096;
+
 impl Dirty {
+    /// The queue is to be made again from routing's line.
     pub(super) fn queue(&mut self, queue: Option<GroupId>) {
-        self.queues.insert(queue);
+        self.queues.insert(queue, Change::Whole);
         self.moved = true;
+    }
+
+    /// `key` entered (`true`) or left the queue's line.
+    pub(super) fn edit(&mut self, queue: Option<GroupId>, add: bool, key: Key) {
+        self.moved = true;
+        let change = self.queues.entry(queue).or_insert_with(|| Change::Edits(Vec::new()));
+        if let Change::Edits(edits) = change {
+            edits.push((add, key));
+            if edits.len() > MAX_EDITS {
+                *change = Change::Whole;
+            }
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -40,44 +69,45 @@ pub struct Waiting {
     pub place: Place,
 }
 
-/// One queue, oldest first, with a conversation's index found in O(1).
-#[derive(Debug, Clone, Default)]
+/// One queue, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueView {
     pub max_queue: Option<u32>,
-    pub line: Vec<Waiting>,
-    /// Made by the first reader that looks someone up, not by the writer: a queue re-made for
-    /// every batch of new customers (thousands waiting) costs the writer one copy of the line.
-    index: std::sync::OnceLock<HashMap<ConversationId, usize>>,
+    line: Line,
 }
-
-impl PartialEq for QueueView {
-    fn eq(&self, other: &Self) -> bool {
-        self.max_queue == other.max_queue && self.line == other.line
-    }
-}
-
-impl Eq for QueueView {}
 
 impl QueueView {
     fn of(routing: &Routing, queue: Option<GroupId>) -> QueueView {
-        let max_queue = queue.and_then(|group| routing.group_rules(group).max_queue);
-        let entries = routing.queues.get(&queue).into_iter().flatten();
-        let line: Vec<Waiting> = entries
-            .enumerate()
-            .map(|(i, (at, id))| Waiting { conversation: *id, enqueued_at: *at, place: Place::at(i, max_queue) })
-            .collect();
-        QueueView { max_queue, line, index: std::sync::OnceLock::new() }
+        let entries = routing.queues.get(&queue).into_iter().flatten().copied();
+        QueueView { max_queue: max_queue(routing, queue), line: Line::of(entries) }
     }
 
-    pub fn get(&self, conversation: ConversationId) -> Option<&Waiting> {
-        let index = self.index.get_or_init(|| self.line.iter().enumerate().map(|(i, w)| (w.conversation, i)).collect());
-        index.get(&conversation).and_then(|i| self.line.get(*i))
+    /// This view with a batch's moves applied: only the parts of the line they touch are new.
+    fn edited(&self, routing: &Routing, queue: Option<GroupId>, edits: &[(bool, Key)]) -> QueueView {
+        QueueView { max_queue: max_queue(routing, queue), line: self.line.edited(edits) }
+    }
+
+    pub fn get(&self, conversation: ConversationId) -> Option<Waiting> {
+        let (index, (enqueued_at, conversation)) = self.line.find(conversation)?;
+        Some(Waiting { conversation, enqueued_at, place: Place::at(index, self.max_queue) })
+    }
+
+    pub fn len(&self) -> usize {
+        self.line.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.line.is_empty()
     }
 
     /// How many wait beyond the limit.
     pub fn overflow(&self) -> usize {
         self.max_queue.map_or(0, |max| self.line.len().saturating_sub(max as usize))
     }
+}
+
+fn max_queue(routing: &Routing, queue: Option<GroupId>) -> Option<u32> {
+    queue.and_then(|group| routing.group_rules(group).max_queue)
 }
 
 /// An agent's routing figures.
@@ -118,13 +148,16 @@ impl Snapshot {
             return None;
         }
         let mut queues = self.queues.clone();
-        for queue in &dirty.queues {
-            let view = QueueView::of(routing, *queue);
-            if view.line.is_empty() && !routing.queues.contains_key(queue) {
+        for (queue, change) in &dirty.queues {
+            if !routing.queues.contains_key(queue) {
                 queues.remove(queue);
-            } else {
-                queues.insert(*queue, Arc::new(view));
+                continue;
             }
+            let view = match (change, self.queues.get(queue)) {
+                (Change::Edits(edits), Some(older)) => older.edited(routing, *queue, edits),
+                _ => QueueView::of(routing, *queue),
+            };
+            queues.insert(*queue, Arc::new(view));
         }
         let agents = if agents_same { Arc::clone(&self.agents) } else { Arc::new(agents) };
         Some(Snapshot { generation: self.generation + 1, queues, agents, day })
@@ -142,7 +175,7 @@ impl Snapshot {
     /// then in the others (a deleted group's moved to the general queue).
     pub fn waiting(&self, conversation: ConversationId, hint: Option<GroupId>) -> Option<Waiting> {
         let first = self.queues.get(&hint).and_then(|view| view.get(conversation));
-        first.or_else(|| self.queues.values().find_map(|view| view.get(conversation))).copied()
+        first.or_else(|| self.queues.values().find_map(|view| view.get(conversation)))
     }
 
     pub fn place(&self, conversation: ConversationId, hint: Option<GroupId>) -> Option<Place> {

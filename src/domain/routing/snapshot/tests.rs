@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use proptest::prelude::*;
 
 use super::super::{AgentSettings, GroupRules, Ticket};
@@ -61,7 +63,7 @@ fn a_batch_remakes_only_the_queues_it_changed_and_names_the_agents_it_moved() {
     routing.release(first, 9).unwrap();
     let after = before.next(&routing, &routing.clone().take_dirty(), Arc::clone(&before.day)).unwrap();
     assert!(Arc::ptr_eq(before.queue(Some(GroupId(2))).unwrap(), after.queue(Some(GroupId(2))).unwrap()));
-    assert_eq!(after.queue(Some(GroupId(1))).unwrap().line.len(), 1, "2 went to agent 1, 3 waits");
+    assert_eq!(after.queue(Some(GroupId(1))).unwrap().len(), 1, "2 went to agent 1, 3 waits");
     assert_eq!(after.generation, before.generation + 1);
     let changed: Vec<UserId> = after.changed_agents(&before).into_iter().map(|(id, _)| id).collect();
     assert!(changed.is_empty(), "agent 1 freed a slot and took the next: load 1 as before");
