@@ -113,6 +113,7 @@ impl Command<Runtime, Event> for CustomerMessage {
         let message = append_message(tx, conversation.id, Author::Customer, text, false, at)?;
         conversation.last_message_at = at;
         conversation.last_customer_at = Some(at);
+        conversation.add_message(&message);
         conversation.last_preview = preview(&message.text);
         conversation.unread = true;
         save_conversation(tx, &conversation)?;
@@ -220,5 +221,6 @@ fn new_conversation(
         abandoned: false,
         mode: channel.mode,
         last_customer_at: None,
+        waiting_since: None,
     })
 }
