@@ -243,6 +243,8 @@ impl Command<Runtime, Event> for AgentMessage {
     ) -> Result<Message, WriteError> {
         let AgentMessagePlan { mut conversation, author, text, private, webhook, at } = plan;
         let message = append_message(tx, conversation.id, Author::Agent(author), text, private, at)?;
+        // A reply ends the customer's wait; a note does not.
+        conversation.add_message(&message);
         if !private {
             conversation.first_response_at.get_or_insert(at);
             conversation.last_message_at = at;
@@ -325,11 +327,7 @@ fn close(
 ) -> Result<(), WriteError> {
     // One routing does not hold (a bot's) has no slot to free.
     let assignments = state.routing.release(conversation.id, at).unwrap_or_default();
-    conversation.abandoned = conversation.assigned_at.is_none();
-    conversation.status = Status::Finalized;
-    conversation.finalized_at = Some(at);
-    conversation.finalize_reason = reason;
-    conversation.unread = false;
+    conversation.finalize(reason, at);
     save_conversation(tx, conversation)?;
     if let Some(webhook) = webhook {
         webhook.deliver(tx, Hook::Finalized { reason: conversation.finalize_reason.clone() }, at)?;
@@ -363,6 +361,8 @@ pub fn system_message(
         rule: rule.clone(),
     };
     let message = append(tx, message)?;
+    // A rule's words are no agent's answer: the customer's wait goes on.
+    conversation.add_message(&message);
     if !private {
         conversation.last_message_at = at;
         conversation.last_preview = preview(&message.text);

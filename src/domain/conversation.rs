@@ -63,6 +63,39 @@ pub struct Conversation {
     /// When the customer last wrote (rules measure their silence from it).
     #[serde(default)]
     pub last_customer_at: Option<u64>,
+    /// When the oldest customer message no agent has answered yet was written (`None`: nobody
+    /// waits for an answer). Conversations stored before it existed read `None` until the
+    /// customer writes again.
+    #[serde(default)]
+    pub waiting_since: Option<u64>,
+}
+
+impl Conversation {
+    /// The conversation after `message` was added to it: see `waiting_after`.
+    pub fn add_message(&mut self, message: &Message) {
+        self.waiting_since = waiting_after(self.waiting_since, message);
+    }
+
+    /// Closed at `at`: nobody waits in it any more, and no dot shows.
+    pub fn finalize(&mut self, reason: Option<String>, at: u64) {
+        self.abandoned = self.assigned_at.is_none();
+        self.status = Status::Finalized;
+        self.finalized_at = Some(at);
+        self.finalize_reason = reason;
+        self.unread = false;
+        self.waiting_since = None;
+    }
+}
+
+/// Since when the customer waits for an answer once `message` is in: their first message after
+/// the last answer starts the wait (later ones keep its start), an agent's reply to them ends it.
+/// Internal notes, activity lines and rules' messages change nothing: none of them answers.
+pub fn waiting_after(waiting_since: Option<u64>, message: &Message) -> Option<u64> {
+    match message.author {
+        Author::Customer => waiting_since.or(Some(message.created_at)),
+        Author::Agent(_) if message.for_customer() => None,
+        Author::Agent(_) | Author::System => waiting_since,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -347,6 +380,7 @@ impl Conversation {
             abandoned: false,
             mode: AssignMode::Automatic,
             last_customer_at: None,
+            waiting_since: None,
         }
     }
 }
@@ -402,6 +436,49 @@ mod tests {
         assert_eq!(panel.total_today, 5);
         assert_eq!(panel.max_wait_ms, 90, "the abandoned one is not counted");
         assert_eq!(panel.average_wait_ms, (30 + 90 + 10) / 3);
+    }
+
+    fn message(author: Author, private: bool, at: u64) -> Message {
+        let text = "hola".into();
+        let (conversation, id) = (ConversationId(1), MessageId(at));
+        Message { id, conversation, author, text, private, created_at: at, activity: None, rule: None }
+    }
+
+    #[test]
+    fn the_customer_waits_from_their_first_unanswered_message_until_an_agent_replies() {
+        let mut c = Conversation::for_tests(ConversationId(1));
+        let ana = Author::Agent(UserId(2));
+        c.add_message(&message(Author::Customer, false, 10));
+        c.add_message(&message(Author::Customer, false, 20));
+        assert_eq!(c.waiting_since, Some(10), "a second message keeps the first one's time");
+        c.add_message(&message(ana, true, 30));
+        assert_eq!(c.waiting_since, Some(10), "an internal note answers nobody");
+        c.add_message(&message(Author::System, false, 35));
+        assert_eq!(c.waiting_since, Some(10), "nor does a rule's message");
+        let line = Activity { kind: ActivityKind::Taken, actor: Some(Party::user(UserId(2), "Ana")), target: None };
+        c.add_message(&Message { activity: Some(line), ..message(ana, false, 36) });
+        assert_eq!(c.waiting_since, Some(10), "nor an activity line");
+        c.add_message(&message(ana, false, 40));
+        assert_eq!(c.waiting_since, None, "the agent's reply ends the wait");
+        c.add_message(&message(ana, false, 45));
+        assert_eq!(c.waiting_since, None);
+        c.add_message(&message(Author::Customer, false, 50));
+        assert_eq!(c.waiting_since, Some(50), "a new wait starts at the next customer message");
+        c.finalize(Some("resuelto".into()), 60);
+        assert_eq!((c.waiting_since, c.status, c.finalized_at), (None, Status::Finalized, Some(60)));
+        assert!(c.abandoned, "never assigned");
+    }
+
+    #[test]
+    fn a_conversation_stored_before_the_wait_was_kept_reads_as_nobody_waiting() {
+        let stored = Conversation { waiting_since: Some(7), ..Conversation::for_tests(ConversationId(1)) };
+        let mut before = serde_json::to_value(&stored).unwrap();
+        before.as_object_mut().unwrap().remove("waiting_since");
+        // The store's codec: MessagePack with field names.
+        let read: Conversation = rmp_serde::from_slice(&rmp_serde::to_vec_named(&before).unwrap()).unwrap();
+        assert_eq!(read, Conversation { waiting_since: None, ..stored.clone() });
+        let back: Conversation = rmp_serde::from_slice(&rmp_serde::to_vec_named(&stored).unwrap()).unwrap();
+        assert_eq!(back, stored);
     }
 
     #[test]

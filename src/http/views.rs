@@ -212,6 +212,8 @@ pub struct ConversationView {
     pub finalized_at: Option<u64>,
     pub finalize_reason: Option<String>,
     pub previous: Option<ConversationId>,
+    /// Since when the customer waits for an agent's answer (their oldest unanswered message).
+    pub waiting_since: Option<u64>,
     /// While it waits: its place in line, and `overflow` when past its group's queue limit.
     pub queue: Option<Place>,
 }
@@ -294,6 +296,7 @@ impl ConversationView {
             finalized_at: c.finalized_at,
             finalize_reason: c.finalize_reason,
             previous: c.previous,
+            waiting_since: c.waiting_since,
             queue: None,
         }
     }

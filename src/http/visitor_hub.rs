@@ -212,6 +212,7 @@ mod tests {
             previous: None,
             last_message_at: 0,
             last_customer_at: None,
+            waiting_since: None,
             last_preview: String::new(),
             unread: false,
             first_response_at: None,

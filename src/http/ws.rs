@@ -291,6 +291,7 @@ fn conversation_json(conversation: &Conversation) -> Value {
         "finalized_at": conversation.finalized_at,
         "finalize_reason": conversation.finalize_reason,
         "previous": conversation.previous,
+        "waiting_since": conversation.waiting_since,
     })
 }
 

@@ -2,7 +2,8 @@
 // all on screen with no page scroll; the list filters and sorts; a row shows the customer's
 // initials, the channel's icon and the preview; the side panel shows the contact, edits it, lists
 // the contact's previous conversations and adds and removes labels; the side panel's collapse and
-// the panes' widths survive a reload. At 390 × 844 an agent opens a chat, replies and goes back.
+// the panes' widths survive a reload. At 390 × 844 an agent opens a chat, replies and goes back. Sorted
+// by waiting time, those still waiting come before a conversation the agent has just answered.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './server.mjs';
@@ -211,4 +212,15 @@ test('at 390 × 844 an agent opens a chat, replies and goes back', async () => {
   await row.waitFor();
   assert.equal((await layout(page)).main.visible, false);
   assert.deepEqual(ana.problems, []);
+});
+
+test('sorted by waiting time, one the agent just answered goes below those still waiting', async () => {
+  // Ana answered Marta from her phone (the test above); Luis writes after that and waits in line.
+  const luis = await desk.customer('Luis', 'Hola, soy Luis');
+  assert.equal(luis.status, 'queued');
+  const page = sergio.page;
+  await page.goto(`${server.base}/conversations`);
+  await page.getByLabel('Sort by').selectOption('wait');
+  await until('who waits longest first, the answered one last', same(page, ['Hola, soy Pedro', 'Hola, soy Luis', 'Te escribo desde el móvil']));
+  assert.deepEqual(sergio.problems, []);
 });

@@ -142,6 +142,7 @@ impl Command<Runtime, Event> for CustomerMessage {
         let stored = (!created).then_some(conversation.last_message_at);
         conversation.last_message_at = at;
         conversation.last_customer_at = Some(at);
+        conversation.add_message(&message);
         conversation.last_preview = preview(&message.text);
         conversation.unread = true;
         save_conversation_over(tx, &conversation, stored)?;
@@ -257,5 +258,6 @@ fn new_conversation(
         abandoned: false,
         mode: channel.mode,
         last_customer_at: None,
+        waiting_since: None,
     })
 }

@@ -25,9 +25,16 @@ const FILTERS = {
 };
 const assigneeOf = (c) => c.assignee?.id ?? c.assignee_id ?? null;
 
-// Since when a conversation waits: in line since it was queued, else since its last message.
-const waitingSince = (c) => (c.status === 'queued' ? c.enqueued_at ?? c.created_at : c.last_message_at);
-const ORDERS = { last: newestFirst, wait: (a, b) => waitingSince(a) - waitingSince(b) || a.id - b.id };
+// Since when the customer waits for an answer: the server's waiting_since (their oldest message no
+// agent has replied to), null when nobody waits. Those waiting come first, longest first; the
+// rest follow, by last message.
+const waitingSince = (c) => c.waiting_since ?? null;
+function byWait(a, b) {
+  const [x, y] = [waitingSince(a), waitingSince(b)];
+  if (x === null || y === null) return (x === null) - (y === null) || newestFirst(a, b);
+  return x - y || a.id - b.id;
+}
+const ORDERS = { last: newestFirst, wait: byWait };
 
 // The filters this person has: their own (agents), the queues they serve, everything (those who
 // see every conversation: supervisors, administrators, stakeholders).

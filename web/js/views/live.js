@@ -5,7 +5,7 @@
 import { get } from '../api.js';
 
 // Fields an event's conversation carries just as a row has them.
-const CARRIED = ['status', 'labels', 'unread', 'last_message_at', 'last_preview', 'created_at', 'enqueued_at', 'assigned_at', 'finalized_at', 'finalize_reason', 'previous'];
+const CARRIED = ['status', 'labels', 'unread', 'last_message_at', 'last_preview', 'created_at', 'enqueued_at', 'assigned_at', 'finalized_at', 'finalize_reason', 'previous', 'waiting_since'];
 
 // `known` brought up to the event's conversation `c`, or null when a name is missing.
 // `names.user(id)` and `names.group(id)` give a name the page knows, or undefined.
