@@ -298,3 +298,59 @@ test('the live region announces customer messages and assignments, not her own s
   assert.match(burst.at(-1), /^\d new updates; the latest: New message from Cliente \d: Ráfaga de Cliente \d$/);
   assert.deepEqual(ana.problems, []);
 });
+
+// Tabs through the page from its start: each element focused, whether a focus ring showed on it.
+const tabWalk = (page, most = 200) => page.evaluate(() => document.activeElement?.blur()).then(async () => {
+  const seen = [];
+  for (let n = 0; n < most; n += 1) {
+    await page.keyboard.press('Tab');
+    const step = await page.evaluate(() => {
+      const node = document.activeElement;
+      if (!node || node === document.body) return null;
+      node.dataset.walked ??= String(Math.random()).slice(2);
+      const s = getComputedStyle(node);
+      const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0 && s.outlineColor !== 'rgba(0, 0, 0, 0)';
+      return { key: node.dataset.walked, what: `${node.tagName.toLowerCase()} ${node.getAttribute('aria-label') ?? node.textContent.trim().slice(0, 30)}`, ring: node.matches(':focus-visible') && (outline || s.boxShadow !== 'none') };
+    });
+    if (step && seen.some((s) => s.key === step.key)) break;
+    if (step) seen.push(step);
+  }
+  return seen;
+});
+
+// Every control on screen one can operate: all but the list's rows besides its tab stop (j/k).
+const controls = (page) => page.evaluate(() => [...document.querySelectorAll('button, a[href], input, select, textarea, [tabindex], [role="separator"]')]
+  .filter((node) => node.tabIndex >= 0 && node.checkVisibility() && !node.closest('[data-testid="toasts"]'))
+  .map((node) => ({ what: `${node.tagName.toLowerCase()} ${node.getAttribute('aria-label') ?? node.textContent.trim().slice(0, 30)}` })));
+
+test('every control of the workspace is reached with Tab and shows its focus ring', async () => {
+  // An administrator's workspace has the most: filters, sort, assign, edit contact, labels'
+  // remove buttons, previous conversations, and the agents table's settings.
+  const rosa = await desk.customer('Rosa', 'Primera de Rosa');
+  await desk.api('POST', `/conversations/${rosa.id}/finalize`, {});
+  const again = await desk.customer('Rosa', 'Segunda de Rosa');
+  await desk.api('POST', `/conversations/${again.id}/labels`, { label: 'vip' });
+  const page = desk.admin;
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.goto(`${server.base}/conversations#conversation=${again.id}`);
+  await page.getByTestId('previous-conversations').getByText('Primera de Rosa').waitFor();
+  await page.getByRole('button', { name: 'Remove label vip' }).waitFor();
+  const walk = async () => {
+    const [walked, all] = [await tabWalk(page), await controls(page)];
+    // By what they say: a part redrawn meanwhile (the waiting line's fold) is a new node.
+    const reached = new Set(walked.map((s) => s.what));
+    assert.deepEqual(all.filter((c) => !reached.has(c.what)).map((c) => c.what), [], 'reached with Tab');
+    assert.deepEqual(walked.filter((s) => !s.ring).map((s) => s.what), [], 'a ring on each');
+    return walked;
+  };
+  const walked = await walk();
+  assert.ok(walked.length > 20, 'the walk went round the page');
+  for (const name of ['Remove label vip', 'Resize the conversation list', 'Resize the contact panel', 'Hide the contact panel', 'Edit contact', 'Keyboard shortcuts (?)', 'Finalize']) {
+    assert.ok(walked.some((s) => s.what.includes(name)), `${name} is in the tab order`);
+  }
+  // The agents table in the middle pane: its settings too.
+  await page.getByRole('button', { name: 'Agents' }).click();
+  await page.getByTestId('agents-table').getByRole('spinbutton').first().waitFor();
+  await walk();
+  await page.getByRole('button', { name: 'Agents' }).click();
+});

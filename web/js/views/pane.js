@@ -248,6 +248,8 @@ async function finalizeAsked(c, run) {
     title: t('conversations.finalize_title'), body: t('conversations.finalize_body', { name: contactName(c.contact) }),
     confirmLabel: t('conversations.finalize'), danger: true,
   });
+  // Asked from a row that a live update redrew meanwhile, the focus has nowhere to go back to.
+  if (!view.root?.contains(document.activeElement)) focusList();
   if (!sure) return;
   await run(() => post(`/conversations/${c.id}/finalize`, {}));
 }
