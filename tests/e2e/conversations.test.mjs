@@ -107,6 +107,7 @@ test('a visitor and an agent chat live, and a waiting visitor is served when a s
   await second.page.getByText('You are number 1 in line').waitFor({ timeout: 5000 });
 
   await desk.getByRole('button', { name: 'Finalize' }).click();
+  await desk.getByRole('dialog', { name: 'Finalize this conversation?' }).getByRole('button', { name: 'Finalize' }).click();
   await desk.locator('.conv-item', { hasText: 'Necesito ayuda con mi pedido' }).waitFor({ timeout: 5000 });
   await second.page.getByText('You are number 1 in line').waitFor({ state: 'hidden', timeout: 5000 });
 

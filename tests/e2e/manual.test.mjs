@@ -79,9 +79,11 @@ test('in manual mode a dispenser takes a waiting conversation in two clicks; oth
   await queue.getByRole('button', { name: 'Take Mario' }).click();
   await queue.getByText('You are at your limit of 1 conversations; finalize one first.').waitFor({ timeout: 5000 });
   await bruno.page.getByRole('button', { name: 'Finalize' }).click();
+  await bruno.page.getByRole('dialog', { name: 'Finalize this conversation?' }).getByRole('button', { name: 'Finalize' }).click();
   await bruno.page.getByRole('button', { name: 'Take the next one' }).click();
   await queue.getByText('You took Mario from the general queue.').waitFor({ timeout: 5000 });
   await bruno.page.getByRole('button', { name: 'Finalize' }).click();
+  await bruno.page.getByRole('dialog', { name: 'Finalize this conversation?' }).getByRole('button', { name: 'Finalize' }).click();
   await bruno.page.getByRole('button', { name: 'Take the next one' }).click();
   await queue.getByText('Nothing is waiting.').waitFor({ timeout: 5000 });
 

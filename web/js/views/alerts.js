@@ -32,18 +32,20 @@ export function claimed(id) {
   setTimeout(() => ownClaims.delete(id), 10_000);
 }
 
+// Whether the event told of a conversation newly assigned to this person by someone else (alerted).
 export async function noticeAssignment(conversation) {
   if (conversation.assignee_id !== session.me.id) {
     mine.delete(conversation.id);
-    return;
+    return false;
   }
-  if (mine.has(conversation.id)) return;
+  if (mine.has(conversation.id)) return false;
   mine.add(conversation.id);
   // A new conversation routed here brings its first message right after: one alert for both.
   noticedAt.set(conversation.id, Date.now());
   if (pendingClaim) await pendingClaim;
-  if (ownClaims.has(conversation.id)) return;
+  if (ownClaims.has(conversation.id)) return false;
   raiseAlert(t('conversations.assigned_to_you'), conversation.last_preview ?? '', conversation.id);
+  return true;
 }
 
 export function alertNewMessage(event) {

@@ -1,7 +1,8 @@
 // The composer pinned under the messages: a reply, or an internal note (the composer then wears
 // the notes' colour and its button says "Send note", so a note is never sent as a reply by
-// mistake). Enter sends, Shift+Enter breaks the line. The draft and the mode live in the
-// workspace's state, so redraws and live updates never lose them.
+// mistake). Enter (and Ctrl/Cmd+Enter, the shortcut that sends from anywhere: keys.js) sends,
+// Shift+Enter breaks the line. The draft and the mode live in the workspace's state, so redraws
+// and live updates never lose them.
 import { post } from '../api.js';
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
@@ -13,12 +14,12 @@ export function composer(c, { sent }) {
   const state = controlsOf(c.id);
   // Rebuilt only when the pane's controls change; the draft, the mode and the focus survive it.
   const hadFocus = view.main.querySelector('[data-ws-reply]') === document.activeElement;
-  const text = h('textarea', { name: 'text', rows: 3, 'data-ws-reply': '', 'aria-label': t('conversations.write'), oninput: (e) => view.drafts.set(c.id, e.target.value) });
+  const text = h('textarea', { name: 'text', rows: 3, 'data-ws-reply': '', 'aria-label': t('conversations.write'), 'aria-keyshortcuts': 'r', oninput: (e) => view.drafts.set(c.id, e.target.value) });
   text.value = view.drafts.get(c.id) ?? '';
   if (hadFocus) queueMicrotask(() => text.focus());
-  const note = h('input', { type: 'checkbox', name: 'private', 'data-ws-note': '' });
+  const note = h('input', { type: 'checkbox', name: 'private', 'data-ws-note': '', 'aria-keyshortcuts': 'n' });
   note.checked = state.note;
-  const send = h('button', { type: 'submit', 'data-ws-action': 'send' });
+  const send = h('button', { type: 'submit', 'data-ws-action': 'send', 'aria-keyshortcuts': 'Control+Enter Meta+Enter' });
   const error = h('div', { class: 'error', role: 'alert' });
   const form = h('form', { class: 'composer', 'data-ws-composer': '' }, text,
     h('div', { class: 'composer-bar' }, h('label', { class: 'note-toggle' }, note, ' ', t('conversations.as_note')), send), error);

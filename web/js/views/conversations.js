@@ -5,7 +5,8 @@
 // (side.js). Everything updates from the staff WebSocket: each event is applied in place to the
 // list, the waiting section and the open conversation (live.js), never redrawing what the person
 // is typing, ticking or choosing; only a resync or a reconnect reads the lists again. Alerts
-// (alerts.js) sound and notify on new customer messages and on conversations assigned to you.
+// (alerts.js) sound and notify on new customer messages and on conversations assigned to you; the
+// page's one live region (announce.js) tells screen readers of them. Keyboard shortcuts: keys.js.
 import { get, api } from '../api.js';
 import { t } from '../i18n.js';
 import { h, replace } from '../dom.js';
@@ -20,6 +21,8 @@ import { agentsSection, loadAgents, applyAgentsChanged } from './agents.js';
 import { paneBox, openConversation, openOrTell, refreshOpen, applyToOpen, updatePane, showAgents } from './pane.js';
 import { sideBox } from './side.js';
 import { workspace } from './layout.js';
+import { liveRegion, announceEvent } from './announce.js';
+import { shortcutsButton } from './keys.js';
 import { view, resetView, isAgent, mounted, names } from './workspace.js';
 
 let socket = null;
@@ -34,7 +37,7 @@ export async function conversationsView(main) {
     listBox({ open: openOrTell, current: () => view.open?.id }));
   const middle = [paneBox(), oversees() ? agentsSection() : null];
   const side = sideBox({ open: openOrTell, changed: contactChanged });
-  replace(main, h('div', { class: 'ws-page' }, strip(), view.socketNotice, workspace({ list, main: middle, side, open: openOrTell })));
+  replace(main, h('div', { class: 'ws-page' }, strip(), view.socketNotice, workspace({ list, main: middle, side, open: openOrTell }), liveRegion()));
   await Promise.all([loadList(), loadFigures(), loadAgents()]);
   connect();
   openFromHash();
@@ -53,7 +56,7 @@ function strip() {
     isAgent() ? availabilityToggle() : null,
     view.takeNext,
     view.figures,
-    view.agentsToggle);
+    h('div', { class: 'ws-strip-end' }, view.agentsToggle, shortcutsButton()));
 }
 
 // Labels added or removed, or the contact edited: the open conversation again, and the list's
@@ -152,11 +155,15 @@ function connect() {
     const event = JSON.parse(message.data);
     if (!mounted()) return;
     if (event.type === 'me.changed') return accountChanged();
-    if (event.type === 'conversation.assigned' || event.type === 'conversation.transferred') noticeAssignment(event.conversation);
+    const assigned = event.type === 'conversation.assigned' || event.type === 'conversation.transferred' ? noticeAssignment(event.conversation) : false;
     if (event.type === 'message.created' && event.message.author.kind === 'customer' && event.conversation.assignee_id === session.me.id) alertNewMessage(event);
     if (event.type === 'resync') live(reloadAll);
     else if (event.type === 'queue.left') live(() => leftWaiting(event.conversation_id));
-    else if (event.conversation) live(() => applyEvent(event));
+    // Announced once the list and the open conversation have it (a new row's name is known then).
+    else if (event.conversation) live(async () => {
+      await applyEvent(event);
+      announceEvent(event, { assigned: await assigned });
+    });
     if (event.type === 'stats.panel') {
       renderFigures(event.panel);
       // Groups come and go with no event of their own: the transfer picker's groups follow here.

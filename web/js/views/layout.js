@@ -128,7 +128,10 @@ export function syncSideButtons() {
 // button leads back to the list (one history entry for the list, however many are opened).
 export function showConversation(id) {
   if (!view.root) return;
+  // On a phone the list is about to hide: a keyboard's focus follows to the messages.
+  const fromList = narrow() && view.root.querySelector('.ws-list')?.contains(document.activeElement);
   view.root.dataset.mode = 'conversation';
+  if (fromList) view.root.querySelector('.ws-main [data-testid="messages"]')?.focus({ preventScroll: true });
   const hash = `#conversation=${id}`;
   if (location.hash !== hash) {
     if (history.state?.ws) history.replaceState({ ws: 'conversation' }, '', hash);

@@ -44,8 +44,10 @@ export function filtersOffered() {
 }
 
 // box: the <ul>; rows: what it lists; next: the next page's cursor (X-Next-Before), null on the
-// last; drawn: each row's node and what it was drawn from; open/current: the open conversation.
-let list = { box: null, rows: [], next: null, drawn: new Map(), more: null, open: null, current: () => null, filter: 'all', sort: 'last' };
+// last; drawn: each row's node and what it was drawn from; open/current: the open conversation;
+// rover: the row that takes the list's one tab stop (the last one focused or opened, else the
+// first); opened: the open conversation when the list was last drawn.
+let list = { box: null, rows: [], next: null, drawn: new Map(), more: null, open: null, current: () => null, filter: 'all', sort: 'last', rover: null, opened: null };
 let ticker = null;
 
 // The list's toolbar and box; `open(id)` opens a conversation, `current()` is the open one's id.
@@ -55,7 +57,11 @@ export function listBox({ open, current }) {
   const filter = offered.includes(saved.filter) ? saved.filter : offered.includes('all') ? 'all' : offered[0];
   const sort = saved.sort in ORDERS ? saved.sort : 'last';
   const box = h('ul', { class: 'conv-list', 'data-ws-list': '', 'aria-label': t('conversations.list') });
-  list = { box, rows: [], next: null, drawn: new Map(), more: null, open, current, filter, sort };
+  list = { box, rows: [], next: null, drawn: new Map(), more: null, open, current, filter, sort, rover: null, opened: null };
+  box.addEventListener('focusin', (event) => {
+    const row = event.target.closest('.conv-item');
+    if (row) rove(Number(row.dataset.id));
+  });
   clearInterval(ticker);
   // Waiting times and the rows' times move on by themselves.
   ticker = setInterval(() => (box.isConnected ? renderList() : clearInterval(ticker)), 15_000);
@@ -168,10 +174,69 @@ export function renderList() {
   list.more ??= h('li', { class: 'ws-more' }, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more')));
   if (list.next) items.push(list.more);
   const children = [...list.box.children];
+  // The open one takes the tab stop when it changes (opened from the list or elsewhere).
+  const opened = list.current() ?? null;
+  if (opened !== list.opened) {
+    list.opened = opened;
+    list.rover = opened ?? list.rover;
+  }
   // Nothing moved: leave the box alone (an empty list still gets its empty-state line once).
-  if (items.length && items.length === children.length && items.every((node, i) => node === children[i])) return;
+  if (items.length && items.length === children.length && items.every((node, i) => node === children[i])) return rove(list.rover);
+  const focused = focusedRow();
   replace(list.box, items.length ? items : h('li', { class: 'muted empty' }, t(list.filter === 'queue' ? 'waiting.empty' : 'conversations.empty')));
+  rove(list.rover);
+  if (focused) keepFocus(focused);
 }
+
+const rowNodes = () => [...(list.box?.querySelectorAll('.conv-item') ?? [])];
+
+// The row with the keyboard focus, and where it was, before a redraw.
+function focusedRow() {
+  const rows = rowNodes();
+  const at = rows.indexOf(document.activeElement);
+  return at < 0 ? null : { id: Number(rows[at].dataset.id), at };
+}
+
+// A redraw replaced the focused row (its content changed) or dropped it (finalized, transferred):
+// the focus stays on that conversation's new row, else on the row that took its place.
+function keepFocus({ id, at }) {
+  if (list.box.contains(document.activeElement)) return;
+  const rows = rowNodes();
+  const next = rows.find((node) => Number(node.dataset.id) === id) ?? rows[Math.min(at, rows.length - 1)];
+  next?.focus({ preventScroll: true });
+}
+
+// Roving focus: one row is in the tab order (Tab enters the list once; j/k and the arrows move
+// within it, keys.js), the others are reached from it.
+function rove(id) {
+  const rows = rowNodes();
+  const stop = rows.find((node) => Number(node.dataset.id) === id) ?? rows.find((node) => node.getAttribute('aria-current') === 'true') ?? rows[0];
+  list.rover = stop ? Number(stop.dataset.id) : null;
+  for (const node of rows) node.tabIndex = node === stop ? 0 : -1;
+}
+
+// The list's tab stop, focused and scrolled into view (false when the list is empty).
+export function focusList() {
+  const stop = rowNodes().find((node) => node.tabIndex === 0);
+  if (!stop) return false;
+  stop.focus({ preventScroll: true });
+  stop.scrollIntoView({ block: 'nearest' });
+  return true;
+}
+
+// The next (`step` 1) or previous (-1) row focused; from outside the list, its tab stop.
+export function moveInList(step) {
+  const rows = rowNodes();
+  const at = rows.indexOf(document.activeElement);
+  if (at < 0) return focusList();
+  const to = rows[Math.max(0, Math.min(rows.length - 1, at + step))];
+  to.focus({ preventScroll: true });
+  to.scrollIntoView({ block: 'nearest' });
+  return true;
+}
+
+// A conversation as the list shows it (with its contact's name), or null when it is not listed.
+export const listedRow = (id) => list.rows.find((c) => c.id === id) ?? null;
 
 // How long a queued one has waited ("3 min"), null for the others.
 const waitFor = (c) => (c.status === 'queued' ? waitedText(c.enqueued_at ?? c.created_at) : null);

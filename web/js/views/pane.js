@@ -7,10 +7,11 @@ import { get, post } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session } from '../app.js';
+import { confirmDialog } from '../ui.js';
 import { channelIcon, icon } from '../icons.js';
 import { errorText, oversees, avatar, contactName } from './common.js';
 import { messageOf } from './live.js';
-import { showRow, markRowRead, renderList } from './list.js';
+import { showRow, markRowRead, renderList, focusList } from './list.js';
 import { messageText, authorName, transferGroups } from './activity.js';
 import { composer } from './composer.js';
 import { claimed } from './alerts.js';
@@ -23,7 +24,8 @@ const PAGE = 20;
 
 // The pane's box, with the empty state until a conversation is opened.
 export function paneBox() {
-  view.pane = h('div', { class: 'ws-conv', 'aria-live': 'polite' });
+  // Not a live region: what a screen reader hears by itself comes from announce.js, short.
+  view.pane = h('div', { class: 'ws-conv' });
   closePane();
   return view.pane;
 }
@@ -135,7 +137,9 @@ function renderPane() {
   const working = isWorking(c);
   view.parts = {
     id: c.id, shape: paneShape(c), head: h('div', { class: 'ws-head-main' }),
-    log: h('div', { class: 'messages', 'data-testid': 'messages', role: 'log', 'aria-label': t('workspace.messages'), tabindex: 0 }), refreshers: [],
+    // A log to read, silent by itself: the workspace's live region announces customers' messages
+    // (not the person's own sends, nor every redraw).
+    log: h('div', { class: 'messages', 'data-testid': 'messages', role: 'log', 'aria-live': 'off', 'aria-label': t('workspace.messages'), tabindex: 0 }), refreshers: [],
   };
   replace(view.pane,
     h('header', { class: 'ws-head' }, view.parts.head, working ? actions(c) : null),
@@ -225,19 +229,34 @@ function actions(c) {
       error.textContent = '';
       if (done?.id === c.id) showRow(done);
       await openConversation(c.id).catch(() => closePane());
+      // Transferred or finalized, the pane lost the button that had the focus: the list has it.
+      if (!view.root?.contains(document.activeElement)) focusList();
     } catch (err) {
       error.textContent = errorText(err);
     }
   };
-  const finalize = h('button', { type: 'button', class: 'danger', 'data-ws-action': 'finalize', onclick: () => run(() => post(`/conversations/${c.id}/finalize`, {})) }, t('conversations.finalize'));
+  const finalize = h('button', { type: 'button', class: 'danger', 'data-ws-action': 'finalize', 'aria-keyshortcuts': 'e', onclick: () => finalizeAsked(c, run) }, t('conversations.finalize'));
   return h('div', { class: 'ws-actions' },
     h('div', { class: 'actions' }, transferBox(c, run), oversees() && view.agents.length ? assignBox(c, error) : null, finalize),
     error);
 }
 
+// Finalizing cannot be undone (a new message starts a new conversation): the button and the "e"
+// key ask first, Cancel focused.
+async function finalizeAsked(c, run) {
+  const sure = await confirmDialog({
+    title: t('conversations.finalize_title'), body: t('conversations.finalize_body', { name: contactName(c.contact) }),
+    confirmLabel: t('conversations.finalize'), danger: true,
+  });
+  // Asked from a row that a live update redrew meanwhile, the focus has nowhere to go back to.
+  if (!view.root?.contains(document.activeElement)) focusList();
+  if (!sure) return;
+  await run(() => post(`/conversations/${c.id}/finalize`, {}));
+}
+
 function transferBox(c, run) {
   const state = controlsOf(c.id);
-  const target = h('select', { name: 'target', 'data-ws-transfer': '', 'aria-label': t('conversations.transfer_to'), onchange: () => (state.target = target.value) }, transferOptions(c));
+  const target = h('select', { name: 'target', 'data-ws-transfer': '', 'aria-label': t('conversations.transfer_to'), 'aria-keyshortcuts': 't', onchange: () => (state.target = target.value) }, transferOptions(c));
   choose(target, state.target);
   view.parts.refreshers.push(() => fillSelect(target, transferOptions(c)));
   if (!canTransfer() || !target.options.length) return null;
