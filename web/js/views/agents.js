@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { h, replace } from '../dom.js';
 import { errorText, roles } from './common.js';
 import { view } from './workspace.js';
+import { toast } from '../ui.js';
 
 // The section the table lives in (its rows are drawn by `renderAgents`).
 export function agentsSection() {
@@ -61,7 +62,7 @@ function agentSettings(agent) {
       agentEdits.delete(agent.id);
       await loadAgents();
     } catch (err) {
-      alert(errorText(err));
+      toast(errorText(err), { kind: 'error' });
     }
   };
   return h('div', { class: 'actions small' }, cap, mode, h('button', { type: 'button', class: 'secondary', onclick: save }, t('common.save')));

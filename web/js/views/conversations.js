@@ -24,6 +24,7 @@ import { workspace } from './layout.js';
 import { liveRegion, announceEvent } from './announce.js';
 import { shortcutsButton } from './keys.js';
 import { view, resetView, isAgent, mounted, names } from './workspace.js';
+import { toast } from '../ui.js';
 
 let socket = null;
 
@@ -92,7 +93,7 @@ function availabilityToggle() {
       await api('PUT', '/me/availability', { available: event.target.checked });
     } catch (err) {
       event.target.checked = !event.target.checked;
-      alert(errorText(err));
+      toast(errorText(err), { kind: 'error' });
     }
   } });
   get('/agents').then((agents) => {

@@ -12,7 +12,13 @@ const KEY = 'centralita.workspace';
 const LIMITS = { list: { min: 240, max: 560, start: 340 }, side: { min: 240, max: 520, start: 300 } };
 const NARROW = '(max-width: 760px)';
 
+// Between phone and wide screens the side panel opens over the conversation, closed at first.
+const MEDIUM = '(min-width: 761px) and (max-width: 1180px)';
+
 export const narrow = () => window.matchMedia(NARROW).matches;
+const medium = () => window.matchMedia(MEDIUM).matches;
+// The side-panel buttons say what they would do at the window's new width.
+window.matchMedia(MEDIUM).addEventListener('change', () => mounted() && syncSideButtons());
 
 // What this browser remembers of the workspace (widths, collapse, filter, sort).
 export function remembered() {
@@ -98,13 +104,18 @@ function separator({ which, controls, label, sign, widths, apply }) {
 }
 
 // Whether the side panel is on screen: shown beside the conversation, or (phone) in its place.
-export const sideShown = () => (narrow() ? view.root?.dataset.mode === 'side' : !view.root?.classList.contains('side-collapsed'));
+export function sideShown() {
+  if (narrow()) return view.root?.dataset.mode === 'side';
+  if (medium()) return Boolean(view.root?.classList.contains('side-open'));
+  return !view.root?.classList.contains('side-collapsed');
+}
 
 // The side panel's button (in the conversation's header and the panel's own): collapses or shows
 // it beside the conversation; on a phone it switches between the conversation and the panel.
 export function toggleSide() {
   if (!view.root) return;
   if (narrow()) view.root.dataset.mode = view.root.dataset.mode === 'side' ? 'conversation' : 'side';
+  else if (medium()) view.root.classList.toggle('side-open');
   else {
     const collapsed = view.root.classList.toggle('side-collapsed');
     remember({ sideCollapsed: collapsed });

@@ -12,6 +12,7 @@ import { channelIcon } from '../icons.js';
 import { errorText, roles, oversees, avatar, contactName, waitedText } from './common.js';
 import { newestFirst, beyond, placed } from './live.js';
 import { remembered, remember } from './layout.js';
+import { toast } from '../ui.js';
 
 // The list comes in pages of this many ("Show more" asks for the next one); the server's most.
 const PAGE = 50;
@@ -98,7 +99,7 @@ async function choose(change) {
   for (const button of list.box.closest('.ws-list-body').querySelectorAll('[data-ws-filter]')) {
     button.setAttribute('aria-pressed', String(button.dataset.wsFilter === list.filter));
   }
-  if ('filter' in change) await loadList({ fresh: true }).catch((err) => alert(errorText(err)));
+  if ('filter' in change) await loadList({ fresh: true }).catch((err) => toast(errorText(err), { kind: 'error' }));
   else {
     list.rows = [...list.rows].sort(order());
     renderList();
@@ -171,7 +172,7 @@ export function renderList() {
   });
   list.drawn = drawn;
   // One "Show more" node, kept, so that a live update does not redraw every row around it.
-  list.more ??= h('li', { class: 'ws-more' }, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => alert(errorText(err))) }, t('conversations.show_more')));
+  list.more ??= h('li', { class: 'ws-more' }, h('button', { type: 'button', class: 'secondary', 'data-testid': 'show-more', onclick: () => loadMore().catch((err) => toast(errorText(err), { kind: 'error' })) }, t('conversations.show_more')));
   if (list.next) items.push(list.more);
   const children = [...list.box.children];
   // The open one takes the tab stop when it changes (opened from the list or elsewhere).

@@ -7,7 +7,7 @@ import { get, post } from '../api.js';
 import { t, language } from '../i18n.js';
 import { h, replace, formatTime } from '../dom.js';
 import { session } from '../app.js';
-import { confirmDialog } from '../ui.js';
+import { confirmDialog, toast } from '../ui.js';
 import { channelIcon, icon } from '../icons.js';
 import { errorText, oversees, avatar, contactName } from './common.js';
 import { messageOf } from './live.js';
@@ -59,7 +59,7 @@ export async function openConversation(id, { behind = false } = {}) {
 }
 
 // Errors of a click that opens a conversation are told, not thrown.
-export const openOrTell = (id, options) => openConversation(id, options).catch((err) => alert(errorText(err)));
+export const openOrTell = (id, options) => openConversation(id, options).catch((err) => toast(errorText(err), { kind: 'error' }));
 
 // The agents table (overseers) in place of the conversation, or the conversation again.
 export function showAgents(shown) {

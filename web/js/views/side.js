@@ -9,6 +9,7 @@ import { channelIcon, icon } from '../icons.js';
 import { errorText, oversees, avatar, contactName } from './common.js';
 import { toggleSide } from './layout.js';
 import { view, isWorking, controlsOf, stamp, shows } from './workspace.js';
+import { toast } from '../ui.js';
 
 // How many of the contact's other conversations a page shows.
 const PREVIOUS = 20;
@@ -24,7 +25,7 @@ export function sideBox(hooks) {
     labels: h('section', { class: 'ws-side-section', 'data-section': 'labels', 'aria-labelledby': 'ws-labels-title' }),
   };
   side = { parts, hooks, conversation: null, contact: null, next: null, previous: [], editing: false };
-  return h('div', { class: 'ws-side-body' },
+  const body = h('div', { class: 'ws-side-body' },
     h('div', { class: 'ws-side-head' },
       h('button', { type: 'button', class: 'icon-button ws-side-back', 'data-ws-side-toggle': 'back', 'aria-controls': 'ws-side', onclick: toggleSide }, icon('back')),
       h('h2', { id: 'ws-contact-title' }, t('workspace.contact')),
@@ -32,6 +33,8 @@ export function sideBox(hooks) {
     parts.contact, parts.labels, parts.previous,
     h('section', { class: 'ws-side-section', 'data-slot': 'orders', hidden: true }),
     h('section', { class: 'ws-side-section', 'data-slot': 'attachments', hidden: true }));
+  clearSide();
+  return body;
 }
 
 // No conversation open: the panel says so.
@@ -135,7 +138,7 @@ function drawPrevious(c, failed = null) {
   replace(side.parts.previous,
     h('h3', { id: 'ws-previous-title' }, t('workspace.previous')),
     others.length ? h('ul', { class: 'ws-previous', 'data-testid': 'previous-conversations' }, others.map(entry)) : h('p', { class: 'muted small' }, failed ?? t('workspace.no_previous')),
-    side.next ? h('button', { type: 'button', class: 'link', onclick: () => loadPrevious(c, side.next).catch((err) => alert(errorText(err))) }, t('conversations.show_more')) : null);
+    side.next ? h('button', { type: 'button', class: 'link', onclick: () => loadPrevious(c, side.next).catch((err) => toast(errorText(err), { kind: 'error' })) }, t('conversations.show_more')) : null);
 }
 
 // Labels: shown to all staff; added and removed by whoever works the conversation. The form is
@@ -168,14 +171,14 @@ function labelForm(c) {
       state.label = '';
       await side.hooks.changed({});
     } catch (err) {
-      alert(errorText(err));
+      toast(errorText(err), { kind: 'error' });
     }
   });
   return form;
 }
 
 function fillChips(chips, c, working) {
-  const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => side.hooks.changed({})).catch((err) => alert(errorText(err)));
+  const remove = (label) => api('DELETE', `/conversations/${c.id}/labels`, { label }).then(() => side.hooks.changed({})).catch((err) => toast(errorText(err), { kind: 'error' }));
   stamp(chips, c.labels);
   replace(chips, c.labels.length
     ? c.labels.map((label) => h('span', { class: 'badge label', 'data-label': label }, label,
