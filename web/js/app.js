@@ -66,6 +66,7 @@ async function render() {
   const route = routes[path];
   if (!route) {
     renderChrome(null);
+    document.title = `${t('notfound.title')} · centralita`;
     main.className = 'page';
     replace(main, h('div', { class: 'card empty-state' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
     return;
