@@ -7,7 +7,7 @@
 // then redrawn for each scheme and size, so the 72 pictures take well under a minute.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, openPage } from './server.mjs';
@@ -74,10 +74,13 @@ async function shoot(page, name, language, ready) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [device, size] of Object.entries(DEVICES)) {
       await page.setViewportSize(size);
+      // Let the page lay itself out for the new size first: the top bar folds its links from a
+      // ResizeObserver, after the first layout at the new width (before which it is wider).
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
       if (ready && device === 'desktop' && scheme === 'light') await ready(page);
       const file = join(OUT, `${name}-${language}-${scheme}-${device}.png`);
       await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
-      files.push(file);
+      files.push({ file, width: size.width });
     }
   }
   return files;
@@ -115,7 +118,11 @@ test('every main screen is saved in es and en, light and dark, desktop and phone
     console.log(`README screenshot: ${README_SHOT}`);
   }
   assert.equal(saved.length, (screens.length + 1) * LANGUAGES.length * SCHEMES.length * Object.keys(DEVICES).length);
-  for (const file of saved) assert.ok(statSync(file).size > 2000, `${file} is a picture`);
+  for (const { file, width } of saved) {
+    assert.ok(statSync(file).size > 2000, `${file} is a picture`);
+    // As wide as the window: nothing sticks out sideways (the PNG header holds the width).
+    assert.equal(readFileSync(file).readUInt32BE(16), width, `${file} is ${width} px wide`);
+  }
   assert.deepEqual(problems, []);
   console.log(`screenshots: ${saved.length} in ${OUT} (${Math.round((Date.now() - started) / 1000)} s)`);
 });
