@@ -172,8 +172,8 @@ fn resolve(from: &str, specifier: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// `index.html` with every `="/file"` attribute that names a staff file moved under `prefix`, and
-/// before `</head>` a `modulepreload` link for each of `modules` (the page's static module graph)
+/// `index.html` with every `="/file"` attribute that names a staff file moved under `prefix`, its
+/// `<html lang>` set to `language`, and before `</head>` a `modulepreload` link for each of `modules` (the page's static module graph)
 /// and a `preload` for what the modules fetch first (who is signed in, the strings of
 /// `language`), so that these come in the same round trip as the modules instead of one after them.
 pub fn rewrite_index(html: &str, prefix: &str, modules: &[String], names: &[String], language: &str) -> String {
@@ -189,6 +189,8 @@ pub fn rewrite_index(html: &str, prefix: &str, modules: &[String], names: &[Stri
         rest = after;
     }
     out.push_str(rest);
+    // The page's language before its script runs (what a screen reader reads it in meanwhile).
+    let mut out = out.replacen("<html lang=\"es\">", &format!("<html lang=\"{language}\">"), 1);
     let mut preloads: String = modules
         .iter()
         .filter(|name| names.contains(name) && is_staff_file(name))
@@ -286,6 +288,8 @@ mod tests {
         assert!(index.contains(&format!("/assets/{}/js/app.js", site.version)), "{index}");
         assert!(index.contains(&format!("/assets/{}/i18n/en.json", site.version)), "{index}");
         assert_ne!(site.index_hash[0], site.index_hash[1]);
+        assert!(index.contains("<html lang=\"en\">"), "{index}");
+        assert!(String::from_utf8_lossy(&site.index(0).0).contains("<html lang=\"es\">"));
     }
 
     #[test]
