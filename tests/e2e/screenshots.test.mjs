@@ -7,11 +7,11 @@
 // then redrawn for each scheme and size, so the 72 pictures take well under a minute.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, openPage } from './server.mjs';
-import { Desk } from './desk.mjs';
+import { seedDesk } from './seed.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = join(here, '..', '..', 'target', 'screenshots');
@@ -29,29 +29,7 @@ before(async () => {
   mkdirSync(OUT, { recursive: true });
   server = await startServer();
   browser = await launchBrowser();
-  desk = await new Desk(server, browser).open();
-  const api = desk.api;
-  agent = await desk.staff({ first: 'Lucía', email: 'lucia@example.com', roles: ['agent'], capacity: 6 });
-  // Conversations: customers write; Lucía answers, notes and labels.
-  const seeded = [
-    ['Alba Ruiz', ['Hola, ¿tenéis la chaqueta azul en talla M?', '¿Y cuánto tarda el envío a Valencia?'], 'Sí, nos quedan dos. El envío tarda 48 horas.', 'Cliente habitual: ofrecer envío gratis.', ['ventas', 'vip']],
-    ['Bruno Gil', ['Mi pedido 10472 no ha llegado todavía.'], 'Lo reviso ahora mismo con el transportista.', 'Transportista avisado, esperar respuesta.', ['envíos']],
-    ['Carmen Vidal', ['Quiero cambiar la dirección de entrega.'], null, null, ['pedido']],
-    ['David Moreno', ['¿Hacéis factura a empresas?'], 'Claro, pásame el CIF y la razón social.', null, []],
-  ];
-  for (const [who, texts, reply, note, labels] of seeded) {
-    let conversation;
-    for (const text of texts) conversation = await desk.customer(who, text);
-    if (reply) await agent.api('POST', `/conversations/${conversation.id}/messages`, { text: reply });
-    if (note) await agent.api('POST', `/conversations/${conversation.id}/messages`, { text: note, private: true });
-    for (const label of labels) await agent.api('POST', `/conversations/${conversation.id}/labels`, { label });
-  }
-  await agent.page.locator('.conv-item', { hasText: 'David Moreno' }).waitFor();
-  // The rest of the team (after the conversations, which all went to Lucía).
-  const other = await desk.staff({ first: 'Marcos', email: 'marcos@example.com', roles: ['agent', 'supervisor'] });
-  await api('POST', '/groups', { name: 'Ventas', members: [agent.user.id, other.user.id] });
-  await api('POST', '/groups', { name: 'Soporte técnico', members: [other.user.id] });
-  await api('POST', '/users', { first_name: 'Pilar', last_name: 'Serrano', email: 'pilar@example.com', roles: ['admin'], language: 'es' });
+  ({ desk, agent } = await seedDesk(server, browser));
 });
 
 after(async () => {
@@ -96,10 +74,13 @@ async function shoot(page, name, language, ready) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [device, size] of Object.entries(DEVICES)) {
       await page.setViewportSize(size);
+      // Let the page lay itself out for the new size first: the top bar folds its links from a
+      // ResizeObserver, after the first layout at the new width (before which it is wider).
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
       if (ready && device === 'desktop' && scheme === 'light') await ready(page);
       const file = join(OUT, `${name}-${language}-${scheme}-${device}.png`);
       await page.screenshot({ path: file, fullPage: true, animations: 'disabled', caret: 'hide' });
-      files.push(file);
+      files.push({ file, width: size.width });
     }
   }
   return files;
@@ -137,7 +118,11 @@ test('every main screen is saved in es and en, light and dark, desktop and phone
     console.log(`README screenshot: ${README_SHOT}`);
   }
   assert.equal(saved.length, (screens.length + 1) * LANGUAGES.length * SCHEMES.length * Object.keys(DEVICES).length);
-  for (const file of saved) assert.ok(statSync(file).size > 2000, `${file} is a picture`);
+  for (const { file, width } of saved) {
+    assert.ok(statSync(file).size > 2000, `${file} is a picture`);
+    // As wide as the window: nothing sticks out sideways (the PNG header holds the width).
+    assert.equal(readFileSync(file).readUInt32BE(16), width, `${file} is ${width} px wide`);
+  }
   assert.deepEqual(problems, []);
   console.log(`screenshots: ${saved.length} in ${OUT} (${Math.round((Date.now() - started) / 1000)} s)`);
 });

@@ -4,17 +4,24 @@ import { t, setLanguage, browserLanguage, language } from './i18n.js';
 import { h, replace } from './dom.js';
 import { loginView, forgotView, setPasswordView } from './views/auth.js';
 import { conversationsView } from './views/conversations.js';
-import { profileView } from './views/profile.js';
-import { usersView } from './views/users.js';
-import { groupsView } from './views/groups.js';
-import { outboxView, auditView } from './views/admin.js';
-import { rulesView } from './views/rules.js';
-import { channelsView } from './views/channels.js';
+// Toasts' live regions exist from the start, so screen readers announce the first toast too.
+import './ui.js';
 
 export const session = { me: null };
 
 const isAdmin = (me) => me?.roles.includes('admin');
 const isStaff = (me) => me?.roles.some((role) => role !== 'orders_admin');
+
+// The admin screens and the profile load when first opened, so an agent's first load carries
+// only the workspace. The address is relative to this module: the same versioned prefix.
+const lazy = (load, name) => async (main) => (await load())[name](main);
+const usersView = lazy(() => import('./views/users.js'), 'usersView');
+const groupsView = lazy(() => import('./views/groups.js'), 'groupsView');
+const channelsView = lazy(() => import('./views/channels.js'), 'channelsView');
+const rulesView = lazy(() => import('./views/rules.js'), 'rulesView');
+const outboxView = lazy(() => import('./views/admin.js'), 'outboxView');
+const auditView = lazy(() => import('./views/admin.js'), 'auditView');
+const profileView = lazy(() => import('./views/profile.js'), 'profileView');
 
 const routes = {
   '/login': { view: loginView, public: true, title: 'nav.login' },
@@ -24,7 +31,7 @@ const routes = {
   '/conversations': { view: conversationsView, allow: isStaff, title: 'nav.conversations', nav: true, layout: 'full' },
   '/admin/users': { view: usersView, allow: isAdmin, title: 'nav.users', nav: true },
   '/admin/groups': { view: groupsView, allow: isAdmin, title: 'nav.groups', nav: true },
-  '/admin/channels': { view: (main) => channelsView(main), allow: isAdmin, title: 'nav.channels', nav: true },
+  '/admin/channels': { view: channelsView, allow: isAdmin, title: 'nav.channels', nav: true },
   '/admin/rules': { view: rulesView, allow: isAdmin, title: 'nav.rules', nav: true },
   '/admin/outbox': { view: outboxView, allow: isAdmin, title: 'nav.outbox', nav: true },
   '/admin/audit': { view: auditView, allow: isAdmin, title: 'nav.audit', nav: true },
@@ -66,6 +73,7 @@ async function render() {
   const route = routes[path];
   if (!route) {
     renderChrome(null);
+    document.title = `${t('notfound.title')} · centralita`;
     main.className = 'page';
     replace(main, h('div', { class: 'card empty-state' }, h('h1', {}, t('notfound.title')), h('a', { href: home(), 'data-link': true }, t('notfound.back'))));
     return;

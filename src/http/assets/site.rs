@@ -106,8 +106,10 @@ fn build() -> Site {
     let digest = all.finish();
     let version: String = digest.as_ref()[..8].iter().map(|byte| format!("{byte:02x}")).collect();
     let html = Web::get("index.html").map(|file| String::from_utf8_lossy(&file.data).into_owned()).unwrap_or_default();
+    let modules =
+        static_modules("js/app.js", |name| Web::get(name).map(|file| String::from_utf8_lossy(&file.data).into_owned()));
     let page = |language: &str| {
-        let index = rewrite_index(&html, &format!("/assets/{version}"), &names, language);
+        let index = rewrite_index(&html, &format!("/assets/{version}"), &modules, &names, language);
         let mut hash = [0u8; 32];
         hash.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, index.as_bytes()).as_ref());
         (Bytes::from(index), hash)
@@ -121,11 +123,60 @@ pub fn is_staff_file(name: &str) -> bool {
     !name.starts_with("widget/")
 }
 
-/// `index.html` with every `="/file"` attribute that names a staff file moved under `prefix`, and
-/// before `</head>` a `modulepreload` link for every staff module and a `preload` for what the
-/// modules fetch first (who is signed in, the strings of `language`), so that these come in the
-/// same round trip as the modules instead of one after them.
-pub fn rewrite_index(html: &str, prefix: &str, names: &[String], language: &str) -> String {
+/// The modules the page runs before anything is shown: `entry` and what it imports statically
+/// (`import … from './x.js'`, `import './x.js'`), followed through each module. A module reached
+/// only by a dynamic `import('./x.js')` (the admin screens) loads when it is opened.
+pub fn static_modules(entry: &str, read: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut found = vec![entry.to_owned()];
+    let mut next = 0;
+    while let Some(name) = found.get(next).cloned() {
+        next += 1;
+        let Some(text) = read(&name) else { continue };
+        for specifier in static_imports(&text) {
+            if let Some(path) = resolve(&name, specifier)
+                && !found.contains(&path)
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The relative specifiers after `from ` or `import ` (not `import(`), in quotes.
+fn static_imports(text: &str) -> impl Iterator<Item = &str> {
+    ["from ", "import "].into_iter().flat_map(move |keyword| {
+        text.match_indices(keyword).filter_map(move |(at, _)| {
+            let rest = &text[at + keyword.len()..];
+            let quote = rest.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+            let end = rest[1..].find(quote)?;
+            Some(&rest[1..=end]).filter(|specifier| specifier.starts_with("./") || specifier.starts_with("../"))
+        })
+    })
+}
+
+/// `specifier` (relative) from the module `from`, as a file name in `web/`; None if it leaves it.
+fn resolve(from: &str, specifier: &str) -> Option<String> {
+    let mut parts: Vec<&str> = from.split('/').collect();
+    parts.pop();
+    for part in specifier.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// `index.html` with every `="/file"` attribute that names a staff file moved under `prefix`, its
+/// `<html lang>` set to `language`, and before `</head>` a `modulepreload` link for each of `modules` (the page's static module graph)
+/// and a `preload` for what the modules fetch first (who is signed in, the strings of
+/// `language`), so that these come in the same round trip as the modules instead of one after them.
+pub fn rewrite_index(html: &str, prefix: &str, modules: &[String], names: &[String], language: &str) -> String {
     let mut out = String::with_capacity(html.len() + 2048);
     let mut rest = html;
     while let Some(at) = rest.find("=\"/") {
@@ -138,9 +189,11 @@ pub fn rewrite_index(html: &str, prefix: &str, names: &[String], language: &str)
         rest = after;
     }
     out.push_str(rest);
-    let mut preloads: String = names
+    // The page's language before its script runs (what a screen reader reads it in meanwhile).
+    let mut out = out.replacen("<html lang=\"es\">", &format!("<html lang=\"{language}\">"), 1);
+    let mut preloads: String = modules
         .iter()
-        .filter(|name| name.starts_with("js/") && name.ends_with(".js"))
+        .filter(|name| names.contains(name) && is_staff_file(name))
         .map(|name| format!("  <link rel=\"modulepreload\" href=\"{prefix}/{name}\">\n"))
         .collect();
     // `crossorigin` (anonymous): the mode and credentials of a plain same-origin fetch(), so the
@@ -162,7 +215,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_index_points_at_the_prefix_and_preloads_every_module() {
+    fn the_index_points_at_the_prefix_and_preloads_the_modules_given() {
         let names: Vec<String> =
             ["css/base.css", "favicon.svg", "js/app.js", "js/views/list.js", "widget/widget.js", "i18n/es.json"]
                 .map(String::from)
@@ -170,7 +223,8 @@ mod tests {
         let html = "<head>\n<link rel=\"icon\" href=\"/favicon.svg\">\n<link rel=\"stylesheet\" href=\"/css/base.css\">\n\
                     <script type=\"module\" src=\"/js/app.js\"></script>\n</head>\n<body><a href=\"/conversations\">x</a>\
                     <img src=\"/missing.png\"></body>";
-        let out = rewrite_index(html, "/assets/abc", &names, "es");
+        let modules = ["js/app.js", "js/views/list.js"].map(String::from).to_vec();
+        let out = rewrite_index(html, "/assets/abc", &modules, &names, "es");
         assert!(out.contains("href=\"/assets/abc/favicon.svg\""), "{out}");
         assert!(out.contains("href=\"/assets/abc/css/base.css\""), "{out}");
         assert!(out.contains("src=\"/assets/abc/js/app.js\""), "{out}");
@@ -188,8 +242,41 @@ mod tests {
     #[test]
     fn an_unclosed_attribute_is_copied_as_it_is() {
         let names = vec!["a.js".to_owned()];
-        let out = rewrite_index("<p x=\"/a.js", "/p", &names, "es");
+        let out = rewrite_index("<p x=\"/a.js", "/p", &names, &names, "es");
         assert!(out.starts_with("<p x=\"/a.js"), "{out}");
+    }
+
+    #[test]
+    fn the_modules_preloaded_are_the_static_imports_followed_not_the_dynamic_ones() {
+        let files = [
+            (
+                "js/app.js",
+                "import { a } from './api.js';\nimport './ui.js';\nconst v = () => import('./views/users.js');",
+            ),
+            ("js/api.js", "import {\n  t,\n} from \"./i18n.js\";\nexport const a = 1; // from 'nowhere'"),
+            ("js/i18n.js", "import { a } from './api.js';\nfetch(new URL('../i18n/es.json', import.meta.url));"),
+            ("js/ui.js", "import { h } from './views/../dom.js';"),
+            ("js/dom.js", ""),
+            ("js/views/users.js", "import { h } from '../dom.js';"),
+        ];
+        let read = |name: &str| files.iter().find(|(file, _)| *file == name).map(|(_, text)| (*text).to_owned());
+        assert_eq!(
+            static_modules("js/app.js", read),
+            ["js/api.js", "js/app.js", "js/dom.js", "js/i18n.js", "js/ui.js"]
+        );
+        assert_eq!(resolve("js/app.js", "../../x.js"), None);
+    }
+
+    #[test]
+    fn the_real_page_preloads_the_workspace_but_not_the_admin_screens() {
+        let (index, _) = current().index(0);
+        let index = String::from_utf8_lossy(&index);
+        for module in ["js/app.js", "js/ui.js", "js/views/conversations.js", "js/views/list.js", "js/views/auth.js"] {
+            assert!(index.contains(&format!("/{module}\">")), "{module} preloaded: {index}");
+        }
+        for module in ["js/views/users.js", "js/views/rules.js", "js/views/profile.js"] {
+            assert!(!index.contains(&format!("/{module}\">")), "{module} loads when opened: {index}");
+        }
     }
 
     #[test]
@@ -201,6 +288,8 @@ mod tests {
         assert!(index.contains(&format!("/assets/{}/js/app.js", site.version)), "{index}");
         assert!(index.contains(&format!("/assets/{}/i18n/en.json", site.version)), "{index}");
         assert_ne!(site.index_hash[0], site.index_hash[1]);
+        assert!(index.contains("<html lang=\"en\">"), "{index}");
+        assert!(String::from_utf8_lossy(&site.index(0).0).contains("<html lang=\"es\">"));
     }
 
     #[test]

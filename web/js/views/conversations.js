@@ -32,7 +32,8 @@ export async function conversationsView(main) {
   resetView(main);
   // Why live updates stopped, when the server refused this tab's socket (too many open).
   view.socketNotice = h('p', { class: 'error ws-socket-notice', role: 'alert', 'data-testid': 'socket-notice', hidden: true });
-  view.figures = h('div', { class: 'figures', 'data-testid': 'panel-figures' });
+  // On a phone the figures scroll sideways: focusable and named, so a keyboard can scroll them.
+  view.figures = h('div', { class: 'figures', 'data-testid': 'panel-figures', role: 'group', 'aria-label': t('panel.figures'), tabindex: 0 });
   const list = h('div', { class: 'ws-list-inner' },
     waitingSection({ open: openOrTell, taken: async (c) => { showRow(c); await openConversation(c.id); }, claim: claiming, groups: () => view.groups }),
     listBox({ open: openOrTell, current: () => view.open?.id }));
