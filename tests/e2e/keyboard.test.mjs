@@ -150,6 +150,8 @@ test('an agent opens, replies, writes a note, transfers and finalizes with the k
 
   // t: the transfer picker; the arrows choose Bruno, Tab and Enter transfer.
   await press(page, 't');
+  // On a loaded machine a live update may still be redrawing the pane's pickers: wait for the focus.
+  await page.locator('[data-ws-transfer]:focus').waitFor({ timeout: 3000 }).catch(() => null);
   assert.equal((await focused(page)).hook, 'wsTransfer=');
   const options = await page.locator('[data-ws-transfer] option').evaluateAll((nodes) => nodes.map((n) => n.value));
   const from = options.indexOf(await page.locator('[data-ws-transfer]').inputValue());
