@@ -1,6 +1,7 @@
 // A help desk for browser tests: the administrator's first sign-in, staff invited and signed in,
 // a widget channel on a shop's own site and an API channel where customers write.
 import { createServer } from 'node:http';
+import assert from 'node:assert/strict';
 import { openPage } from './server.mjs';
 
 export const PASSWORD = 'a long enough password';
@@ -41,6 +42,18 @@ export async function pageWithNotifications(browser, locale = 'en-US') {
     };
   });
   return opened;
+}
+
+// Waits until `check()` answers true (every 100 ms); fails with what it last answered.
+export async function until(what, check, timeout = 5000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last === true) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`${what}: ${JSON.stringify(last)}`);
 }
 
 export class Desk {

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startServer, launchBrowser } from './server.mjs';
-import { Desk, write } from './desk.mjs';
+import { Desk, write, until } from './desk.mjs';
 
 const strings = (lang) => JSON.parse(readFileSync(new URL(`../../web/i18n/${lang}.json`, import.meta.url), 'utf8'));
 
@@ -42,17 +42,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function until(what, check, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what}: ${JSON.stringify(last)}`);
-}
 
 // What has the focus: its hook, the row's conversation, whether the ring shows and the row is in
 // view inside the list's scroll box.

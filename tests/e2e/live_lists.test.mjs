@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './server.mjs';
-import { Desk } from './desk.mjs';
+import { Desk, until } from './desk.mjs';
 
 let server;
 let browser;
@@ -36,17 +36,6 @@ function countListReads(page) {
 // The previews of the list's rows, top to bottom, and of the waiting section's.
 const listed = (page) => page.locator('.ws-list .conv-item .preview').allTextContents();
 const waitingPreviews = (page) => page.getByTestId('waiting').locator('.waiting-entry .preview').allTextContents();
-
-async function until(what, check, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what}: ${JSON.stringify(last)}`);
-}
 
 const same = (expected) => async (page, read) => {
   const got = await read(page);

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser } from './server.mjs';
-import { Desk } from './desk.mjs';
+import { Desk, until } from './desk.mjs';
 
 let server;
 let browser;
@@ -39,17 +39,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-async function until(what, check, timeout = 5000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.fail(`${what}: ${JSON.stringify(last)}`);
-}
 
 const previews = (page) => page.locator('.ws-list .conv-item .preview').allTextContents();
 const same = (page, expected) => async () => {
