@@ -177,5 +177,6 @@ function keyCaps(alternatives) {
 
 // The strip's button: the shortcuts are discoverable without knowing "?".
 export function shortcutsButton() {
-  return h('button', { type: 'button', class: 'secondary ws-shortcuts-button', 'data-ws-shortcuts-button': '', 'aria-keyshortcuts': '?', onclick: showShortcuts }, t('keys.button'));
+  // Only "?" shows, so the strip stays one row; the name says what it opens (and holds the "?").
+  return h('button', { type: 'button', class: 'secondary ws-shortcuts-button', 'data-ws-shortcuts-button': '', 'aria-keyshortcuts': '?', 'aria-label': t('keys.button'), title: t('keys.button'), onclick: showShortcuts }, '?');
 }
