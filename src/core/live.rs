@@ -147,23 +147,13 @@ mod tests {
     #[tokio::test]
     async fn agents_online_before_a_failed_commit_are_online_after_it() {
         use crate::core::{CreateUser, SetAvailability, SetPresence};
-        use crate::domain::access::Role;
-        use crate::domain::account::NewUser;
         use crate::domain::audit::Actor;
 
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = Store::open(dir.path()).unwrap();
         let (core, _thread) = super::super::Core::spawn(store, Arc::clone(&Metrics::new().core)).unwrap();
         let live = core.call(WatchLive).await.unwrap();
-        let new = NewUser {
-            first_name: "Ana".into(),
-            last_name: "Gil".into(),
-            email: "ana@example.com".into(),
-            roles: vec![Role::Agent],
-            permissions: vec![],
-            language: None,
-            totp_required: false,
-        };
+        let new = crate::core::tests::agent_ana();
         let actor = Actor::system("test");
         let ana = core.call(CreateUser { new, invite: None, password_hash: None, actor, at: 1 }).await.unwrap();
         core.call(SetPresence { agent: ana.id, online: true, at: 2 }).await.unwrap();

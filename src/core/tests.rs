@@ -352,8 +352,6 @@ async fn the_boot_journal_tells_a_crash_from_a_clean_stop() {
 /// re-judged before the assignments the change makes reach anyone.
 #[tokio::test]
 async fn a_group_change_is_published_before_the_assignments_it_causes() {
-    use crate::domain::access::Role;
-    use crate::domain::account::NewUser;
     use crate::domain::audit::Actor;
     use crate::domain::conversation::ChannelKind;
     use crate::domain::routing::{AssignMode, GroupRules};
@@ -363,15 +361,7 @@ async fn a_group_change_is_published_before_the_assignments_it_causes() {
     let (store, _) = Store::open(dir.path()).unwrap();
     let (core, _thread) = Core::spawn(store, Arc::clone(&metrics.core)).unwrap();
     let actor = Actor::system("test");
-    let new = NewUser {
-        first_name: "Ana".into(),
-        last_name: "Gil".into(),
-        email: "ana@example.com".into(),
-        roles: vec![Role::Agent],
-        permissions: vec![],
-        language: None,
-        totp_required: false,
-    };
+    let new = agent_ana();
     let ana =
         core.call(CreateUser { new, invite: None, password_hash: None, actor: actor.clone(), at: 1 }).await.unwrap();
     core.call(SetPresence { agent: ana.id, online: true, at: 2 }).await.unwrap();
@@ -493,4 +483,17 @@ async fn the_assign_hook_is_asked_after_the_commit_and_its_answer_is_a_command()
     // A second answer about it (a duplicate, or one too late) changes nothing.
     core.call(AnswerAssignment { conversation: waiting.id, choice: Choice::Agent(agents[0]), at: 11 }).await.unwrap();
     assert_eq!(store.read().unwrap().conversation(waiting.id).unwrap().unwrap().assignee, Some(agents[1]));
+}
+
+/// Ana Gil, an agent with no permissions beyond the role: the user most core tests start from.
+pub(super) fn agent_ana() -> crate::domain::account::NewUser {
+    crate::domain::account::NewUser {
+        first_name: "Ana".into(),
+        last_name: "Gil".into(),
+        email: "ana@example.com".into(),
+        roles: vec![crate::domain::access::Role::Agent],
+        permissions: vec![],
+        language: None,
+        totp_required: false,
+    }
 }
